@@ -1,0 +1,251 @@
+//! Rendering score records as JSON Lines, CSV or a table.
+
+use std::io::{self, Write};
+
+use headway_core::{PluginInfo, PluginRef, ScoreRecord};
+use headway_host::TenantConfig;
+
+/// One JSON object per line, keys as documented in the README.
+pub fn jsonl(mut out: impl Write, records: &[ScoreRecord]) -> io::Result<()> {
+    for r in records {
+        serde_json::to_writer(&mut out, r)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+fn kebab(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A flat CSV: one row per account, each factor's contribution in its own column.
+pub fn csv(out: impl Write, records: &[ScoreRecord]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let factor_ids: Vec<String> = records
+        .iter()
+        .find(|r| !r.factors.is_empty())
+        .map(|r| r.factors.iter().map(|f| f.name.clone()).collect())
+        .unwrap_or_default();
+    let mut header: Vec<String> = [
+        "account_id",
+        "as_of",
+        "score",
+        "band",
+        "top_factor",
+        "top_factor_reason",
+        "next_milestone",
+        "next_milestone_progress",
+        "fit",
+        "plugin",
+        "plugin_version",
+        "plugin_digest",
+        "error_kind",
+        "error_message",
+    ]
+    .map(String::from)
+    .into();
+    header.extend(factor_ids.iter().map(|id| format!("factor.{id}")));
+    w.write_record(&header)?;
+    for r in records {
+        let top = r.top_factor();
+        let next = r.next_milestone_progress();
+        let mut row = vec![
+            r.account_id.clone().unwrap_or_default(),
+            r.as_of.map(|d| d.to_string()).unwrap_or_default(),
+            r.score.map(|s| format!("{s:.2}")).unwrap_or_default(),
+            r.band.clone().unwrap_or_default(),
+            top.map(|f| f.name.clone()).unwrap_or_default(),
+            top.map(|f| f.reason.clone()).unwrap_or_default(),
+            next.map(|m| m.id.clone()).unwrap_or_default(),
+            next.map(|m| format!("{:.3}", m.progress))
+                .unwrap_or_default(),
+            r.fit.map(kebab).unwrap_or_default(),
+            r.plugin
+                .as_ref()
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            r.plugin
+                .as_ref()
+                .map(|p| p.version.clone())
+                .unwrap_or_default(),
+            r.plugin
+                .as_ref()
+                .map(|p| p.digest.clone())
+                .unwrap_or_default(),
+            r.error.as_ref().map(|e| kebab(e.kind)).unwrap_or_default(),
+            r.error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+        ];
+        row.extend(factor_ids.iter().map(|id| {
+            r.factors
+                .iter()
+                .find(|f| &f.name == id)
+                .map(|f| format!("{:.2}", f.contribution))
+                .unwrap_or_default()
+        }));
+        w.write_record(&row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Counts per band, in the plugin's declared order.
+pub struct Summary {
+    bands: Vec<(String, usize)>,
+}
+
+impl Summary {
+    pub fn of(records: &[ScoreRecord], info: &PluginInfo) -> Self {
+        let bands = info
+            .bands
+            .iter()
+            .map(|b| {
+                let n = records
+                    .iter()
+                    .filter(|r| r.band.as_deref() == Some(&b.name))
+                    .count();
+                (b.name.clone(), n)
+            })
+            .collect();
+        Self { bands }
+    }
+
+    pub fn bands_line(&self) -> String {
+        let parts: Vec<String> = self
+            .bands
+            .iter()
+            .rev()
+            .map(|(name, n)| format!("{n} {name}"))
+            .collect();
+        parts.join(", ")
+    }
+}
+
+/// An aligned table: account, score, band, what holds the score back, next milestone.
+pub fn table(
+    mut out: impl Write,
+    records: &[ScoreRecord],
+    _info: &PluginInfo,
+    limit: Option<usize>,
+) -> io::Result<()> {
+    let shown = &records[..limit.unwrap_or(records.len()).min(records.len())];
+    let rows: Vec<[String; 5]> = shown
+        .iter()
+        .map(|r| {
+            let id = r.account_id.clone().unwrap_or_else(|| "?".to_owned());
+            match &r.error {
+                Some(e) => [
+                    id,
+                    "-".into(),
+                    "error".into(),
+                    format!("{}: {}", kebab(e.kind), e.message),
+                    String::new(),
+                ],
+                None => [
+                    id,
+                    r.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+                    r.band.clone().unwrap_or_default(),
+                    r.top_factor()
+                        .map(|f| format!("{}: {}", f.name, f.reason))
+                        .unwrap_or_default(),
+                    r.next_milestone_progress()
+                        .map(|m| format!("{} {:.0}%", m.id, m.progress * 100.0))
+                        .unwrap_or_else(|| "all reached".to_owned()),
+                ],
+            }
+        })
+        .collect();
+    let header = [
+        "ACCOUNT",
+        "SCORE",
+        "BAND",
+        "HOLDING IT BACK",
+        "NEXT MILESTONE",
+    ]
+    .map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        writeln!(
+            out,
+            "{:<w0$}  {:>w1$}  {:<w2$}  {:<w3$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+        )?;
+    }
+    if shown.len() < records.len() {
+        writeln!(
+            out,
+            "... {} more (use --limit or --format json|csv)",
+            records.len() - shown.len()
+        )?;
+    }
+    out.flush()
+}
+
+/// The plugin's declaration, readable.
+pub fn describe(
+    mut out: impl Write,
+    tenant: &TenantConfig,
+    info: &PluginInfo,
+    plugin: &PluginRef,
+) -> io::Result<()> {
+    writeln!(out, "tenant   {} ({})", tenant.id, tenant.name)?;
+    writeln!(
+        out,
+        "plugin   {} {}  {}",
+        plugin.name, plugin.version, plugin.digest
+    )?;
+    writeln!(out, "\nbands")?;
+    for b in &info.bands {
+        writeln!(out, "  {:<10} from {:>5.1}", b.name, b.min_score)?;
+    }
+    writeln!(out, "\nfactors")?;
+    for f in &info.factors {
+        writeln!(
+            out,
+            "  {:<20} {:>5.1}%  {}",
+            f.id,
+            f.weight * 100.0,
+            f.label
+        )?;
+    }
+    writeln!(out, "\nmilestones")?;
+    for (i, m) in info.milestones.iter().enumerate() {
+        writeln!(
+            out,
+            "  {}. {:<20} {}: {}",
+            i + 1,
+            m.id,
+            m.name,
+            m.description
+        )?;
+        if let Some(u) = &m.upsell {
+            writeln!(
+                out,
+                "     upsell: {} (+{} {} ARR, take rate {:.0}%)",
+                u.offer,
+                u.arr,
+                tenant.currency,
+                u.take_rate * 100.0
+            )?;
+        }
+    }
+    out.flush()
+}

@@ -1,0 +1,496 @@
+//! Reading accounts from JSON Lines or CSV text.
+//!
+//! Parsing never stops at the first bad line: every line either becomes an
+//! [`Account`] or an [`InputError`] naming the source, line and field, so the rest
+//! of a file still scores and nothing is dropped silently. The caller reads the
+//! file; this module only sees text.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::Date;
+use crate::account::{Account, LifecycleStage, OutcomeKpi, Point};
+
+/// One rejected input line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct InputError {
+    /// The file (or other source) the line came from.
+    pub source_name: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// The field at fault, as a path such as `measures.seats`, when known.
+    pub field: Option<String>,
+    /// The account id on that line, when it could be read.
+    pub account_id: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.source_name, self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// What a parse produced: the good accounts (with the line each came from) and
+/// the rejected lines, in file order.
+#[derive(Debug, Default)]
+pub struct ParsedAccounts {
+    /// Accounts that passed validation.
+    pub accounts: Vec<Account>,
+    /// `lines[i]` is the 1-based line of `accounts[i]`.
+    pub lines: Vec<usize>,
+    /// Rejected lines.
+    pub errors: Vec<InputError>,
+}
+
+/// Values applied where the input leaves a field out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InputDefaults {
+    /// Used for accounts without an `as_of` date. Without it, such lines are rejected.
+    pub as_of: Option<Date>,
+}
+
+/// The on-disk shape of one account (JSON Lines). `Account` is the validated form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    segment: String,
+    #[serde(default)]
+    plan: String,
+    stage: LifecycleStage,
+    arr: f64,
+    start_date: Date,
+    #[serde(default)]
+    renewal_date: Option<Date>,
+    #[serde(default)]
+    as_of: Option<Date>,
+    #[serde(default)]
+    measures: BTreeMap<String, Option<f64>>,
+    #[serde(default)]
+    history: BTreeMap<String, Vec<Point>>,
+    #[serde(default)]
+    outcomes: Vec<OutcomeKpi>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    milestones_reached: BTreeMap<String, Date>,
+}
+
+/// A validation failure before it is placed at a line: (field, message).
+type FieldError = (Option<String>, String);
+
+fn field_error(field: &str, message: impl Into<String>) -> FieldError {
+    (Some(field.to_owned()), message.into())
+}
+
+impl RawAccount {
+    fn validate(self, defaults: &InputDefaults) -> Result<Account, FieldError> {
+        if self.id.trim().is_empty() {
+            return Err(field_error("id", "must not be empty"));
+        }
+        if !self.arr.is_finite() || self.arr < 0.0 {
+            return Err(field_error(
+                "arr",
+                format!("must be >= 0, got {}", self.arr),
+            ));
+        }
+        let as_of = self
+            .as_of
+            .or(defaults.as_of)
+            .ok_or_else(|| field_error("as_of", "missing (set it per line, or pass --as-of)"))?;
+        let mut history = self.history;
+        for (name, points) in &mut history {
+            // Rules may rely on order; files need not be written in order.
+            points.sort_by_key(|p| p.date);
+            if let Some(w) = points.windows(2).find(|w| w[0].date == w[1].date) {
+                return Err(field_error(
+                    &format!("history.{name}"),
+                    format!("two points on {}", w[0].date),
+                ));
+            }
+        }
+        let mut seen = BTreeMap::new();
+        for (i, kpi) in self.outcomes.iter().enumerate() {
+            if kpi.name.is_empty() {
+                return Err(field_error(
+                    &format!("outcomes[{i}].name"),
+                    "must not be empty",
+                ));
+            }
+            if seen.insert(kpi.name.as_str(), i).is_some() {
+                return Err(field_error(
+                    &format!("outcomes[{i}].name"),
+                    format!("outcome `{}` listed twice", kpi.name),
+                ));
+            }
+        }
+        Ok(Account {
+            id: self.id,
+            name: self.name,
+            segment: self.segment,
+            plan: self.plan,
+            stage: self.stage,
+            arr: self.arr,
+            start_date: self.start_date,
+            renewal_date: self.renewal_date,
+            as_of,
+            measures: self
+                .measures
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v?)))
+                .collect(),
+            history,
+            outcomes: self.outcomes,
+            attributes: self.attributes,
+            milestones_reached: self.milestones_reached,
+        })
+    }
+}
+
+/// Collects accounts and errors, rejecting a repeated account id.
+struct Collector<'a> {
+    source_name: &'a str,
+    out: ParsedAccounts,
+    first_line_of: HashMap<String, usize>,
+}
+
+impl<'a> Collector<'a> {
+    fn new(source_name: &'a str) -> Self {
+        Self {
+            source_name,
+            out: ParsedAccounts::default(),
+            first_line_of: HashMap::new(),
+        }
+    }
+
+    fn reject(&mut self, line: usize, account_id: Option<String>, (field, message): FieldError) {
+        self.out.errors.push(InputError {
+            source_name: self.source_name.to_owned(),
+            line,
+            field,
+            account_id,
+            message,
+        });
+    }
+
+    fn push(&mut self, line: usize, account: Result<Account, FieldError>, id_hint: Option<String>) {
+        match account {
+            Err(e) => self.reject(line, id_hint, e),
+            Ok(account) => {
+                if let Some(first) = self.first_line_of.get(&account.id) {
+                    let msg = format!(
+                        "duplicate account id `{}` (first on line {first})",
+                        account.id
+                    );
+                    self.reject(line, Some(account.id), field_error("id", msg));
+                    return;
+                }
+                self.first_line_of.insert(account.id.clone(), line);
+                self.out.accounts.push(account);
+                self.out.lines.push(line);
+            }
+        }
+    }
+}
+
+/// Parses JSON Lines: one account object per line; blank lines are skipped.
+pub fn parse_jsonl(source_name: &str, text: &str, defaults: &InputDefaults) -> ParsedAccounts {
+    let mut c = Collector::new(source_name);
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let de = &mut serde_json::Deserializer::from_str(line);
+        let parsed = serde_path_to_error::deserialize::<_, RawAccount>(de)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = (path != ".").then_some(path);
+                (field, strip_position(&e.into_inner().to_string()))
+            })
+            .and_then(|raw| raw.validate(defaults));
+        let id_hint = parsed.is_err().then(|| id_of_json_line(line)).flatten();
+        c.push(i + 1, parsed, id_hint);
+    }
+    c.out
+}
+
+/// serde_json appends "at line 1 column N"; within one line only the column helps.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line 1 column ") {
+        Some(at) => format!("{} (column {})", &message[..at], &message[at + 18..]),
+        None => message.to_owned(),
+    }
+}
+
+fn id_of_json_line(line: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(value.get("id")?.as_str()?.to_owned())
+}
+
+/// Parses CSV with a header row. Columns: `id`, `name`, `segment`, `plan`, `stage`,
+/// `arr`, `start_date`, `renewal_date`, `as_of`, then any of `measure.<name>`,
+/// `attribute.<key>`, `outcome.<name>`, `outcome.<name>.target`,
+/// `outcome.<name>.direction` (`higher` or `lower`), `reached.<milestone-id>`.
+/// Empty cells are missing values. Histories cannot be written in CSV.
+pub fn parse_csv(source_name: &str, text: &str, defaults: &InputDefaults) -> ParsedAccounts {
+    let mut c = Collector::new(source_name);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            c.reject(1, None, (None, format!("unreadable header row: {e}")));
+            return c.out;
+        }
+    };
+    let columns = match CsvColumns::from_headers(&headers) {
+        Ok(cols) => cols,
+        Err(e) => {
+            c.reject(1, None, e);
+            return c.out;
+        }
+    };
+    for record in reader.records() {
+        match record {
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                c.reject(line, None, (None, e.to_string()));
+            }
+            Ok(record) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                let id = record.get(columns.id).map(str::to_owned);
+                let parsed = columns.read(&record).and_then(|raw| raw.validate(defaults));
+                c.push(line, parsed, id);
+            }
+        }
+    }
+    c.out
+}
+
+/// Where each known field sits in a CSV header.
+struct CsvColumns {
+    id: usize,
+    fixed: Vec<(&'static str, usize)>,
+    dynamic: Vec<(CsvField, usize)>,
+}
+
+enum CsvField {
+    Measure(String),
+    Attribute(String),
+    Outcome(String),
+    OutcomeTarget(String),
+    OutcomeDirection(String),
+    Reached(String),
+}
+
+const CSV_FIXED: [&str; 9] = [
+    "id",
+    "name",
+    "segment",
+    "plan",
+    "stage",
+    "arr",
+    "start_date",
+    "renewal_date",
+    "as_of",
+];
+
+impl CsvColumns {
+    fn from_headers(headers: &csv::StringRecord) -> Result<Self, FieldError> {
+        let mut fixed = Vec::new();
+        let mut dynamic = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
+            let h = h.trim();
+            if let Some(name) = CSV_FIXED.iter().find(|f| **f == h) {
+                fixed.push((*name, i));
+                continue;
+            }
+            let field = if let Some(rest) = h.strip_prefix("measure.") {
+                CsvField::Measure(rest.to_owned())
+            } else if let Some(rest) = h.strip_prefix("attribute.") {
+                CsvField::Attribute(rest.to_owned())
+            } else if let Some(rest) = h.strip_prefix("reached.") {
+                CsvField::Reached(rest.to_owned())
+            } else if let Some(rest) = h.strip_prefix("outcome.") {
+                if let Some(name) = rest.strip_suffix(".target") {
+                    CsvField::OutcomeTarget(name.to_owned())
+                } else if let Some(name) = rest.strip_suffix(".direction") {
+                    CsvField::OutcomeDirection(name.to_owned())
+                } else {
+                    CsvField::Outcome(rest.to_owned())
+                }
+            } else {
+                return Err(field_error(
+                    h,
+                    "unknown column (see the CSV format in the README)",
+                ));
+            };
+            dynamic.push((field, i));
+        }
+        let id = fixed
+            .iter()
+            .find(|(n, _)| *n == "id")
+            .map(|(_, i)| *i)
+            .ok_or_else(|| field_error("id", "header has no `id` column"))?;
+        for required in ["stage", "arr", "start_date"] {
+            if !fixed.iter().any(|(n, _)| *n == required) {
+                return Err(field_error(
+                    required,
+                    format!("header has no `{required}` column"),
+                ));
+            }
+        }
+        Ok(Self { id, fixed, dynamic })
+    }
+
+    fn read(&self, record: &csv::StringRecord) -> Result<RawAccount, FieldError> {
+        let cell = |i: usize| record.get(i).unwrap_or("").trim();
+        let mut raw = RawAccount {
+            id: String::new(),
+            name: String::new(),
+            segment: String::new(),
+            plan: String::new(),
+            stage: LifecycleStage::Active,
+            arr: 0.0,
+            start_date: Date::from_days(0),
+            renewal_date: None,
+            as_of: None,
+            measures: BTreeMap::new(),
+            history: BTreeMap::new(),
+            outcomes: Vec::new(),
+            attributes: BTreeMap::new(),
+            milestones_reached: BTreeMap::new(),
+        };
+        for &(name, i) in &self.fixed {
+            let v = cell(i);
+            match name {
+                "id" => raw.id = v.to_owned(),
+                "name" => raw.name = v.to_owned(),
+                "segment" => raw.segment = v.to_owned(),
+                "plan" => raw.plan = v.to_owned(),
+                "stage" => raw.stage = parse_stage(v).map_err(|m| field_error(name, m))?,
+                "arr" => raw.arr = parse_number(name, v)?.unwrap_or(f64::NAN),
+                "start_date" => {
+                    raw.start_date =
+                        parse_date(name, v)?.ok_or_else(|| field_error(name, "missing"))?
+                }
+                "renewal_date" => raw.renewal_date = parse_date(name, v)?,
+                "as_of" => raw.as_of = parse_date(name, v)?,
+                _ => unreachable!("CSV_FIXED lists every fixed column"),
+            }
+        }
+        let mut outcomes: BTreeMap<&str, OutcomeKpi> = BTreeMap::new();
+        for (field, i) in &self.dynamic {
+            let v = cell(*i);
+            let header = || record_header(field);
+            match field {
+                CsvField::Measure(name) => {
+                    if let Some(x) = parse_number(&header(), v)? {
+                        raw.measures.insert(name.clone(), Some(x));
+                    }
+                }
+                CsvField::Attribute(key) => {
+                    if !v.is_empty() {
+                        raw.attributes.insert(key.clone(), v.to_owned());
+                    }
+                }
+                CsvField::Reached(id) => {
+                    if let Some(d) = parse_date(&header(), v)? {
+                        raw.milestones_reached.insert(id.clone(), d);
+                    }
+                }
+                CsvField::Outcome(name) => {
+                    if let Some(x) = parse_number(&header(), v)? {
+                        outcome_entry(&mut outcomes, name).value = x;
+                    }
+                }
+                CsvField::OutcomeTarget(name) => {
+                    if let Some(x) = parse_number(&header(), v)? {
+                        outcome_entry(&mut outcomes, name).target = Some(x);
+                    }
+                }
+                CsvField::OutcomeDirection(name) => match v {
+                    "" | "higher" => {}
+                    "lower" => outcome_entry(&mut outcomes, name).higher_is_better = false,
+                    other => {
+                        return Err(field_error(
+                            &header(),
+                            format!("expected `higher` or `lower`, got `{other}`"),
+                        ));
+                    }
+                },
+            }
+        }
+        // A KPI with a target or direction but no value this period is not tracked.
+        raw.outcomes = outcomes
+            .into_values()
+            .filter(|k| !k.value.is_nan())
+            .collect();
+        Ok(raw)
+    }
+}
+
+fn outcome_entry<'m, 'k>(
+    map: &'m mut BTreeMap<&'k str, OutcomeKpi>,
+    name: &'k str,
+) -> &'m mut OutcomeKpi {
+    map.entry(name).or_insert_with(|| OutcomeKpi {
+        name: name.to_owned(),
+        value: f64::NAN,
+        target: None,
+        higher_is_better: true,
+    })
+}
+
+fn record_header(field: &CsvField) -> String {
+    match field {
+        CsvField::Measure(n) => format!("measure.{n}"),
+        CsvField::Attribute(n) => format!("attribute.{n}"),
+        CsvField::Reached(n) => format!("reached.{n}"),
+        CsvField::Outcome(n) => format!("outcome.{n}"),
+        CsvField::OutcomeTarget(n) => format!("outcome.{n}.target"),
+        CsvField::OutcomeDirection(n) => format!("outcome.{n}.direction"),
+    }
+}
+
+fn parse_stage(v: &str) -> Result<LifecycleStage, String> {
+    LifecycleStage::ALL
+        .into_iter()
+        .find(|s| s.as_str() == v)
+        .ok_or_else(|| {
+            let names: Vec<_> = LifecycleStage::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown stage `{v}`, expected one of {}", names.join(", "))
+        })
+}
+
+fn parse_number(field: &str, v: &str) -> Result<Option<f64>, FieldError> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(Some(x)),
+        _ => Err(field_error(field, format!("expected a number, got `{v}`"))),
+    }
+}
+
+fn parse_date(field: &str, v: &str) -> Result<Option<Date>, FieldError> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .map_err(|e: crate::date::DateError| field_error(field, e.to_string()))
+}

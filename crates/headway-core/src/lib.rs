@@ -1,0 +1,21 @@
+//! Headway's domain: accounts, what rules plugins declare and return, input parsing
+//! and validation, and the Customer Success math built on top.
+//!
+//! Nothing here knows about WebAssembly or touches the filesystem or network, so all
+//! of it is tested with plain values. The host (`headway-host`) converts between these
+//! types and the WIT contract.
+
+pub mod account;
+pub mod assessment;
+mod date;
+pub mod input;
+pub mod report;
+
+pub use account::{Account, LifecycleStage, OutcomeKpi, Point};
+pub use assessment::{
+    Assessment, BandInfo, FactorInfo, FactorScore, Fit, MilestoneInfo, MilestoneProgress,
+    PluginInfo, Upsell,
+};
+pub use date::{Date, DateError};
+pub use input::{InputDefaults, InputError, ParsedAccounts, parse_csv, parse_jsonl};
+pub use report::{AccountError, ErrorKind, PluginRef, ScoreRecord};

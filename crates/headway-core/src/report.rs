@@ -1,0 +1,157 @@
+//! The per-account record every output (JSON Lines, CSV, table, API) is made from.
+//! Its JSON keys are a stable interface, documented in the README.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Date;
+use crate::assessment::{Assessment, FactorScore, Fit, MilestoneProgress};
+use crate::input::InputError;
+
+/// Which plugin build produced a result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginRef {
+    /// Plugin name (from `describe`).
+    pub name: String,
+    /// Plugin version (from `describe`).
+    pub version: String,
+    /// `sha256:<hex>` of the component's bytes.
+    pub digest: String,
+}
+
+/// What kind of failure stopped an account from being scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The input line was malformed.
+    Input,
+    /// The plugin declined the account (its own error code and message).
+    Rule,
+    /// The plugin returned something the contract forbids (score out of range ...).
+    InvalidOutput,
+    /// The plugin trapped (panicked, hit `unreachable`, ...).
+    Trap,
+    /// The plugin used up its instruction budget.
+    OutOfFuel,
+    /// The plugin ran past its wall-clock deadline.
+    Deadline,
+    /// The plugin tried to grow memory past its limit.
+    MemoryLimit,
+    /// Any other failure of the plugin or the host.
+    Plugin,
+}
+
+/// Why one account has no score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountError {
+    /// The kind of failure.
+    pub kind: ErrorKind,
+    /// The plugin's own error code, for `rule` errors.
+    pub code: Option<String>,
+    /// A human message naming what is wrong.
+    pub message: String,
+    /// The input line, for `input` errors.
+    pub line: Option<usize>,
+    /// The input field, for `input` errors.
+    pub field: Option<String>,
+}
+
+impl AccountError {
+    /// An error of `kind` with just a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code: None,
+            message: message.into(),
+            line: None,
+            field: None,
+        }
+    }
+}
+
+impl From<&InputError> for AccountError {
+    fn from(e: &InputError) -> Self {
+        Self {
+            kind: ErrorKind::Input,
+            code: None,
+            message: e.to_string(),
+            line: Some(e.line),
+            field: e.field.clone(),
+        }
+    }
+}
+
+/// One line of `headway score` output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRecord {
+    /// The account's id (null for an input line whose id could not be read).
+    pub account_id: Option<String>,
+    /// The day the score describes.
+    pub as_of: Option<Date>,
+    /// Health score 0-100.
+    pub score: Option<f64>,
+    /// Band name.
+    pub band: Option<String>,
+    /// Every factor with value, weight, contribution and reason.
+    pub factors: Vec<FactorScore>,
+    /// Progress toward every milestone.
+    pub milestones: Vec<MilestoneProgress>,
+    /// Id of the first milestone not reached yet.
+    pub next_milestone: Option<String>,
+    /// Fit label.
+    pub fit: Option<Fit>,
+    /// The plugin build that produced the result.
+    pub plugin: Option<PluginRef>,
+    /// Why there is no score, or null.
+    pub error: Option<AccountError>,
+}
+
+impl ScoreRecord {
+    /// The factor holding the score back most (see [`Assessment::top_factor`]).
+    pub fn top_factor(&self) -> Option<&FactorScore> {
+        crate::assessment::top_factor(&self.factors)
+    }
+
+    /// Progress toward the next milestone.
+    pub fn next_milestone_progress(&self) -> Option<&MilestoneProgress> {
+        let id = self.next_milestone.as_deref()?;
+        self.milestones.iter().find(|m| m.id == id)
+    }
+
+    /// The record of a scored account.
+    pub fn scored(account_id: &str, as_of: Date, a: Assessment, plugin: &PluginRef) -> Self {
+        let next_milestone = a.next_milestone().map(|m| m.id.clone());
+        Self {
+            account_id: Some(account_id.to_owned()),
+            as_of: Some(as_of),
+            score: Some(a.score),
+            band: Some(a.band),
+            factors: a.factors,
+            milestones: a.milestones,
+            next_milestone,
+            fit: a.fit,
+            plugin: Some(plugin.clone()),
+            error: None,
+        }
+    }
+
+    /// The record of an account that failed.
+    pub fn failed(
+        account_id: Option<&str>,
+        as_of: Option<Date>,
+        error: AccountError,
+        plugin: Option<&PluginRef>,
+    ) -> Self {
+        Self {
+            account_id: account_id.map(str::to_owned),
+            as_of,
+            score: None,
+            band: None,
+            factors: Vec::new(),
+            milestones: Vec::new(),
+            next_milestone: None,
+            fit: None,
+            plugin: plugin.cloned(),
+            error: Some(error),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Typed errors of loading and running plugins.
+
+use std::path::PathBuf;
+
+use headway_core::ErrorKind;
+
+/// Why a plugin could not be loaded. `origin` names the file (or other source).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read plugin `{}`: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is empty.
+    #[error("{origin}: empty file, not a WebAssembly component")]
+    Empty {
+        /// The file.
+        origin: String,
+    },
+    /// The file does not start with the WebAssembly magic bytes.
+    #[error("{origin}: not WebAssembly (bad magic bytes)")]
+    NotWasm {
+        /// The file.
+        origin: String,
+    },
+    /// A core module where a component was expected.
+    #[error(
+        "{origin}: a core WebAssembly module, not a component (build the plugin with `--target wasm32-wasip2`)"
+    )]
+    CoreModule {
+        /// The file.
+        origin: String,
+    },
+    /// The component failed to validate or compile (truncated, corrupt ...).
+    #[error("{origin}: invalid component: {reason}")]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// The validator's or compiler's message.
+        reason: String,
+    },
+    /// The component imports something the tenant is not granted.
+    #[error("{origin}: imports `{import}`, which tenant `{tenant}` is not granted")]
+    ForbiddenImport {
+        /// The file.
+        origin: String,
+        /// The tenant.
+        tenant: String,
+        /// The refused import.
+        import: String,
+    },
+    /// The component does not implement a contract version this host supports.
+    #[error("{origin}: contract mismatch: this host supports {expected}, the component {found}")]
+    ContractMismatch {
+        /// The file.
+        origin: String,
+        /// What the host supports.
+        expected: String,
+        /// What the component offers.
+        found: String,
+    },
+    /// `describe()` failed or returned something unusable.
+    #[error("{origin}: describe() {reason}")]
+    Describe {
+        /// The file.
+        origin: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Why a batch (or describe call) failed inside the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// The instruction budget ran out.
+    #[error("out of fuel: the budget of {budget} instructions is used up")]
+    OutOfFuel {
+        /// The budget that was exceeded.
+        budget: u64,
+    },
+    /// The wall-clock deadline passed.
+    #[error("deadline of {ms} ms exceeded")]
+    Deadline {
+        /// The deadline.
+        ms: u64,
+    },
+    /// Linear memory would grow past the limit.
+    #[error("memory limit of {mib} MiB exceeded")]
+    MemoryLimit {
+        /// The limit.
+        mib: u64,
+    },
+    /// The plugin trapped; `message` carries its panic message when it had one.
+    #[error("plugin trapped: {message}")]
+    Trap {
+        /// The panic message, or the trap's description.
+        message: String,
+    },
+    /// The plugin's answer broke the contract's shape.
+    #[error("plugin broke the contract: {reason}")]
+    InvalidOutput {
+        /// What was wrong.
+        reason: String,
+    },
+    /// Instantiation or another host-side step failed.
+    #[error("host error: {message}")]
+    Host {
+        /// What failed.
+        message: String,
+    },
+}
+
+impl RunError {
+    /// The error kind reported per account.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::OutOfFuel { .. } => ErrorKind::OutOfFuel,
+            Self::Deadline { .. } => ErrorKind::Deadline,
+            Self::MemoryLimit { .. } => ErrorKind::MemoryLimit,
+            Self::Trap { .. } => ErrorKind::Trap,
+            Self::InvalidOutput { .. } => ErrorKind::InvalidOutput,
+            Self::Host { .. } => ErrorKind::Plugin,
+        }
+    }
+}
+
+/// Why a tenant folder could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// `tenant.toml` could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `tenant.toml` is malformed.
+    #[error("`{}`: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// The tenant's plugin failed to load.
+    #[error("tenant `{tenant}`: {source}")]
+    Plugin {
+        /// The tenant.
+        tenant: String,
+        /// Why.
+        #[source]
+        source: LoadError,
+    },
+}

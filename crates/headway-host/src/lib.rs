@@ -1,0 +1,28 @@
+//! Runs tenants' rules plugins.
+//!
+//! One [`Runtime`] (one wasmtime `Engine`) serves every tenant. [`Runtime::load`]
+//! checks a component (header, imports, contract version), compiles and links it,
+//! and calls its `describe()`; the resulting [`Plugin`] assesses accounts in
+//! batches, each in a fresh `Store` with the tenant's [`Limits`]: an instruction
+//! budget (fuel), a wall-clock deadline (epochs) and a memory cap.
+
+mod convert;
+mod error;
+mod runtime;
+mod tenant;
+
+pub use error::{LoadError, RunError, TenantError};
+pub use runtime::{CONTRACT, LogLine, Plugin, Report, Runtime};
+pub use tenant::{Limits, TenantConfig};
+
+/// Host-side bindings of the contract, generated from `wit/`.
+#[allow(missing_docs)]
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit/since_v0.1.0",
+        world: "health-rules",
+    });
+}
+
+/// Severity of a plugin's log line.
+pub use bindings::headway::rules::host::LogLevel;

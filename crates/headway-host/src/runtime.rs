@@ -1,0 +1,448 @@
+//! One wasmtime `Engine` for the process; plugins compiled once and instantiated
+//! fresh (new `Store`) for every batch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use headway_core::{Account, AccountError, Assessment, PluginInfo, PluginRef};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, Trap};
+
+use crate::bindings::{HealthRules, HealthRulesPre, headway::rules::host};
+use crate::convert;
+use crate::error::{LoadError, RunError};
+use crate::tenant::Limits;
+
+/// The contract version this host implements.
+pub const CONTRACT: &str = "headway:rules@0.1.0";
+const RULES_EXPORT: &str = "headway:rules/rules@0.1.0";
+/// The contract's own imports: host functions, and the (function-free) type interface.
+const CONTRACT_IMPORTS: [&str; 2] = ["headway:rules/host@0.1.0", "headway:rules/types@0.1.0"];
+/// The WASI interfaces a plain Rust `wasm32-wasip2` library imports even when it
+/// never uses them (std's stdio and exit plumbing). They are linked as traps: a
+/// plugin that actually calls one stops with an error, and learns nothing.
+const INERT_WASI: [&str; 5] = [
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/std",
+    "wasi:cli/terminal-",
+    "wasi:io/",
+];
+/// How often the epoch advances; deadlines are whole ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// Fuel for describe() and instantiation, on top of the per-account budget.
+const BASE_FUEL: u64 = 50_000_000;
+/// Log lines kept per batch; more are counted, not kept.
+const MAX_LOG_LINES: usize = 1_000;
+
+/// A log line a plugin wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Severity.
+    pub level: host::LogLevel,
+    /// The message.
+    pub message: String,
+}
+
+/// Per-`Store` state: what the host functions and the limiter need.
+struct StoreState {
+    config: Arc<BTreeMap<String, String>>,
+    memory_cap: usize,
+    memory_denied: bool,
+    logs: Vec<LogLine>,
+    dropped_logs: usize,
+}
+
+impl host::Host for StoreState {
+    fn log(&mut self, level: host::LogLevel, message: String) {
+        if self.logs.len() < MAX_LOG_LINES {
+            self.logs.push(LogLine { level, message });
+        } else {
+            self.dropped_logs += 1;
+        }
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        self.config.get(&key).cloned()
+    }
+}
+
+impl crate::bindings::headway::rules::types::Host for StoreState {}
+
+impl wasmtime::ResourceLimiter for StoreState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.memory_denied = true;
+            return Err(wasmtime::format_err!("memory limit reached"));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // A table entry is a pointer; hold tables to the same byte budget as memory.
+        Ok(desired.saturating_mul(8) <= self.memory_cap)
+    }
+}
+
+/// The process-wide plugin runtime: one `Engine` shared by every tenant.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<StoreState>,
+}
+
+impl Runtime {
+    /// Creates the engine (fuel metering, epoch deadlines, deterministic floats)
+    /// and starts the epoch ticker.
+    pub fn new() -> Result<Self, RunError> {
+        let mut config = Config::new();
+        config
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .cranelift_nan_canonicalization(true)
+            .wasm_relaxed_simd(false);
+        let engine = Engine::new(&config).map_err(host_error)?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("headway-epoch".into())
+            .spawn(move || {
+                // Holds only a weak reference: the thread ends with the engine.
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| RunError::Host {
+                message: format!("cannot start epoch ticker: {e}"),
+            })?;
+        let mut linker = Linker::new(&engine);
+        HealthRules::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
+            .map_err(host_error)?;
+        Ok(Self { engine, linker })
+    }
+
+    /// Reads and loads a plugin file for `tenant`.
+    pub fn load_file(
+        &self,
+        path: &std::path::Path,
+        tenant: &str,
+        limits: Limits,
+        config: BTreeMap<String, String>,
+    ) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load(&bytes, &path.display().to_string(), tenant, limits, config)
+    }
+
+    /// Validates, compiles and links a component, then asks it to describe itself.
+    /// `origin` names the source in errors.
+    pub fn load(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+        tenant: &str,
+        limits: Limits,
+        config: BTreeMap<String, String>,
+    ) -> Result<Plugin, LoadError> {
+        let origin = origin.to_owned();
+        check_header(bytes, &origin)?;
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+            origin: origin.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        let ty = component.component_type();
+        for (name, _) in ty.imports(&self.engine) {
+            if !CONTRACT_IMPORTS.contains(&name) && !INERT_WASI.iter().any(|p| name.starts_with(p))
+            {
+                return Err(LoadError::ForbiddenImport {
+                    origin,
+                    tenant: tenant.to_owned(),
+                    import: name.to_owned(),
+                });
+            }
+        }
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        if !exports.iter().any(|e| e == RULES_EXPORT) {
+            let found = if exports.is_empty() {
+                "exports no interface".to_owned()
+            } else {
+                format!("exports {}", exports.join(", "))
+            };
+            return Err(LoadError::ContractMismatch {
+                origin,
+                expected: format!("`{RULES_EXPORT}`"),
+                found,
+            });
+        }
+        let mut linker = self.linker.clone();
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .and_then(|()| linker.instantiate_pre(&component))
+            .and_then(HealthRulesPre::new)
+            .map(|pre| (pre, ()))
+            .map_err(|e| LoadError::ContractMismatch {
+                origin: origin.clone(),
+                expected: format!("the `health-rules` world of {CONTRACT}"),
+                found: format!("{e:#}"),
+            })
+            .and_then(|(pre, ())| {
+                let digest = format!("sha256:{:x}", Sha256::digest(bytes));
+                let mut plugin = Plugin {
+                    pre,
+                    engine: self.engine.clone(),
+                    limits,
+                    config: Arc::new(config),
+                    info: PluginInfo {
+                        name: String::new(),
+                        version: String::new(),
+                        bands: vec![],
+                        factors: vec![],
+                        milestones: vec![],
+                    },
+                    plugin_ref: PluginRef {
+                        name: String::new(),
+                        version: String::new(),
+                        digest,
+                    },
+                };
+                let info = plugin.describe().map_err(|e| LoadError::Describe {
+                    origin: origin.clone(),
+                    reason: format!("failed: {e}"),
+                })?;
+                info.validate().map_err(|e| LoadError::Describe {
+                    origin: origin.clone(),
+                    reason: format!("returned an unusable description: {e}"),
+                })?;
+                plugin.plugin_ref.name = info.name.clone();
+                plugin.plugin_ref.version = info.version.clone();
+                plugin.info = info;
+                Ok(plugin)
+            })
+    }
+}
+
+fn host_error(e: wasmtime::Error) -> RunError {
+    RunError::Host {
+        message: format!("{e:#}"),
+    }
+}
+
+/// Tells apart "empty", "not wasm", "core module" and "component" from the header,
+/// so those get precise errors instead of a validator message.
+fn check_header(bytes: &[u8], origin: &str) -> Result<(), LoadError> {
+    let origin = origin.to_owned();
+    if bytes.is_empty() {
+        return Err(LoadError::Empty { origin });
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(LoadError::NotWasm { origin });
+    }
+    match bytes.get(4..8) {
+        Some([1, 0, 0, 0]) => Err(LoadError::CoreModule { origin }),
+        Some([_, _, 1, 0]) => Ok(()),
+        _ => Err(LoadError::Invalid {
+            origin,
+            reason: "truncated or unknown WebAssembly header".to_owned(),
+        }),
+    }
+}
+
+/// A compiled, linked, described plugin, ready to assess accounts. Cheap to share
+/// across threads (`Arc<Plugin>`); every batch runs in its own fresh `Store`.
+pub struct Plugin {
+    pre: HealthRulesPre<StoreState>,
+    engine: Engine,
+    limits: Limits,
+    config: Arc<BTreeMap<String, String>>,
+    info: PluginInfo,
+    plugin_ref: PluginRef,
+}
+
+/// The results of assessing a list of accounts.
+#[derive(Debug)]
+pub struct Report {
+    /// One result per input account, in input order.
+    pub results: Vec<Result<Assessment, AccountError>>,
+    /// Instructions (fuel) used, in total.
+    pub fuel_used: u64,
+    /// What the plugin logged, batch by batch.
+    pub logs: Vec<LogLine>,
+}
+
+impl Plugin {
+    /// What the plugin declared about itself.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Name, version and digest: what every result records.
+    pub fn plugin_ref(&self) -> &PluginRef {
+        &self.plugin_ref
+    }
+
+    /// The limits this plugin runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn store(&self, fuel: u64) -> Result<Store<StoreState>, RunError> {
+        let mut store = Store::new(
+            &self.engine,
+            StoreState {
+                config: Arc::clone(&self.config),
+                memory_cap: usize::try_from(self.limits.memory_mib << 20).unwrap_or(usize::MAX),
+                memory_denied: false,
+                logs: Vec::new(),
+                dropped_logs: 0,
+            },
+        );
+        store.limiter(|s| s);
+        store.set_fuel(fuel).map_err(host_error)?;
+        let ticks = self
+            .limits
+            .deadline_ms
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            .max(1);
+        store.set_epoch_deadline(ticks);
+        Ok(store)
+    }
+
+    /// Classifies a failed call: limits first (they also surface as traps), then a
+    /// panic message the plugin kit logged, then the raw trap.
+    fn run_error(&self, store: &Store<StoreState>, fuel: u64, e: wasmtime::Error) -> RunError {
+        if store.data().memory_denied {
+            return RunError::MemoryLimit {
+                mib: self.limits.memory_mib,
+            };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => return RunError::OutOfFuel { budget: fuel },
+            Some(Trap::Interrupt) => {
+                return RunError::Deadline {
+                    ms: self.limits.deadline_ms,
+                };
+            }
+            _ => {}
+        }
+        let panic = store
+            .data()
+            .logs
+            .iter()
+            .rev()
+            .find(|l| l.message.starts_with("panicked at"));
+        RunError::Trap {
+            message: panic.map_or_else(|| format!("{e:#}"), |l| l.message.clone()),
+        }
+    }
+
+    fn describe(&self) -> Result<PluginInfo, RunError> {
+        let mut store = self.store(BASE_FUEL)?;
+        let call = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|rules| rules.headway_rules_rules().call_describe(&mut store));
+        match call {
+            Ok(info) => Ok(convert::plugin_info(info)),
+            Err(e) => Err(self.run_error(&store, BASE_FUEL, e)),
+        }
+    }
+
+    /// Assesses one batch in a fresh instance.
+    fn assess_batch(
+        &self,
+        accounts: &[Account],
+    ) -> (
+        Result<Vec<Result<Assessment, AccountError>>, RunError>,
+        u64,
+        Vec<LogLine>,
+    ) {
+        let fuel = BASE_FUEL
+            + self
+                .limits
+                .fuel_per_account
+                .saturating_mul(accounts.len() as u64);
+        let mut store = match self.store(fuel) {
+            Ok(s) => s,
+            Err(e) => return (Err(e), 0, Vec::new()),
+        };
+        let batch = convert::batch(accounts);
+        let call = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|rules| rules.headway_rules_rules().call_assess(&mut store, &batch));
+        let used = fuel - store.get_fuel().unwrap_or(0);
+        let result = match call {
+            Ok(out) => convert::assessments(out, &self.info, accounts.len())
+                .map_err(|reason| RunError::InvalidOutput { reason }),
+            Err(e) => Err(self.run_error(&store, fuel, e)),
+        };
+        let state = store.into_data();
+        (result, used, state.logs)
+    }
+
+    /// Assesses accounts in batches of `limits.batch_size`, spread over `threads`
+    /// worker threads. A batch that fails (trap, limit) fails each of its accounts
+    /// with that error; other batches are unaffected.
+    pub fn assess(&self, accounts: &[Account], threads: usize) -> Report {
+        let chunks: Vec<&[Account]> = accounts.chunks(self.limits.batch_size.max(1)).collect();
+        let next = AtomicUsize::new(0);
+        let mut done: Vec<_> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.clamp(1, chunks.len().max(1)))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(chunk) = chunks.get(i) else {
+                                break mine;
+                            };
+                            mine.push((i, self.assess_batch(chunk)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("assessment worker panicked"))
+                .collect()
+        });
+        done.sort_by_key(|(i, _)| *i);
+        let mut report = Report {
+            results: Vec::with_capacity(accounts.len()),
+            fuel_used: 0,
+            logs: Vec::new(),
+        };
+        for ((_, (result, fuel, logs)), chunk) in done.into_iter().zip(&chunks) {
+            report.fuel_used += fuel;
+            report.logs.extend(logs);
+            match result {
+                Ok(results) => report.results.extend(results),
+                Err(e) => {
+                    let err = AccountError::new(e.kind(), e.to_string());
+                    report
+                        .results
+                        .extend(chunk.iter().map(|_| Err(err.clone())));
+                }
+            }
+        }
+        report
+    }
+}

@@ -1,0 +1,90 @@
+//! A tenant's folder: `tenant.toml` with its plugin, limits and config values.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::TenantError;
+
+/// Sandbox limits of one tenant's plugin. Every field has a safe default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Instruction (fuel) budget per account; a batch gets this times its size.
+    pub fuel_per_account: u64,
+    /// Wall-clock deadline per batch, in milliseconds: a backstop to fuel.
+    pub deadline_ms: u64,
+    /// Linear memory cap per instance, in MiB.
+    pub memory_mib: u64,
+    /// Accounts per plugin call.
+    pub batch_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel_per_account: 2_000_000,
+            deadline_ms: 5_000,
+            memory_mib: 64,
+            batch_size: 1_000,
+        }
+    }
+}
+
+/// What `tenant.toml` holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Tenant id; defaults to the folder name.
+    #[serde(default)]
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The plugin component, relative to the tenant folder.
+    pub plugin: PathBuf,
+    /// ISO currency of ARR values.
+    #[serde(default = "usd")]
+    pub currency: String,
+    /// Sandbox limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Values the plugin may read through `config(key)`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+fn usd() -> String {
+    "USD".to_owned()
+}
+
+impl TenantConfig {
+    /// Reads `<dir>/tenant.toml`, resolving the plugin path against `dir`.
+    pub fn load(dir: &Path) -> Result<Self, TenantError> {
+        let path = dir.join("tenant.toml");
+        let text = std::fs::read_to_string(&path).map_err(|source| TenantError::Unreadable {
+            path: path.clone(),
+            source,
+        })?;
+        let mut config: TenantConfig = toml::from_str(&text).map_err(|e| TenantError::Invalid {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if config.id.is_empty() {
+            config.id = dir
+                .canonicalize()
+                .ok()
+                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "default".to_owned());
+        }
+        let limits = &config.limits;
+        if limits.batch_size == 0 || limits.memory_mib == 0 || limits.fuel_per_account == 0 {
+            return Err(TenantError::Invalid {
+                path,
+                message: "limits must be above zero".to_owned(),
+            });
+        }
+        config.plugin = dir.join(&config.plugin);
+        Ok(config)
+    }
+}

@@ -1,0 +1,439 @@
+//! Deterministic sample books of business for the example tenants.
+//!
+//! Every account has a hidden "true health" that drives its measures, with noise,
+//! so the example plugins' scores are plausible and spread across bands. A fixed
+//! seed gives byte-identical files on every machine (the PRNG is SplitMix64, written
+//! here so no dependency upgrade can change the data).
+
+use std::collections::BTreeMap;
+
+use headway_core::{Account, Date, LifecycleStage, OutcomeKpi, Point};
+
+/// The seed of the checked-in sample files.
+pub const DEFAULT_SEED: u64 = 42;
+/// The as-of date of the checked-in sample files.
+pub const AS_OF: (i32, u32, u32) = (2026, 11, 1);
+
+/// Which example tenant to generate accounts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Book {
+    /// A B2B SaaS product (plugin `saas-health`).
+    Saas,
+    /// A logistics provider judged on OTIF/DIFOT (plugin `logistics-otif`).
+    Logistics,
+}
+
+/// SplitMix64: tiny, fast, and fixed forever.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn range(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * self.unit()
+    }
+
+    fn int(&mut self, low: i64, high: i64) -> i64 {
+        low + (self.next_u64() % (high - low + 1) as u64) as i64
+    }
+
+    /// Roughly normal noise (sum of uniforms), mean 0, standard deviation `sd`.
+    fn noise(&mut self, sd: f64) -> f64 {
+        (self.unit() + self.unit() + self.unit() - 1.5) * 2.0 * sd
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.next_u64() as usize % items.len()]
+    }
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+const FIRST: [&str; 24] = [
+    "Acme",
+    "Northwind",
+    "Bluebird",
+    "Summit",
+    "Harbor",
+    "Copper",
+    "Lumen",
+    "Granite",
+    "Cedar",
+    "Atlas",
+    "Beacon",
+    "Falcon",
+    "Juniper",
+    "Meridian",
+    "Orchid",
+    "Pioneer",
+    "Quarry",
+    "Riverton",
+    "Sterling",
+    "Tidewater",
+    "Vantage",
+    "Willow",
+    "Zenith",
+    "Keystone",
+];
+
+fn company(rng: &mut Rng, kinds: &[&str]) -> String {
+    format!("{} {}", rng.pick(&FIRST), rng.pick(kinds))
+}
+
+/// `count` accounts of `book`, as of [`AS_OF`], from `seed`.
+pub fn generate(book: Book, count: usize, seed: u64) -> Vec<Account> {
+    let mut rng = Rng(seed ^ book as u64);
+    let (y, m, d) = AS_OF;
+    let as_of = Date::from_ymd(y, m, d).expect("AS_OF is a real date");
+    (1..=count)
+        .map(|i| match book {
+            Book::Saas => saas_account(&mut rng, i, as_of),
+            Book::Logistics => logistics_account(&mut rng, i, as_of),
+        })
+        .collect()
+}
+
+/// Fields shared by both books: stage, dates, hidden health and its drift.
+struct Basics {
+    stage: LifecycleStage,
+    start: Date,
+    renewal: Option<Date>,
+    /// Hidden true health, 0-1.
+    health: f64,
+    /// Yearly change of the measures that follow health, e.g. -0.2 = falling 20%/year.
+    drift: f64,
+}
+
+fn basics(rng: &mut Rng, as_of: Date) -> Basics {
+    let roll = rng.unit();
+    let stage = match roll {
+        r if r < 0.05 => LifecycleStage::Trial,
+        r if r < 0.15 => LifecycleStage::Onboarding,
+        r if r < 0.90 => LifecycleStage::Active,
+        _ => LifecycleStage::Renewing,
+    };
+    let tenure = match stage {
+        LifecycleStage::Trial => rng.int(3, 28),
+        LifecycleStage::Onboarding => rng.int(20, 90),
+        _ => rng.int(120, 1_500),
+    } as i32;
+    let start = as_of.add_days(-tenure);
+    let renewal = (stage != LifecycleStage::Trial).then(|| {
+        let mut r = start.add_days(365);
+        while r <= as_of {
+            r = r.add_days(365);
+        }
+        if stage == LifecycleStage::Renewing {
+            r = as_of.add_days(rng.int(5, 60) as i32);
+        }
+        r
+    });
+    // Average of two uniforms: most accounts middling, few extreme.
+    let health = (rng.unit() + rng.unit()) / 2.0;
+    let drift = rng.range(-0.35, 0.35) + (health - 0.5) * 0.3;
+    Basics {
+        stage,
+        start,
+        renewal,
+        health,
+        drift,
+    }
+}
+
+/// Monthly points over the last year (or since start), following `now` back in time
+/// by `drift`.
+fn monthly_history(
+    rng: &mut Rng,
+    b: &Basics,
+    as_of: Date,
+    now: f64,
+    sd: f64,
+    places: i32,
+    cap: Option<f64>,
+) -> Vec<Point> {
+    (1..=12)
+        .rev()
+        .map(|months_ago| (months_ago, as_of.add_days(-30 * months_ago)))
+        .filter(|(_, date)| *date >= b.start)
+        .map(|(months_ago, date)| {
+            let past = now * (1.0 - b.drift * f64::from(months_ago) / 12.0) + rng.noise(sd);
+            let past = cap.map_or(past, |c| past.min(c)).max(0.0);
+            Point {
+                date,
+                value: round(past, places),
+            }
+        })
+        .collect()
+}
+
+fn saas_account(rng: &mut Rng, i: usize, as_of: Date) -> Account {
+    let b = basics(rng, as_of);
+    let h = b.health;
+    let (segment, seats, plan, price) = match rng.unit() {
+        r if r < 0.55 => ("smb", rng.int(2, 30), "starter", 240.0),
+        r if r < 0.85 => ("mid-market", rng.int(25, 150), "team", 420.0),
+        _ => ("enterprise", rng.int(100, 800), "business", 600.0),
+    };
+    let seats = seats as f64;
+    let utilisation = (0.15 + 0.85 * h + rng.noise(0.08)).clamp(0.02, 1.0);
+    let active = (seats * utilisation).round().max(1.0);
+    let engagement = (0.1 + 0.8 * h + rng.noise(0.1)).clamp(0.0, 1.0);
+    let wau = (active * engagement).round();
+    let adoption = round((0.05 + 0.75 * h + rng.noise(0.08)).clamp(0.0, 1.0), 2);
+    let tickets = ((1.0 - h) * seats / 10.0 * 2.5 + rng.noise(1.0))
+        .round()
+        .max(0.0);
+
+    let mut measures = BTreeMap::from([
+        ("seats-purchased".to_owned(), seats),
+        ("seats-active".to_owned(), active),
+        ("weekly-active-users".to_owned(), wau),
+        ("feature-adoption".to_owned(), adoption),
+        ("open-tickets".to_owned(), tickets),
+    ]);
+    if rng.chance(0.8) {
+        let nps = (10.0 * h + 1.5 + rng.noise(1.5)).round().clamp(0.0, 10.0);
+        measures.insert("nps".to_owned(), nps);
+    }
+    let history = BTreeMap::from([(
+        "weekly-active-users".to_owned(),
+        monthly_history(rng, &b, as_of, wau, wau * 0.05 + 0.5, 0, None),
+    )]);
+
+    let mut milestones_reached = BTreeMap::new();
+    let tenure = as_of.days_since(b.start);
+    if wau >= 5.0 {
+        milestones_reached.insert(
+            "first-value".to_owned(),
+            b.start.add_days((tenure / 6).max(1)),
+        );
+    }
+    if utilisation >= 0.8 && b.stage != LifecycleStage::Trial {
+        milestones_reached.insert(
+            "team-rollout".to_owned(),
+            b.start.add_days((tenure * 2 / 3).max(1)),
+        );
+    }
+
+    let arr = if b.stage == LifecycleStage::Trial {
+        0.0
+    } else {
+        seats * price
+    };
+    Account {
+        id: format!("saas-{i:04}"),
+        name: company(
+            rng,
+            &[
+                "Analytics",
+                "Labs",
+                "Software",
+                "Health",
+                "Media",
+                "Retail",
+                "Bank",
+            ],
+        ),
+        segment: segment.to_owned(),
+        plan: plan.to_owned(),
+        stage: b.stage,
+        arr,
+        start_date: b.start,
+        renewal_date: b.renewal,
+        as_of,
+        measures,
+        history,
+        outcomes: Vec::new(),
+        attributes: BTreeMap::from([
+            (
+                "region".to_owned(),
+                rng.pick(&["amer", "emea", "apac"]).to_owned(),
+            ),
+            (
+                "csm".to_owned(),
+                rng.pick(&["ana", "ben", "chloe", "dev", "eli"]).to_owned(),
+            ),
+        ]),
+        milestones_reached,
+    }
+}
+
+fn logistics_account(rng: &mut Rng, i: usize, as_of: Date) -> Account {
+    let b = basics(rng, as_of);
+    let h = b.health;
+    let (segment, committed, sites_max) = match rng.unit() {
+        r if r < 0.5 => ("regional", rng.int(30, 600), 2),
+        r if r < 0.85 => ("national", rng.int(500, 5_000), 5),
+        _ => ("enterprise", rng.int(4_000, 20_000), 9),
+    };
+    let committed = committed as f64;
+    let shipped = (committed * (0.45 + 0.65 * h + rng.noise(0.08)))
+        .round()
+        .max(0.0);
+    let tenure_months = f64::from(as_of.days_since(b.start)) / 30.0;
+    let shipments_total = (shipped * tenure_months.max(0.3)).round();
+    let sites = (1.0 + (sites_max as f64 - 1.0) * (h + rng.noise(0.15)).clamp(0.0, 1.0)).round();
+
+    // 20% of customers have not set a target; the tenant's configured default applies.
+    let otif_target = rng.chance(0.8).then(|| {
+        rng.pick(&["0.9", "0.95", "0.95", "0.97"])
+            .parse::<f64>()
+            .unwrap_or(0.95)
+    });
+    let otif_base = otif_target.unwrap_or(0.95);
+    let otif = round(
+        (otif_base * (0.86 + 0.18 * h) + rng.noise(0.01)).min(1.0),
+        3,
+    );
+    let mut outcomes = vec![OutcomeKpi {
+        name: "otif".to_owned(),
+        value: otif,
+        target: otif_target,
+        higher_is_better: true,
+    }];
+    if rng.chance(0.9) {
+        outcomes.push(OutcomeKpi {
+            name: "difot".to_owned(),
+            value: round((0.92 * (0.85 + 0.2 * h) + rng.noise(0.015)).min(1.0), 3),
+            target: Some(0.92),
+            higher_is_better: true,
+        });
+    }
+    if rng.chance(0.85) {
+        outcomes.push(OutcomeKpi {
+            name: "claims-rate".to_owned(),
+            value: round((0.004 + (1.0 - h) * 0.025 + rng.noise(0.002)).max(0.0), 4),
+            target: Some(0.01),
+            higher_is_better: false,
+        });
+    }
+    // OTIF history drifts much less than usage: a few points a year.
+    let quiet = Basics {
+        drift: b.drift * 0.1,
+        ..b
+    };
+    let history = BTreeMap::from([(
+        "otif".to_owned(),
+        monthly_history(rng, &quiet, as_of, otif, 0.01, 3, Some(1.0)),
+    )]);
+    let measures = BTreeMap::from([
+        ("shipments-30d".to_owned(), shipped),
+        ("committed-shipments-30d".to_owned(), committed),
+        ("shipments-total".to_owned(), shipments_total),
+        ("sites-live".to_owned(), sites),
+    ]);
+    let mut milestones_reached = BTreeMap::new();
+    if shipments_total >= 500.0 {
+        let days = as_of.days_since(b.start);
+        milestones_reached.insert("connected".to_owned(), b.start.add_days((days / 5).max(1)));
+    }
+    Account {
+        id: format!("log-{i:04}"),
+        name: company(
+            rng,
+            &[
+                "Freight",
+                "Logistics",
+                "Foods",
+                "Pharma",
+                "Retail",
+                "Parts",
+                "Wholesale",
+            ],
+        ),
+        segment: segment.to_owned(),
+        plan: if segment == "enterprise" {
+            "control"
+        } else {
+            "connect"
+        }
+        .to_owned(),
+        stage: b.stage,
+        arr: if b.stage == LifecycleStage::Trial {
+            0.0
+        } else {
+            round(committed * 12.0 * 2.5, 0)
+        },
+        start_date: b.start,
+        renewal_date: b.renewal,
+        as_of,
+        measures,
+        history,
+        outcomes,
+        attributes: BTreeMap::from([(
+            "mode".to_owned(),
+            rng.pick(&["road", "road", "ocean", "air"]).to_owned(),
+        )]),
+        milestones_reached,
+    }
+}
+
+/// Accounts as JSON Lines, one per line, each ending in a newline.
+pub fn to_jsonl(accounts: &[Account]) -> String {
+    let mut out = String::new();
+    for a in accounts {
+        out.push_str(&serde_json::to_string(a).expect("accounts always serialize"));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use headway_core::{InputDefaults, parse_jsonl};
+
+    #[test]
+    fn same_seed_same_book_different_seed_different_book() {
+        let a = to_jsonl(&generate(Book::Saas, 50, 7));
+        assert_eq!(a, to_jsonl(&generate(Book::Saas, 50, 7)));
+        assert_ne!(a, to_jsonl(&generate(Book::Saas, 50, 8)));
+    }
+
+    #[test]
+    fn generated_books_parse_back_unchanged() {
+        for book in [Book::Saas, Book::Logistics] {
+            let accounts = generate(book, 200, DEFAULT_SEED);
+            let parsed = parse_jsonl("gen", &to_jsonl(&accounts), &InputDefaults::default());
+            assert!(parsed.errors.is_empty(), "{:?}", parsed.errors.first());
+            assert_eq!(parsed.accounts, accounts);
+        }
+    }
+
+    #[test]
+    fn books_have_varied_stages_and_history() {
+        let accounts = generate(Book::Saas, 1_000, DEFAULT_SEED);
+        for stage in [
+            LifecycleStage::Trial,
+            LifecycleStage::Onboarding,
+            LifecycleStage::Active,
+            LifecycleStage::Renewing,
+        ] {
+            let n = accounts.iter().filter(|a| a.stage == stage).count();
+            assert!(n >= 20, "{stage:?}: {n}");
+        }
+        let with_year = accounts
+            .iter()
+            .filter(|a| a.history["weekly-active-users"].len() == 12)
+            .count();
+        assert!(with_year > 500, "{with_year}");
+    }
+}

@@ -1,0 +1,35 @@
+//! End-to-end tests: the example plugins, built from source by `build.rs`, run
+//! through the real host. One test binary, one shared engine.
+
+mod contract;
+mod samples;
+mod scoring;
+
+use headway_core::{Account, InputDefaults, parse_jsonl};
+
+/// Parses JSON Lines that the test knows to be valid.
+pub fn accounts(jsonl: &str) -> Vec<Account> {
+    let parsed = parse_jsonl("test", jsonl, &InputDefaults::default());
+    assert!(
+        parsed.errors.is_empty(),
+        "test input is valid: {:?}",
+        parsed.errors
+    );
+    parsed.accounts
+}
+
+/// Asserts two floats agree to 1e-9 (hand-checked values are written to 4 decimals
+/// where they are not exact, so those use `close4`).
+#[track_caller]
+pub fn close(actual: f64, expected: f64) {
+    assert!((actual - expected).abs() < 1e-9, "{actual} != {expected}");
+}
+
+/// Asserts agreement to 4 decimals.
+#[track_caller]
+pub fn close4(actual: f64, expected: f64) {
+    assert!(
+        (actual - expected).abs() < 5e-5,
+        "{actual} != {expected} (to 4 decimals)"
+    );
+}

@@ -1,0 +1,59 @@
+//! The checked-in sample books are exactly what the generator produces, and every
+//! account in them scores.
+
+use headway_samples::{Book, DEFAULT_SEED, generate, to_jsonl};
+use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, load, repo_root};
+
+fn checked_in(tenant: &str) -> String {
+    let path = repo_root()
+        .join("tenants")
+        .join(tenant)
+        .join("accounts.jsonl");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn sample_files_match_the_generator() {
+    assert!(
+        checked_in("saas-acme") == to_jsonl(&generate(Book::Saas, 1_000, DEFAULT_SEED)),
+        "regenerate with `headway sample saas -o tenants/saas-acme/accounts.jsonl`"
+    );
+    assert!(
+        checked_in("logistics-nordic") == to_jsonl(&generate(Book::Logistics, 1_000, DEFAULT_SEED)),
+        "regenerate with `headway sample logistics -o tenants/logistics-nordic/accounts.jsonl`"
+    );
+}
+
+#[test]
+fn every_sample_account_scores_and_bands_are_spread() {
+    let cases = [
+        (Book::Saas, load(SAAS_HEALTH, &[])),
+        (
+            Book::Logistics,
+            load(
+                LOGISTICS_OTIF,
+                &[
+                    ("default-otif-target", "0.95"),
+                    ("default-difot-target", "0.92"),
+                    ("default-claims-target", "0.01"),
+                ],
+            ),
+        ),
+    ];
+    for (book, plugin) in cases {
+        let report = plugin.assess(&generate(book, 1_000, DEFAULT_SEED), 2);
+        let scored: Vec<_> = report
+            .results
+            .iter()
+            .map(|r| r.as_ref().expect("sample accounts are clean"))
+            .collect();
+        for band in &plugin.info().bands {
+            let n = scored.iter().filter(|a| a.band == band.name).count();
+            assert!(
+                n >= 100,
+                "{book:?}: only {n} accounts in band {}",
+                band.name
+            );
+        }
+    }
+}

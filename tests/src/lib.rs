@@ -1,0 +1,36 @@
+//! Paths to the plugins `build.rs` compiled from source, and a shared runtime for
+//! the end-to-end tests.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use headway_host::{Limits, Plugin, Runtime};
+
+/// The SaaS example plugin (`plugins/saas-health`).
+pub const SAAS_HEALTH: &str = env!("HEADWAY_PLUGIN_SAAS_HEALTH");
+/// The logistics example plugin (`plugins/logistics-otif`).
+pub const LOGISTICS_OTIF: &str = env!("HEADWAY_PLUGIN_LOGISTICS_OTIF");
+
+/// The repository root.
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repo root")
+}
+
+/// One runtime for the whole test binary, as in production: one engine per process.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new().expect("runtime starts"))
+}
+
+/// Loads a plugin file with default limits and the given config values.
+pub fn load(path: &str, config: &[(&str, &str)]) -> Plugin {
+    let config = config
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    runtime()
+        .load_file(Path::new(path), "test-tenant", Limits::default(), config)
+        .unwrap_or_else(|e| panic!("{path} loads: {e}"))
+}
