@@ -292,7 +292,8 @@ mod tests {
 
     #[test]
     fn invalid_info_is_named() {
-        let cases: [(fn(&mut PluginInfo), &str); 6] = [
+        type Mutation = fn(&mut PluginInfo);
+        let cases: [(Mutation, &str); 6] = [
             (|i| i.bands.clear(), "no bands"),
             (|i| i.bands[0].min_score = 10.0, "must start at 0"),
             (|i| i.bands[2].min_score = 40.0, "band `green`"),

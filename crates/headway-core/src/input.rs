@@ -494,3 +494,183 @@ fn parse_date(field: &str, v: &str) -> Result<Option<Date>, FieldError> {
         .map(Some)
         .map_err(|e: crate::date::DateError| field_error(field, e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"id":"a1","name":"Acme","stage":"active","arr":1200,"start_date":"2025-01-01","as_of":"2026-11-01","measures":{"seats":10,"nps":null},"history":{"wau":[["2026-10-01",4],["2026-09-01",3]]},"outcomes":[{"name":"otif","value":0.9,"target":0.95}],"milestones_reached":{"first-value":"2025-02-01"}}"#;
+
+    fn jsonl(text: &str) -> ParsedAccounts {
+        parse_jsonl("accounts.jsonl", text, &InputDefaults::default())
+    }
+
+    #[test]
+    fn reads_a_full_account() {
+        let p = jsonl(GOOD);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let a = &p.accounts[0];
+        assert_eq!(a.id, "a1");
+        assert_eq!(a.measures.len(), 1, "null measures are missing, not zero");
+        assert_eq!(a.measures["seats"], 10.0);
+        let days: Vec<String> = a.history["wau"]
+            .iter()
+            .map(|p| p.date.to_string())
+            .collect();
+        assert_eq!(days, ["2026-09-01", "2026-10-01"], "history is sorted");
+        assert!(
+            a.outcomes[0].higher_is_better,
+            "higher is better by default"
+        );
+        assert_eq!(
+            a.milestones_reached["first-value"].to_string(),
+            "2025-02-01"
+        );
+        assert_eq!(p.lines, [1]);
+    }
+
+    #[test]
+    fn bad_lines_name_line_and_field_and_the_rest_still_parse() {
+        let text = [
+            GOOD,
+            "",
+            r#"{"id":"a2","stage":"active","arr":"lots","start_date":"2025-01-01","as_of":"2026-11-01"}"#,
+            r#"{"id":"a3","stage":"active","arr":5,"start_date":"2025-02-30","as_of":"2026-11-01"}"#,
+            r#"{"id":"a4","stage":"asleep","arr":5,"start_date":"2025-01-01","as_of":"2026-11-01"}"#,
+            r#"{"id":"a5","stage":"active","arr":5,"start_date":"2025-01-01","as_of":"2026-11-01","measures":{"seats":"ten"}}"#,
+            r#"{"id":"a1","stage":"active","arr":5,"start_date":"2025-01-01","as_of":"2026-11-01"}"#,
+            r#"{"id":"a6","stage":"active","arr":-5,"start_date":"2025-01-01","as_of":"2026-11-01"}"#,
+            r#"{"id":"a7","stage":"active","arr":5,"start_date":"2025-01-01"}"#,
+            r#"{"id":"a8","stage":"active","arr":5,"start_date":"2025-01-01","as_of":"2026-11-01","mesures":{}}"#,
+            r#"{"id": "a9", "stage": "#,
+            r#"{"id":"ok","stage":"trial","arr":0,"start_date":"2026-10-01","as_of":"2026-11-01"}"#,
+        ]
+        .join("\n");
+        let p = jsonl(&text);
+        assert_eq!(
+            p.accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+            ["a1", "ok"]
+        );
+        assert_eq!(p.lines, [1, 12]);
+        let got: Vec<(usize, Option<&str>)> = p
+            .errors
+            .iter()
+            .map(|e| (e.line, e.field.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (3, Some("arr")),
+                (4, Some("start_date")),
+                (5, Some("stage")),
+                (6, Some("measures.seats")),
+                (7, Some("id")),
+                (8, Some("arr")),
+                (9, Some("as_of")),
+                (10, Some("mesures")),
+                (11, Some("stage")),
+            ]
+        );
+        let msg = |line: usize| {
+            p.errors
+                .iter()
+                .find(|e| e.line == line)
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            msg(3).starts_with("accounts.jsonl:3: field `arr`: invalid type: string \"lots\""),
+            "{}",
+            msg(3)
+        );
+        assert!(
+            msg(4).contains("invalid date `2025-02-30`: day out of range"),
+            "{}",
+            msg(4)
+        );
+        assert!(msg(5).contains("unknown variant `asleep`"), "{}", msg(5));
+        assert!(
+            msg(7).contains("duplicate account id `a1` (first on line 1)"),
+            "{}",
+            msg(7)
+        );
+        assert!(msg(10).contains("unknown field `mesures`"), "{}", msg(10));
+        assert_eq!(p.errors[0].account_id.as_deref(), Some("a2"));
+        assert_eq!(p.errors[8].account_id, None, "unparsable line has no id");
+    }
+
+    #[test]
+    fn default_as_of_fills_missing_dates_only() {
+        let line = r#"{"id":"a","stage":"active","arr":5,"start_date":"2025-01-01"}"#;
+        let as_of = Date::from_ymd(2026, 1, 31);
+        let p = parse_jsonl("f", &format!("{line}\n{GOOD}"), &InputDefaults { as_of });
+        assert!(p.errors.is_empty());
+        assert_eq!(p.accounts[0].as_of.to_string(), "2026-01-31");
+        assert_eq!(p.accounts[1].as_of.to_string(), "2026-11-01");
+    }
+
+    #[test]
+    fn empty_input_is_no_accounts_and_no_errors() {
+        let p = jsonl("");
+        assert!(p.accounts.is_empty() && p.errors.is_empty());
+        let p = parse_csv("a.csv", "", &InputDefaults::default());
+        assert!(p.accounts.is_empty());
+        assert_eq!(p.errors.len(), 1, "a CSV without a header is an error");
+    }
+
+    #[test]
+    fn csv_reads_prefixed_columns() {
+        let text = "id,name,stage,arr,start_date,as_of,measure.seats,attribute.region,outcome.cpc,outcome.cpc.target,outcome.cpc.direction,reached.first-value\n\
+                    c1,Beta,active,1000,2025-01-01,2026-11-01,12,emea,0.8,1.0,lower,2025-03-01\n\
+                    c2,Gamma,trial,0,2026-10-01,2026-11-01,,,,,,\n";
+        let p = parse_csv("a.csv", text, &InputDefaults::default());
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let c1 = &p.accounts[0];
+        assert_eq!(c1.measures["seats"], 12.0);
+        assert_eq!(c1.attributes["region"], "emea");
+        assert_eq!(
+            c1.outcomes,
+            [OutcomeKpi {
+                name: "cpc".into(),
+                value: 0.8,
+                target: Some(1.0),
+                higher_is_better: false
+            }]
+        );
+        assert_eq!(
+            c1.milestones_reached["first-value"].to_string(),
+            "2025-03-01"
+        );
+        let c2 = &p.accounts[1];
+        assert!(c2.measures.is_empty() && c2.outcomes.is_empty() && c2.attributes.is_empty());
+        assert_eq!(p.lines, [2, 3]);
+    }
+
+    #[test]
+    fn csv_errors_name_line_and_column() {
+        let text = "id,stage,arr,start_date,as_of,measure.seats\n\
+                    c1,active,1000,2025-01-01,2026-11-01,twelve\n\
+                    c2,active,1000,2025-01-01,2026-11-01,3\n\
+                    c3,active,1000,2025-01-01\n";
+        let p = parse_csv("a.csv", text, &InputDefaults::default());
+        assert_eq!(p.accounts.len(), 1);
+        assert_eq!(p.errors.len(), 2);
+        assert_eq!(
+            p.errors[0].to_string(),
+            "a.csv:2: field `measure.seats`: expected a number, got `twelve`"
+        );
+        assert_eq!(p.errors[1].line, 4, "a short row is reported at its line");
+
+        let bad_header = parse_csv(
+            "b.csv",
+            "id,stage,arr,start_date,colour\n",
+            &InputDefaults::default(),
+        );
+        assert_eq!(bad_header.errors[0].field.as_deref(), Some("colour"));
+        let no_arr = parse_csv("c.csv", "id,stage,start_date\n", &InputDefaults::default());
+        assert_eq!(
+            no_arr.errors[0].to_string(),
+            "c.csv:1: field `arr`: header has no `arr` column"
+        );
+    }
+}

@@ -287,6 +287,17 @@ pub struct Report {
     pub logs: Vec<LogLine>,
 }
 
+impl Report {
+    fn failed(accounts: usize, e: &RunError, fuel_used: u64, logs: Vec<LogLine>) -> Self {
+        let err = AccountError::new(e.kind(), e.to_string());
+        Self {
+            results: vec![Err(err); accounts],
+            fuel_used,
+            logs,
+        }
+    }
+}
+
 impl Plugin {
     /// What the plugin declared about itself.
     pub fn info(&self) -> &PluginInfo {
@@ -365,15 +376,9 @@ impl Plugin {
         }
     }
 
-    /// Assesses one batch in a fresh instance.
-    fn assess_batch(
-        &self,
-        accounts: &[Account],
-    ) -> (
-        Result<Vec<Result<Assessment, AccountError>>, RunError>,
-        u64,
-        Vec<LogLine>,
-    ) {
+    /// Assesses one batch in a fresh instance. A failure of the whole call (trap,
+    /// limit, malformed answer) fails each of the batch's accounts with that error.
+    fn assess_batch(&self, accounts: &[Account]) -> Report {
         let fuel = BASE_FUEL
             + self
                 .limits
@@ -381,7 +386,7 @@ impl Plugin {
                 .saturating_mul(accounts.len() as u64);
         let mut store = match self.store(fuel) {
             Ok(s) => s,
-            Err(e) => return (Err(e), 0, Vec::new()),
+            Err(e) => return Report::failed(accounts.len(), &e, 0, Vec::new()),
         };
         let batch = convert::batch(accounts);
         let call = self
@@ -394,8 +399,15 @@ impl Plugin {
                 .map_err(|reason| RunError::InvalidOutput { reason }),
             Err(e) => Err(self.run_error(&store, fuel, e)),
         };
-        let state = store.into_data();
-        (result, used, state.logs)
+        let logs = store.into_data().logs;
+        match result {
+            Ok(results) => Report {
+                results,
+                fuel_used: used,
+                logs,
+            },
+            Err(e) => Report::failed(accounts.len(), &e, used, logs),
+        }
     }
 
     /// Assesses accounts in batches of `limits.batch_size`, spread over `threads`
@@ -430,18 +442,10 @@ impl Plugin {
             fuel_used: 0,
             logs: Vec::new(),
         };
-        for ((_, (result, fuel, logs)), chunk) in done.into_iter().zip(&chunks) {
-            report.fuel_used += fuel;
-            report.logs.extend(logs);
-            match result {
-                Ok(results) => report.results.extend(results),
-                Err(e) => {
-                    let err = AccountError::new(e.kind(), e.to_string());
-                    report
-                        .results
-                        .extend(chunk.iter().map(|_| Err(err.clone())));
-                }
-            }
+        for (_, part) in done {
+            report.results.extend(part.results);
+            report.fuel_used += part.fuel_used;
+            report.logs.extend(part.logs);
         }
         report
     }

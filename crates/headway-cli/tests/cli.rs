@@ -1,0 +1,229 @@
+//! The `headway` binary end to end, on the example tenants (plugins built from
+//! source by headway-tests' build script).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use headway_tests::repo_root;
+use serde_json::Value;
+
+fn headway(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_headway"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("headway runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+const ACCOUNT: &str = r#"{"id":"x1","stage":"active","segment":"smb","arr":1000,"start_date":"2025-01-01","as_of":"2026-11-01","measures":{"seats-purchased":10,"seats-active":9,"weekly-active-users":8,"feature-adoption":0.5,"open-tickets":0,"nps":9}}"#;
+
+#[test]
+fn json_output_has_the_documented_keys() {
+    let (_dir, file) = write_temp("a.jsonl", ACCOUNT);
+    let out = headway(&[
+        "score",
+        "--tenant",
+        "tenants/saas-acme",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    let r = &lines[0];
+    for key in [
+        "account_id",
+        "score",
+        "band",
+        "factors",
+        "milestones",
+        "fit",
+        "plugin",
+        "error",
+        "as_of",
+        "next_milestone",
+    ] {
+        assert!(r.get(key).is_some(), "missing key {key}: {r}");
+    }
+    assert_eq!(r["account_id"], "x1");
+    assert_eq!(r["error"], Value::Null);
+    assert_eq!(r["plugin"]["name"], "saas-health");
+    assert!(
+        r["plugin"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let factor = &r["factors"][0];
+    for key in ["name", "value", "weight", "contribution", "reason"] {
+        assert!(factor.get(key).is_some(), "factor lacks {key}");
+    }
+    let milestone = &r["milestones"][0];
+    for key in ["id", "progress", "reached_on", "predicted_on", "likelihood"] {
+        assert!(milestone.get(key).is_some(), "milestone lacks {key}");
+    }
+    // The skipped usage-trend factor (no history) has a null value, not NaN.
+    assert_eq!(r["factors"][2]["value"], Value::Null);
+}
+
+#[test]
+fn malformed_lines_are_reported_and_the_rest_still_scores() {
+    let text =
+        format!("{ACCOUNT}\n{{\"id\":\"x2\",\"stage\":\"active\",\"arr\":\"a lot\"}}\nnot json\n");
+    let (_dir, file) = write_temp("mixed.jsonl", &text);
+    let out = headway(&[
+        "score",
+        "--tenant",
+        "tenants/saas-acme",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "partial failure exit code");
+    let err = stderr(&out);
+    assert!(
+        err.contains("mixed.jsonl:2: field `arr`: invalid type"),
+        "{err}"
+    );
+    assert!(err.contains("mixed.jsonl:3:"), "{err}");
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "one record per input line, in order");
+    assert_eq!(lines[0]["error"], Value::Null);
+    assert_eq!(lines[1]["account_id"], "x2");
+    assert_eq!(lines[1]["error"]["kind"], "input");
+    assert_eq!(lines[1]["error"]["line"], 2);
+    assert_eq!(lines[1]["error"]["field"], "arr");
+    assert_eq!(lines[2]["account_id"], Value::Null);
+}
+
+#[test]
+fn rule_errors_are_per_account() {
+    let text = format!(
+        "{ACCOUNT}\n{}\n",
+        ACCOUNT
+            .replace("\"x1\"", "\"x3\"")
+            .replace("\"seats-purchased\":10,", "")
+    );
+    let (_dir, file) = write_temp("b.jsonl", &text);
+    let out = headway(&[
+        "score",
+        "--tenant",
+        "tenants/saas-acme",
+        file.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let csv = stdout(&out);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(
+        rows[0].starts_with("account_id,as_of,score,band,top_factor"),
+        "{}",
+        rows[0]
+    );
+    assert!(rows[0].ends_with("factor.nps"), "{}", rows[0]);
+    assert!(rows[1].starts_with("x1,2026-11-01,"), "{}", rows[1]);
+    assert!(rows[2].starts_with("x3,2026-11-01,,,"), "{}", rows[2]);
+    assert!(
+        rows[2].contains("rule,account has no measure `seats-purchased`"),
+        "{}",
+        rows[2]
+    );
+}
+
+#[test]
+fn table_shows_score_band_reason_and_next_milestone() {
+    let (_dir, file) = write_temp("a.jsonl", ACCOUNT);
+    let out = headway(&[
+        "score",
+        "--tenant",
+        "tenants/saas-acme",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("ACCOUNT  SCORE  BAND"));
+    let row = lines.next().unwrap();
+    assert!(row.starts_with("x1 "), "{row}");
+    assert!(row.contains("green"), "{row}");
+    assert!(
+        stderr(&out).contains(
+            "1 accounts, 1 scored (1 green, 0 yellow, 0 red), 0 failed; plugin saas-health 0.1.0"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_bad_tenant_config_is_named() {
+    let (dir, _) = write_temp("tenant.toml", "name = \"x\"\nplugn = \"p.wasm\"\n");
+    let out = headway(&[
+        "score",
+        "--tenant",
+        dir.path().to_str().unwrap(),
+        "whatever.jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("tenant.toml") && err.contains("unknown field `plugn`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_plugin_is_named() {
+    let (dir, _) = write_temp("tenant.toml", "name = \"x\"\nplugin = \"missing.wasm\"\n");
+    let out = headway(&["describe", "--tenant", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot read plugin") && stderr(&out).contains("missing.wasm"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn describe_lists_milestones_and_upsells() {
+    let out = headway(&["describe", "--tenant", "tenants/logistics-nordic"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("otif-on-target-3m"), "{text}");
+    assert!(
+        text.contains("upsell: Control tower module (+12000 EUR ARR, take rate 40%)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sample_is_deterministic() {
+    let a = headway(&["sample", "logistics", "--count", "5"]);
+    let b = headway(&["sample", "logistics", "--count", "5"]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(stdout(&a).lines().count(), 5);
+}
