@@ -1,6 +1,6 @@
 //! Between headway-core's row-wise types and the contract's columnar ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use headway_core::{
     Account, AccountError, Assessment, Date, ErrorKind, FactorScore, Fit, LifecycleStage,
@@ -26,25 +26,26 @@ pub(crate) fn batch(accounts: &[Account]) -> wit::AccountBatch {
         col
     };
 
+    // Column names first (each allocated once), then values row by row.
     let mut measures: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    let mut history: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut history: BTreeSet<&str> = BTreeSet::new();
     let mut outcomes: BTreeMap<&str, (bool, Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    let mut attributes: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut attributes: BTreeSet<&str> = BTreeSet::new();
     let mut reached: BTreeMap<&str, Vec<Option<i32>>> = BTreeMap::new();
     for a in accounts {
-        measures.extend(a.measures.keys().map(|k| (k.as_str(), vec![f64::NAN; n])));
-        history.extend(a.history.keys().map(|k| (k.as_str(), ())));
+        for k in a.measures.keys() {
+            measures.entry(k).or_insert_with(|| vec![f64::NAN; n]);
+        }
+        history.extend(a.history.keys().map(String::as_str));
         for o in &a.outcomes {
             outcomes
-                .entry(o.name.as_str())
+                .entry(&o.name)
                 .or_insert_with(|| (o.higher_is_better, vec![f64::NAN; n], vec![f64::NAN; n]));
         }
-        attributes.extend(a.attributes.keys().map(|k| (k.as_str(), ())));
-        reached.extend(
-            a.milestones_reached
-                .keys()
-                .map(|k| (k.as_str(), vec![None; n])),
-        );
+        attributes.extend(a.attributes.keys().map(String::as_str));
+        for k in a.milestones_reached.keys() {
+            reached.entry(k).or_insert_with(|| vec![None; n]);
+        }
     }
     for (row, a) in accounts.iter().enumerate() {
         for (k, v) in &a.measures {
@@ -86,7 +87,7 @@ pub(crate) fn batch(accounts: &[Account]) -> wit::AccountBatch {
             })
             .collect(),
         history: history
-            .into_keys()
+            .into_iter()
             .map(|name| {
                 let mut col = wit::SeriesColumn {
                     name: name.to_owned(),
@@ -116,7 +117,7 @@ pub(crate) fn batch(accounts: &[Account]) -> wit::AccountBatch {
             )
             .collect(),
         attributes: attributes
-            .into_keys()
+            .into_iter()
             .map(|key| {
                 let mut values = wit::TextColumn {
                     data: String::new(),

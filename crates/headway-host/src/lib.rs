@@ -15,6 +15,13 @@ pub use error::{LoadError, RunError, TenantError};
 pub use runtime::{CONTRACT, LogLine, Plugin, Report, Runtime};
 pub use tenant::{Limits, TenantConfig};
 
+/// Builds the contract's columnar batch for `accounts` (what [`Plugin::call`] takes).
+pub fn columnar_batch(
+    accounts: &[headway_core::Account],
+) -> bindings::headway::rules::types::AccountBatch {
+    convert::batch(accounts)
+}
+
 /// Host-side bindings of the contract, generated from `wit/`.
 #[allow(missing_docs)]
 pub mod bindings {

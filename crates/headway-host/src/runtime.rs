@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, Trap};
 
-use crate::bindings::{HealthRules, HealthRulesPre, headway::rules::host};
+use crate::bindings::headway::rules::{host, types as wit};
+use crate::bindings::{HealthRules, HealthRulesPre};
 use crate::convert;
 use crate::error::{LoadError, RunError};
 use crate::tenant::Limits;
@@ -376,37 +377,44 @@ impl Plugin {
         }
     }
 
-    /// Assesses one batch in a fresh instance. A failure of the whole call (trap,
-    /// limit, malformed answer) fails each of the batch's accounts with that error.
-    fn assess_batch(&self, accounts: &[Account]) -> Report {
-        let fuel = BASE_FUEL
-            + self
-                .limits
-                .fuel_per_account
-                .saturating_mul(accounts.len() as u64);
+    /// One `assess` call of the contract on a prepared columnar batch, in a fresh
+    /// instance under the plugin's limits: the raw boundary, for tools and
+    /// benchmarks. Returns the plugin's answer (unchecked), the fuel used and logs.
+    pub fn call(
+        &self,
+        batch: &wit::AccountBatch,
+    ) -> (Result<wit::AssessmentBatch, RunError>, u64, Vec<LogLine>) {
+        let rows = batch.ids.ends.len() as u64;
+        let fuel = BASE_FUEL + self.limits.fuel_per_account.saturating_mul(rows);
         let mut store = match self.store(fuel) {
             Ok(s) => s,
-            Err(e) => return Report::failed(accounts.len(), &e, 0, Vec::new()),
+            Err(e) => return (Err(e), 0, Vec::new()),
         };
-        let batch = convert::batch(accounts);
         let call = self
             .pre
             .instantiate(&mut store)
-            .and_then(|rules| rules.headway_rules_rules().call_assess(&mut store, &batch));
+            .and_then(|rules| rules.headway_rules_rules().call_assess(&mut store, batch));
         let used = fuel - store.get_fuel().unwrap_or(0);
-        let result = match call {
-            Ok(out) => convert::assessments(out, &self.info, accounts.len())
-                .map_err(|reason| RunError::InvalidOutput { reason }),
-            Err(e) => Err(self.run_error(&store, fuel, e)),
-        };
-        let logs = store.into_data().logs;
-        match result {
+        let result = call.map_err(|e| self.run_error(&store, fuel, e));
+        (result, used, store.into_data().logs)
+    }
+
+    /// Assesses one batch: columns in, [`Plugin::call`], results checked and turned
+    /// into one result per account. A failure of the whole call (trap, limit,
+    /// malformed answer) fails each of the batch's accounts with that error.
+    fn assess_batch(&self, accounts: &[Account]) -> Report {
+        let (answer, fuel_used, logs) = self.call(&convert::batch(accounts));
+        let checked = answer.and_then(|out| {
+            convert::assessments(out, &self.info, accounts.len())
+                .map_err(|reason| RunError::InvalidOutput { reason })
+        });
+        match checked {
             Ok(results) => Report {
                 results,
-                fuel_used: used,
+                fuel_used,
                 logs,
             },
-            Err(e) => Report::failed(accounts.len(), &e, used, logs),
+            Err(e) => Report::failed(accounts.len(), &e, fuel_used, logs),
         }
     }
 

@@ -34,13 +34,16 @@
 //! A plugin has no clock, filesystem, network or randomness: "today" is
 //! [`Account::as_of`]. Use `BTreeMap` rather than `HashMap` (whose random seed would
 //! need an import the host refuses). [`log`] writes to the host's log and
-//! [`config`] reads the tenant's settings.
+//! [`config`] reads the tenant's settings. Reasons are written for every account:
+//! format numbers in them with [`num`] (`num::percent(x, 0)`), which is many times
+//! cheaper in the sandbox than `{:.0}`.
 
 extern crate self as headway_pdk;
 
 mod account;
 mod batch;
 mod info;
+pub mod num;
 mod scorecard;
 
 pub use account::{Account, Outcome, Stage};

@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use headway_pdk::num::{fixed, percent};
 use headway_pdk::{
     Account, Fit, Milestone, Outcome, PluginInfo, RuleError, Rules, Scorecard, ramp,
 };
@@ -78,9 +79,11 @@ impl Rules for LogisticsOtif {
                 "no OTIF target, and no default-otif-target configured",
             )
         })?;
-        kpi_factor(card, "otif", otif, 0.85);
+        kpi_factor(card, "otif", "OTIF", otif, 0.85);
         match a.outcome("difot").map(with_target) {
-            Some(difot) if difot.target.is_some() => kpi_factor(card, "difot", difot, 0.85),
+            Some(difot) if difot.target.is_some() => {
+                kpi_factor(card, "difot", "DIFOT", difot, 0.85)
+            }
             _ => card.skip("difot", "DIFOT not reported"),
         }
         match a.outcome("claims-rate").map(with_target) {
@@ -93,9 +96,9 @@ impl Rules for LogisticsOtif {
                 c.value,
                 ramp(c.value / t, 3.0, 1.0),
                 format_args!(
-                    "claims {:.1}% of shipments (target {:.1}%)",
-                    c.value * 100.0,
-                    t * 100.0
+                    "claims {} of shipments (target {})",
+                    percent(c.value, 1),
+                    percent(t, 1)
                 ),
             ),
             _ => card.skip("claims", "claims not reported"),
@@ -110,7 +113,10 @@ impl Rules for LogisticsOtif {
                     "otif-trend",
                     delta,
                     ramp(delta, -0.05, 0.05),
-                    format_args!("OTIF {:+.1} points over 90 days", delta * 100.0),
+                    format_args!(
+                        "OTIF {} points over 90 days",
+                        fixed(delta * 100.0, 1).signed()
+                    ),
                 );
             }
             None => card.skip("otif-trend", "under 90 days of OTIF history"),
@@ -127,7 +133,11 @@ impl Rules for LogisticsOtif {
             "volume",
             volume,
             ramp(volume, 0.5, 1.0),
-            format_args!("{shipped:.0} shipments in 30 days of {committed:.0} committed"),
+            format_args!(
+                "{} shipments in 30 days of {} committed",
+                fixed(shipped, 0),
+                fixed(committed, 0)
+            ),
         );
 
         card.milestone(
@@ -162,7 +172,7 @@ impl Rules for LogisticsOtif {
 
 /// A higher-is-better KPI against its target: full marks on target, none at
 /// `floor` of target.
-fn kpi_factor(card: &mut Scorecard, id: &str, kpi: Outcome, floor: f64) {
+fn kpi_factor(card: &mut Scorecard, id: &str, label: &str, kpi: Outcome, floor: f64) {
     let target = kpi.target.unwrap_or(f64::NAN);
     let attainment = kpi.attainment().unwrap_or(0.0);
     card.factor(
@@ -170,10 +180,9 @@ fn kpi_factor(card: &mut Scorecard, id: &str, kpi: Outcome, floor: f64) {
         kpi.value,
         ramp(attainment, floor, 1.0),
         format_args!(
-            "{} {:.1}% vs target {:.1}%",
-            id.to_uppercase(),
-            kpi.value * 100.0,
-            target * 100.0
+            "{label} {} vs target {}",
+            percent(kpi.value, 1),
+            percent(target, 1)
         ),
     );
 }

@@ -3,6 +3,7 @@
 //! quiet, would they recommend us? Milestones follow the path from first value to
 //! power usage, each with the expansion it makes natural.
 
+use headway_pdk::num::{change, fixed, percent};
 use headway_pdk::{Account, Fit, Milestone, PluginInfo, RuleError, Rules, Scorecard, ramp};
 
 /// The SaaS tenant's rules.
@@ -52,21 +53,21 @@ impl Rules for SaasHealth {
             "seat-utilisation",
             utilisation,
             ramp(utilisation, 0.3, 0.9),
-            format_args!("{active:.0} of {seats:.0} seats in use"),
+            format_args!("{} of {} seats in use", fixed(active, 0), fixed(seats, 0)),
         );
         let engagement = if active > 0.0 { wau / active } else { 0.0 };
         card.factor(
             "engagement",
             engagement,
             ramp(engagement, 0.2, 0.8),
-            format_args!("{:.0}% of active seats used weekly", engagement * 100.0),
+            format_args!("{} of active seats used weekly", percent(engagement, 0)),
         );
         match usage_trend(a, wau) {
             Some(ratio) => card.factor(
                 "usage-trend",
                 ratio,
                 ramp(ratio, 0.7, 1.2),
-                format_args!("weekly users {:+.0}% over 90 days", (ratio - 1.0) * 100.0),
+                format_args!("weekly users {} over 90 days", change(ratio - 1.0, 0)),
             ),
             None => card.skip("usage-trend", "under 90 days of usage history"),
         }
@@ -75,7 +76,7 @@ impl Rules for SaasHealth {
             "feature-adoption",
             adoption,
             ramp(adoption, 0.1, 0.7),
-            format_args!("{:.0}% of key features adopted", adoption * 100.0),
+            format_args!("{} of key features adopted", percent(adoption, 0)),
         );
         let tickets = a.measure("open-tickets").unwrap_or(0.0);
         let per_ten_seats = tickets / seats * 10.0;
@@ -83,7 +84,11 @@ impl Rules for SaasHealth {
             "support-load",
             tickets,
             ramp(per_ten_seats, 3.0, 0.5),
-            format_args!("{tickets:.0} open tickets ({per_ten_seats:.1} per 10 seats)"),
+            format_args!(
+                "{} open tickets ({} per 10 seats)",
+                fixed(tickets, 0),
+                fixed(per_ten_seats, 1)
+            ),
         );
         match a.measure("nps") {
             Some(nps) => {
@@ -91,7 +96,7 @@ impl Rules for SaasHealth {
                     "nps",
                     nps,
                     nps / 10.0,
-                    format_args!("last NPS answer {nps:.0}"),
+                    format_args!("last NPS answer {}", fixed(nps, 0)),
                 );
                 // A strong detractor is a risk whatever the usage says.
                 if nps <= 3.0 {

@@ -1,0 +1,132 @@
+//! Cheap number formatting for factor reasons.
+//!
+//! `format!("{:.1}", x)` runs the exact float-to-decimal algorithm, which inside the
+//! sandbox costs more than the rest of a typical rule. These helpers round to a
+//! few decimals with integer arithmetic instead; use them in reasons written for
+//! every account.
+
+use std::fmt;
+
+/// A number shown with a fixed number of decimals (0-6), e.g. `fixed(41.0, 0)` is
+/// `41` and `fixed(0.125, 2)` is `0.13` (halves round away from zero).
+pub fn fixed(x: f64, decimals: u8) -> Num {
+    Num {
+        x,
+        decimals: decimals.min(6),
+        scale: 1.0,
+        sign: false,
+        suffix: "",
+    }
+}
+
+/// A share shown as a percentage: `percent(0.823, 1)` is `82.3%`.
+pub fn percent(share: f64, decimals: u8) -> Num {
+    Num {
+        scale: 100.0,
+        suffix: "%",
+        ..fixed(share, decimals)
+    }
+}
+
+/// A change shown as a signed percentage: `change(0.2, 0)` is `+20%`,
+/// `change(-0.05, 0)` is `-5%`.
+pub fn change(share: f64, decimals: u8) -> Num {
+    Num {
+        sign: true,
+        ..percent(share, decimals)
+    }
+}
+
+/// A number ready to display; see [`fixed`], [`percent`] and [`change`].
+#[derive(Debug, Clone, Copy)]
+pub struct Num {
+    x: f64,
+    decimals: u8,
+    scale: f64,
+    sign: bool,
+    suffix: &'static str,
+}
+
+impl Num {
+    /// Adds a `+` in front of positive values.
+    pub fn signed(self) -> Self {
+        Self { sign: true, ..self }
+    }
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.x * self.scale;
+        if !v.is_finite() || v.abs() >= 1e15 {
+            return write!(f, "{v}{}", self.suffix);
+        }
+        let scaled = (v.abs() * 10f64.powi(i32::from(self.decimals))).round() as u64;
+        // Digits are written backwards into a stack buffer: one write_str, no
+        // formatting machinery per digit.
+        let mut buf = [0u8; 32];
+        let mut at = buf.len();
+        let mut push = |byte: u8| {
+            at -= 1;
+            buf[at] = byte;
+        };
+        let mut rest = scaled;
+        for _ in 0..self.decimals {
+            push(b'0' + (rest % 10) as u8);
+            rest /= 10;
+        }
+        if self.decimals > 0 {
+            push(b'.');
+        }
+        loop {
+            push(b'0' + (rest % 10) as u8);
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        if v < 0.0 && scaled != 0 {
+            push(b'-');
+        } else if self.sign {
+            push(b'+');
+        }
+        let digits = std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?;
+        f.write_str(digits)?;
+        f.write_str(self.suffix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_std_for_ordinary_values() {
+        for (x, d) in [
+            (41.0, 0),
+            (0.5, 2),
+            (123.456, 1),
+            (-3.26, 1),
+            (1e-9, 3),
+            (99.99, 1),
+            (0.0, 0),
+        ] {
+            let std = format!("{x:.d$}", d = usize::from(d));
+            // std rounds halves to even; ours away from zero: the cases above have no halves.
+            assert_eq!(fixed(x, d).to_string(), std, "{x} to {d}");
+        }
+    }
+
+    #[test]
+    fn percentages_changes_and_edges() {
+        assert_eq!(percent(0.823, 1).to_string(), "82.3%");
+        assert_eq!(percent(1.0, 0).to_string(), "100%");
+        assert_eq!(change(0.2, 0).to_string(), "+20%");
+        assert_eq!(change(-0.05, 0).to_string(), "-5%");
+        assert_eq!(change(0.0, 0).to_string(), "+0%");
+        assert_eq!(fixed(-0.004, 2).to_string(), "0.00", "no negative zero");
+        assert_eq!(fixed(2.5, 0).to_string(), "3", "halves away from zero");
+        assert_eq!(fixed(7.0, 0).signed().to_string(), "+7");
+        assert_eq!(fixed(f64::NAN, 1).to_string(), "NaN");
+        assert_eq!(percent(f64::INFINITY, 1).to_string(), "inf%");
+    }
+}
