@@ -107,6 +107,14 @@ fn main() -> ExitCode {
         } => sample(book, count, seed, output.as_deref()).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {
+        // `headway score ... | head` closing the pipe early is not an error.
+        let closed_pipe = e
+            .chain()
+            .filter_map(|c| c.downcast_ref::<std::io::Error>())
+            .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+        if closed_pipe {
+            return ExitCode::SUCCESS;
+        }
         eprintln!("error: {e:#}");
         ExitCode::from(1)
     })
@@ -144,11 +152,18 @@ fn read_accounts(path: &Path, defaults: &InputDefaults) -> Result<ParsedAccounts
 fn score(args: &ScoreArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let (tenant, plugin) = load_tenant(&args.tenant)?;
+    tracing::debug!(ms = started.elapsed().as_millis(), "plugin loaded");
     let parsed = read_accounts(&args.accounts, &InputDefaults { as_of: args.as_of })?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    tracing::debug!(
+        ms = started.elapsed().as_millis(),
+        accounts = parsed.accounts.len(),
+        "plugin loaded, input parsed"
+    );
     let report = plugin.assess(&parsed.accounts, threads);
+    tracing::debug!(ms = started.elapsed().as_millis(), "assessed");
     for line in &report.logs {
         tracing::info!(tenant = %tenant.id, plugin = %plugin.plugin_ref().name, level = ?line.level, "{}", line.message);
     }
@@ -180,12 +195,14 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
     records.sort_by_key(|(line, _)| *line);
     let records: Vec<ScoreRecord> = records.into_iter().map(|(_, r)| r).collect();
 
-    let stdout = std::io::stdout().lock();
+    // Block-buffered: stdout is line-buffered, which flushes every record.
+    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match args.format {
         Format::Json => output::jsonl(stdout, &records)?,
         Format::Csv => output::csv(stdout, &records)?,
         Format::Table => output::table(stdout, &records, plugin.info(), args.limit)?,
     }
+    tracing::debug!(ms = started.elapsed().as_millis(), "written");
     let failed = records.iter().filter(|r| r.error.is_some()).count();
     let summary = output::Summary::of(&records, plugin.info());
     eprintln!(

@@ -214,7 +214,7 @@ fn describe_lists_milestones_and_upsells() {
     let text = stdout(&out);
     assert!(text.contains("otif-on-target-3m"), "{text}");
     assert!(
-        text.contains("upsell: Control tower module (+12000 EUR ARR, take rate 40%)"),
+        text.contains("upsell: Control tower module (+12,000 EUR ARR, take rate 40%)"),
         "{text}"
     );
 }

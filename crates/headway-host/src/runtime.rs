@@ -9,7 +9,7 @@ use std::time::Duration;
 use headway_core::{Account, AccountError, Assessment, PluginInfo, PluginRef};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use crate::bindings::headway::rules::{host, types as wit};
 use crate::bindings::{HealthRules, HealthRulesPre};
@@ -108,13 +108,11 @@ impl Runtime {
     /// Creates the engine (fuel metering, epoch deadlines, deterministic floats)
     /// and starts the epoch ticker.
     pub fn new() -> Result<Self, RunError> {
-        let mut config = Config::new();
-        config
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .cranelift_nan_canonicalization(true)
-            .wasm_relaxed_simd(false);
-        let engine = Engine::new(&config).map_err(host_error)?;
+        let engine = Engine::new(&engine_config(true))
+            // Pooling reserves address space up front; where that is refused, fall
+            // back to allocating each instance on demand (slower, same behaviour).
+            .or_else(|_| Engine::new(&engine_config(false)))
+            .map_err(host_error)?;
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("headway-epoch".into())
@@ -238,6 +236,34 @@ impl Runtime {
                 Ok(plugin)
             })
     }
+}
+
+/// Concurrent instances the pooling allocator has slots for (one per batch in flight).
+const POOL_INSTANCES: u32 = 256;
+/// Upper bound of any tenant's `memory_mib`: the size of a pool slot.
+pub const MAX_MEMORY_MIB: u64 = 1024;
+
+fn engine_config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .cranelift_nan_canonicalization(true)
+        .wasm_relaxed_simd(false);
+    if pooling {
+        // A fresh instance per batch is the sandbox's unit of isolation; the pool
+        // makes it cheap by reusing memory slots instead of mmap/munmap each time.
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 4)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 4)
+            .max_memory_size((MAX_MEMORY_MIB << 20) as usize)
+            .linear_memory_keep_resident(64 << 10)
+            .table_keep_resident(1 << 16);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
 }
 
 fn host_error(e: wasmtime::Error) -> RunError {

@@ -84,6 +84,16 @@ impl TenantConfig {
                 message: "limits must be above zero".to_owned(),
             });
         }
+        if limits.memory_mib > crate::runtime::MAX_MEMORY_MIB {
+            return Err(TenantError::Invalid {
+                path,
+                message: format!(
+                    "limits.memory_mib is {}, at most {} is supported",
+                    limits.memory_mib,
+                    crate::runtime::MAX_MEMORY_MIB
+                ),
+            });
+        }
         config.plugin = dir.join(&config.plugin);
         Ok(config)
     }
