@@ -1,14 +1,30 @@
-//! Builds the plugins in `plugins/` for wasm32-wasip2 before the tests compile, so
-//! tests always run the current source, never a stale binary. The plugins are their
+//! Builds the plugins in `plugins/` and `tests/plugins/` for wasm32-wasip2 before the tests compile, so
+//! tests always run the current source, never a stale binary. Each folder is its
 //! own cargo workspace with their own target dir, so this nested build never waits
 //! on the outer one's lock.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PLUGINS: [(&str, &str); 2] = [
-    ("SAAS_HEALTH", "saas_health"),
-    ("LOGISTICS_OTIF", "logistics_otif"),
+/// (workspace, [(constant, file stem)]): the example plugins and the test corpus.
+const WORKSPACES: [(&str, &[(&str, &str)]); 2] = [
+    (
+        "plugins",
+        &[
+            ("SAAS_HEALTH", "saas_health"),
+            ("LOGISTICS_OTIF", "logistics_otif"),
+        ],
+    ),
+    (
+        "tests/plugins",
+        &[
+            ("HOSTILE", "hostile"),
+            ("IMPORTS_FS", "imports_fs"),
+            ("WRONG_WORLD", "wrong_world"),
+            ("NEWER_CONTRACT", "newer_contract"),
+            ("BAD_OUTPUT", "bad_output"),
+        ],
+    ),
 ];
 
 fn main() {
@@ -17,30 +33,45 @@ fn main() {
         .parent()
         .expect("tests/ sits in the repo root")
         .to_owned();
-    let plugins = root.join("plugins");
-    for watched in [
-        "plugins/Cargo.toml",
-        "plugins/Cargo.lock",
-        "plugins/saas-health",
-        "plugins/logistics-otif",
-        "crates/headway-pdk",
-        "wit",
-    ] {
-        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    for watched in ["plugins", "tests/plugins", "crates/headway-pdk", "wit"] {
+        watch(&root.join(watched));
     }
-    build_workspace(&plugins.join("Cargo.toml"));
-    let out = plugins.join("target/wasm32-wasip2/release");
-    for (constant, file) in PLUGINS {
-        let path = out.join(format!("{file}.wasm"));
-        assert!(
-            path.exists(),
-            "plugin build did not produce {}",
-            path.display()
-        );
-        println!(
-            "cargo:rustc-env=HEADWAY_PLUGIN_{constant}={}",
-            path.display()
-        );
+    for (workspace, plugins) in WORKSPACES {
+        let dir = root.join(workspace);
+        build_workspace(&dir.join("Cargo.toml"));
+        let out = dir.join("target/wasm32-wasip2/release");
+        for (constant, file) in plugins {
+            let path = out.join(format!("{file}.wasm"));
+            assert!(
+                path.exists(),
+                "plugin build did not produce {}",
+                path.display()
+            );
+            println!(
+                "cargo:rustc-env=HEADWAY_PLUGIN_{constant}={}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Re-run when any source under `dir` changes; build output (`target/`) is skipped
+/// so that building the plugins does not itself trigger a rebuild.
+fn watch(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        println!("cargo:rerun-if-changed={}", dir.display());
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.file_name().is_some_and(|n| n == "target") {
+            continue;
+        }
+        if path.is_dir() {
+            watch(&path);
+        } else {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod contract;
 mod samples;
+mod sandbox;
 mod scoring;
 
 use headway_core::{Account, InputDefaults, parse_jsonl};

@@ -11,6 +11,18 @@ pub const SAAS_HEALTH: &str = env!("HEADWAY_PLUGIN_SAAS_HEALTH");
 /// The logistics example plugin (`plugins/logistics-otif`).
 pub const LOGISTICS_OTIF: &str = env!("HEADWAY_PLUGIN_LOGISTICS_OTIF");
 
+/// Loops, allocates, recurses, panics, floods logs or returns huge text, as its
+/// config says (`tests/plugins/hostile`).
+pub const HOSTILE: &str = env!("HEADWAY_PLUGIN_HOSTILE");
+/// Imports the WASI filesystem.
+pub const IMPORTS_FS: &str = env!("HEADWAY_PLUGIN_IMPORTS_FS");
+/// A component for another world.
+pub const WRONG_WORLD: &str = env!("HEADWAY_PLUGIN_WRONG_WORLD");
+/// Built against contract 0.2.0.
+pub const NEWER_CONTRACT: &str = env!("HEADWAY_PLUGIN_NEWER_CONTRACT");
+/// Answers with malformed columns or out-of-range scores.
+pub const BAD_OUTPUT: &str = env!("HEADWAY_PLUGIN_BAD_OUTPUT");
+
 /// The repository root.
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -36,6 +36,8 @@ pub enum ErrorKind {
     Deadline,
     /// The plugin tried to grow memory past its limit.
     MemoryLimit,
+    /// The plugin returned more text than its limit.
+    OutputTooLarge,
     /// Any other failure of the plugin or the host.
     Plugin,
 }

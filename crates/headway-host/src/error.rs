@@ -45,14 +45,14 @@ pub enum LoadError {
         reason: String,
     },
     /// The component imports something the tenant is not granted.
-    #[error("{origin}: imports `{import}`, which tenant `{tenant}` is not granted")]
+    #[error("{origin}: imports {}, which tenant `{tenant}` is not granted", imports.join(", "))]
     ForbiddenImport {
         /// The file.
         origin: String,
         /// The tenant.
         tenant: String,
-        /// The refused import.
-        import: String,
+        /// Every refused import.
+        imports: Vec<String>,
     },
     /// The component does not implement a contract version this host supports.
     #[error("{origin}: contract mismatch: this host supports {expected}, the component {found}")]
@@ -95,6 +95,14 @@ pub enum RunError {
         /// The limit.
         mib: u64,
     },
+    /// The plugin's answer holds more text than the tenant allows.
+    #[error("output too large: {bytes} bytes of text, the limit is {limit}")]
+    OutputTooLarge {
+        /// Bytes returned.
+        bytes: u64,
+        /// The limit for this batch.
+        limit: u64,
+    },
     /// The plugin trapped; `message` carries its panic message when it had one.
     #[error("plugin trapped: {message}")]
     Trap {
@@ -116,6 +124,18 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// Whether a single account can cause this for its whole batch (so splitting
+    /// the batch can isolate it). A deadline is a backstop, not worth the retries.
+    pub fn may_be_one_account(&self) -> bool {
+        matches!(
+            self,
+            Self::OutOfFuel { .. }
+                | Self::MemoryLimit { .. }
+                | Self::Trap { .. }
+                | Self::OutputTooLarge { .. }
+        )
+    }
+
     /// The error kind reported per account.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -124,6 +144,7 @@ impl RunError {
             Self::MemoryLimit { .. } => ErrorKind::MemoryLimit,
             Self::Trap { .. } => ErrorKind::Trap,
             Self::InvalidOutput { .. } => ErrorKind::InvalidOutput,
+            Self::OutputTooLarge { .. } => ErrorKind::OutputTooLarge,
             Self::Host { .. } => ErrorKind::Plugin,
         }
     }

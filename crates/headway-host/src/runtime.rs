@@ -35,9 +35,19 @@ const INERT_WASI: [&str; 5] = [
 /// How often the epoch advances; deadlines are whole ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Fuel for describe() and instantiation, on top of the per-account budget.
-const BASE_FUEL: u64 = 50_000_000;
+const BASE_FUEL: u64 = 5_000_000;
+/// Extra calls allowed per batch to isolate the accounts that make a call fail.
+/// Past it, a plugin that fails on every account is broken, not the data: the
+/// remaining parts fail whole instead of costing two calls per account.
+const MAX_ISOLATION_CALLS: u32 = 32;
 /// Log lines kept per batch; more are counted, not kept.
 const MAX_LOG_LINES: usize = 1_000;
+/// Bytes of log text kept per batch.
+const MAX_LOG_BYTES: usize = 256 << 10;
+/// Longest log line kept; longer ones are cut.
+const MAX_LOG_LINE: usize = 4 << 10;
+/// What the plugin kit's panic hook writes before the instance aborts.
+const PANIC_PREFIX: &str = "panicked at";
 
 /// A log line a plugin wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,12 +64,45 @@ struct StoreState {
     memory_cap: usize,
     memory_denied: bool,
     logs: Vec<LogLine>,
+    log_bytes: usize,
     dropped_logs: usize,
+    /// Kept apart from the logs so that a plugin that filled its log quota still
+    /// gets its panic message reported.
+    panic: Option<String>,
+}
+
+impl StoreState {
+    /// The logs, with a note of how many lines the caps dropped.
+    fn into_logs(mut self) -> Vec<LogLine> {
+        if self.dropped_logs > 0 {
+            self.logs.push(LogLine {
+                level: host::LogLevel::Warn,
+                message: format!(
+                    "{} log lines dropped (limits: {MAX_LOG_LINES} lines, {} KiB per batch)",
+                    self.dropped_logs,
+                    MAX_LOG_BYTES >> 10
+                ),
+            });
+        }
+        self.logs
+    }
 }
 
 impl host::Host for StoreState {
-    fn log(&mut self, level: host::LogLevel, message: String) {
-        if self.logs.len() < MAX_LOG_LINES {
+    fn log(&mut self, level: host::LogLevel, mut message: String) {
+        if message.starts_with(PANIC_PREFIX) {
+            self.panic = Some(message.clone());
+        }
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str(" [cut]");
+        }
+        if self.logs.len() < MAX_LOG_LINES && self.log_bytes + message.len() <= MAX_LOG_BYTES {
+            self.log_bytes += message.len();
             self.logs.push(LogLine { level, message });
         } else {
             self.dropped_logs += 1;
@@ -165,30 +208,40 @@ impl Runtime {
             reason: format!("{e:#}"),
         })?;
         let ty = component.component_type();
-        for (name, _) in ty.imports(&self.engine) {
-            if !CONTRACT_IMPORTS.contains(&name) && !INERT_WASI.iter().any(|p| name.starts_with(p))
-            {
-                return Err(LoadError::ForbiddenImport {
-                    origin,
-                    tenant: tenant.to_owned(),
-                    import: name.to_owned(),
-                });
-            }
-        }
+        // Exports first: a plugin for another contract version also imports that
+        // version's host interface, and "wrong version" is the error that helps.
         let exports: Vec<String> = ty
             .exports(&self.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
         if !exports.iter().any(|e| e == RULES_EXPORT) {
-            let found = if exports.is_empty() {
-                "exports no interface".to_owned()
-            } else {
-                format!("exports {}", exports.join(", "))
+            let found = match exports
+                .iter()
+                .find(|e| e.starts_with("headway:rules/rules@"))
+            {
+                Some(other) => format!("targets `{other}`"),
+                None if exports.is_empty() => "exports nothing".to_owned(),
+                None => format!("exports {}", exports.join(", ")),
             };
             return Err(LoadError::ContractMismatch {
                 origin,
                 expected: format!("`{RULES_EXPORT}`"),
                 found,
+            });
+        }
+        let refused: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name)
+            .filter(|name| {
+                !CONTRACT_IMPORTS.contains(name) && !INERT_WASI.iter().any(|p| name.starts_with(p))
+            })
+            .map(str::to_owned)
+            .collect();
+        if !refused.is_empty() {
+            return Err(LoadError::ForbiddenImport {
+                origin,
+                tenant: tenant.to_owned(),
+                imports: refused,
             });
         }
         let mut linker = self.linker.clone();
@@ -236,6 +289,35 @@ impl Runtime {
                 Ok(plugin)
             })
     }
+}
+
+/// Refuses an answer whose text (reasons, error messages) is larger than the
+/// tenant allows, before it is copied any further.
+fn check_output_size(
+    out: &wit::AssessmentBatch,
+    rows: usize,
+    kib_per_account: u64,
+) -> Result<(), RunError> {
+    let bytes: usize = out
+        .factors
+        .iter()
+        .map(|f| f.reasons.data.len())
+        .sum::<usize>()
+        + out
+            .errors
+            .iter()
+            .map(|e| e.code.len() + e.message.len())
+            .sum::<usize>();
+    let limit = kib_per_account
+        .saturating_mul(1024)
+        .saturating_mul(rows as u64);
+    if bytes as u64 > limit {
+        return Err(RunError::OutputTooLarge {
+            bytes: bytes as u64,
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// Concurrent instances the pooling allocator has slots for (one per batch in flight).
@@ -315,6 +397,12 @@ pub struct Report {
 }
 
 impl Report {
+    fn append(&mut self, other: Report) {
+        self.results.extend(other.results);
+        self.fuel_used += other.fuel_used;
+        self.logs.extend(other.logs);
+    }
+
     fn failed(accounts: usize, e: &RunError, fuel_used: u64, logs: Vec<LogLine>) -> Self {
         let err = AccountError::new(e.kind(), e.to_string());
         Self {
@@ -349,7 +437,9 @@ impl Plugin {
                 memory_cap: usize::try_from(self.limits.memory_mib << 20).unwrap_or(usize::MAX),
                 memory_denied: false,
                 logs: Vec::new(),
+                log_bytes: 0,
                 dropped_logs: 0,
+                panic: None,
             },
         );
         store.limiter(|s| s);
@@ -380,14 +470,12 @@ impl Plugin {
             }
             _ => {}
         }
-        let panic = store
-            .data()
-            .logs
-            .iter()
-            .rev()
-            .find(|l| l.message.starts_with("panicked at"));
         RunError::Trap {
-            message: panic.map_or_else(|| format!("{e:#}"), |l| l.message.clone()),
+            message: store
+                .data()
+                .panic
+                .clone()
+                .unwrap_or_else(|| format!("{e:#}")),
         }
     }
 
@@ -422,15 +510,21 @@ impl Plugin {
             .and_then(|rules| rules.headway_rules_rules().call_assess(&mut store, batch));
         let used = fuel - store.get_fuel().unwrap_or(0);
         let result = call.map_err(|e| self.run_error(&store, fuel, e));
-        (result, used, store.into_data().logs)
+        (result, used, store.into_data().into_logs())
     }
 
     /// Assesses one batch: columns in, [`Plugin::call`], results checked and turned
-    /// into one result per account. A failure of the whole call (trap, limit,
-    /// malformed answer) fails each of the batch's accounts with that error.
-    fn assess_batch(&self, accounts: &[Account]) -> Report {
+    /// into one result per account.
+    ///
+    /// One account can poison a whole call (a panic, a runaway loop, an allocation
+    /// spree): then the batch is split in halves, each in a fresh instance, until
+    /// the culprit is alone and fails with the error while the others get their
+    /// results. Same input, same split, same outcome. A deadline or a malformed
+    /// answer fails the whole batch.
+    fn assess_batch(&self, accounts: &[Account], isolation_calls: &mut u32) -> Report {
         let (answer, fuel_used, logs) = self.call(&convert::batch(accounts));
         let checked = answer.and_then(|out| {
+            check_output_size(&out, accounts.len(), self.limits.output_kib_per_account)?;
             convert::assessments(out, &self.info, accounts.len())
                 .map_err(|reason| RunError::InvalidOutput { reason })
         });
@@ -440,6 +534,18 @@ impl Plugin {
                 fuel_used,
                 logs,
             },
+            Err(e) if e.may_be_one_account() && accounts.len() > 1 && *isolation_calls >= 2 => {
+                *isolation_calls -= 2;
+                let (left, right) = accounts.split_at(accounts.len() / 2);
+                let mut report = Report {
+                    results: Vec::with_capacity(accounts.len()),
+                    fuel_used,
+                    logs,
+                };
+                report.append(self.assess_batch(left, isolation_calls));
+                report.append(self.assess_batch(right, isolation_calls));
+                report
+            }
             Err(e) => Report::failed(accounts.len(), &e, fuel_used, logs),
         }
     }
@@ -460,7 +566,10 @@ impl Plugin {
                             let Some(chunk) = chunks.get(i) else {
                                 break mine;
                             };
-                            mine.push((i, self.assess_batch(chunk)));
+                            mine.push((
+                                i,
+                                self.assess_batch(chunk, &mut MAX_ISOLATION_CALLS.clone()),
+                            ));
                         }
                     })
                 })
@@ -477,9 +586,7 @@ impl Plugin {
             logs: Vec::new(),
         };
         for (_, part) in done {
-            report.results.extend(part.results);
-            report.fuel_used += part.fuel_used;
-            report.logs.extend(part.logs);
+            report.append(part);
         }
         report
     }

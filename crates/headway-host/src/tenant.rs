@@ -19,6 +19,8 @@ pub struct Limits {
     pub memory_mib: u64,
     /// Accounts per plugin call.
     pub batch_size: usize,
+    /// Text (reasons, error messages) a plugin may return per account, in KiB.
+    pub output_kib_per_account: u64,
 }
 
 impl Default for Limits {
@@ -28,6 +30,7 @@ impl Default for Limits {
             deadline_ms: 5_000,
             memory_mib: 64,
             batch_size: 1_000,
+            output_kib_per_account: 16,
         }
     }
 }
