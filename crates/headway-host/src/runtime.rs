@@ -144,6 +144,7 @@ impl wasmtime::ResourceLimiter for StoreState {
 /// The process-wide plugin runtime: one `Engine` shared by every tenant.
 pub struct Runtime {
     engine: Engine,
+    metered: bool,
     linker: Linker<StoreState>,
 }
 
@@ -151,10 +152,17 @@ impl Runtime {
     /// Creates the engine (fuel metering, epoch deadlines, deterministic floats)
     /// and starts the epoch ticker.
     pub fn new() -> Result<Self, RunError> {
-        let engine = Engine::new(&engine_config(true))
+        Self::with_fuel(true)
+    }
+
+    /// Like [`Runtime::new`]; with `fuel` off, plugins are stopped by the wall-clock
+    /// deadline only and instruction counts are not reported (faster, not
+    /// reproducible: for measuring what metering costs).
+    pub fn with_fuel(fuel: bool) -> Result<Self, RunError> {
+        let engine = Engine::new(&engine_config(fuel, true))
             // Pooling reserves address space up front; where that is refused, fall
             // back to allocating each instance on demand (slower, same behaviour).
-            .or_else(|_| Engine::new(&engine_config(false)))
+            .or_else(|_| Engine::new(&engine_config(fuel, false)))
             .map_err(host_error)?;
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -173,7 +181,11 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         HealthRules::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
             .map_err(host_error)?;
-        Ok(Self { engine, linker })
+        Ok(Self {
+            engine,
+            metered: fuel,
+            linker,
+        })
     }
 
     /// Reads and loads a plugin file for `tenant`.
@@ -260,6 +272,7 @@ impl Runtime {
                 let mut plugin = Plugin {
                     pre,
                     engine: self.engine.clone(),
+                    metered: self.metered,
                     limits,
                     config: Arc::new(config),
                     info: PluginInfo {
@@ -325,10 +338,10 @@ const POOL_INSTANCES: u32 = 256;
 /// Upper bound of any tenant's `memory_mib`: the size of a pool slot.
 pub const MAX_MEMORY_MIB: u64 = 1024;
 
-fn engine_config(pooling: bool) -> Config {
+fn engine_config(fuel: bool, pooling: bool) -> Config {
     let mut config = Config::new();
     config
-        .consume_fuel(true)
+        .consume_fuel(fuel)
         .epoch_interruption(true)
         .cranelift_nan_canonicalization(true)
         .wasm_relaxed_simd(false);
@@ -379,6 +392,7 @@ fn check_header(bytes: &[u8], origin: &str) -> Result<(), LoadError> {
 pub struct Plugin {
     pre: HealthRulesPre<StoreState>,
     engine: Engine,
+    metered: bool,
     limits: Limits,
     config: Arc<BTreeMap<String, String>>,
     info: PluginInfo,
@@ -443,7 +457,9 @@ impl Plugin {
             },
         );
         store.limiter(|s| s);
-        store.set_fuel(fuel).map_err(host_error)?;
+        if self.metered {
+            store.set_fuel(fuel).map_err(host_error)?;
+        }
         let ticks = self
             .limits
             .deadline_ms
@@ -508,7 +524,7 @@ impl Plugin {
             .pre
             .instantiate(&mut store)
             .and_then(|rules| rules.headway_rules_rules().call_assess(&mut store, batch));
-        let used = fuel - store.get_fuel().unwrap_or(0);
+        let used = store.get_fuel().map_or(0, |left| fuel - left);
         let result = call.map_err(|e| self.run_error(&store, fuel, e));
         (result, used, store.into_data().into_logs())
     }
