@@ -28,7 +28,12 @@ fn main() {
         "{:>7}  {:>12}  {:>12}  {:>7}  {:>12}  {:>7}",
         "batch", "native rule", "wasm call", "ratio", "wasm e2e", "ratio"
     );
-    for batch in [1, 100, 1_000, 10_000] {
+    // HEADWAY_BENCH_BATCHES=1000 measures one size (e.g. under a profiler).
+    let sizes: Vec<usize> = std::env::var("HEADWAY_BENCH_BATCHES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 100, 1_000, 10_000]);
+    for batch in sizes {
         // Rule only: columns prepared in advance, for both.
         let pdk_batches: Vec<_> = accounts.chunks(batch).map(pdk_batch).collect();
         let native = median(|| {
