@@ -11,11 +11,16 @@ use headway_samples::{Book, DEFAULT_SEED, generate};
 use headway_tests::{HOSTILE, SAAS_HEALTH};
 
 const RUNS: usize = 5;
+const INTERLEAVED: usize = 15;
 
 fn main() {
     let metered = Runtime::new().expect("runtime");
     let unmetered = Runtime::with_fuel(false).expect("runtime");
     let accounts = generate(Book::Saas, 10_000, DEFAULT_SEED);
+    assert!(
+        metered.uses_pooling() && unmetered.uses_pooling(),
+        "both runtimes must pool instances, or the comparison measures the allocator"
+    );
 
     let load = |rt: &Runtime, path: &str, limits: Limits, config: &[(&str, &str)]| -> Plugin {
         let config = config
@@ -27,9 +32,16 @@ fn main() {
     };
     let with_fuel = load(&metered, SAAS_HEALTH, Limits::default(), &[]);
     let without = load(&unmetered, SAAS_HEALTH, Limits::default(), &[]);
-    let on = median(|| drop(with_fuel.assess(&accounts, 1)));
-    let off = median(|| drop(without.assess(&accounts, 1)));
-    println!("SaaS rule, 10,000 accounts, batches of 1,000, 1 thread, median of {RUNS}");
+    // Interleaved, so drift on a shared machine hits both sides alike.
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..INTERLEAVED {
+        on.push(timed(|| drop(with_fuel.assess(&accounts, 1))));
+        off.push(timed(|| drop(without.assess(&accounts, 1))));
+    }
+    let (on, off) = (middle(on), middle(off));
+    println!(
+        "SaaS rule, 10,000 accounts, batches of 1,000, 1 thread, median of {INTERLEAVED} interleaved runs"
+    );
     println!(
         "  fuel on: {:.0} acc/s   fuel off (deadline only): {:.0} acc/s   on/off: {:.2}x",
         rate(on, 10_000),
@@ -77,17 +89,20 @@ fn assert_kind(plugin: &Plugin, accounts: &[headway_core::Account], kind: ErrorK
     assert_eq!(err.kind, kind, "{}", err.message);
 }
 
+fn timed(f: impl FnOnce()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+fn middle(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
 fn median(mut f: impl FnMut()) -> Duration {
     f();
-    let mut times: Vec<Duration> = (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[RUNS / 2]
+    middle((0..RUNS).map(|_| timed(&mut f)).collect())
 }
 
 fn rate(d: Duration, n: usize) -> f64 {

@@ -145,6 +145,7 @@ impl wasmtime::ResourceLimiter for StoreState {
 pub struct Runtime {
     engine: Engine,
     metered: bool,
+    pooling: bool,
     linker: Linker<StoreState>,
 }
 
@@ -159,11 +160,18 @@ impl Runtime {
     /// deadline only and instruction counts are not reported (faster, not
     /// reproducible: for measuring what metering costs).
     pub fn with_fuel(fuel: bool) -> Result<Self, RunError> {
-        let engine = Engine::new(&engine_config(fuel, true))
-            // Pooling reserves address space up front; where that is refused, fall
-            // back to allocating each instance on demand (slower, same behaviour).
-            .or_else(|_| Engine::new(&engine_config(fuel, false)))
-            .map_err(host_error)?;
+        // Pooling reserves address space up front; where that is refused, fall
+        // back to allocating each instance on demand (slower, same behaviour).
+        let (engine, pooling) = match Engine::new(&engine_config(fuel, true)) {
+            Ok(engine) => (engine, true),
+            Err(e) => {
+                tracing::warn!("instance pool unavailable, allocating on demand: {e:#}");
+                (
+                    Engine::new(&engine_config(fuel, false)).map_err(host_error)?,
+                    false,
+                )
+            }
+        };
         let weak = engine.weak();
         std::thread::Builder::new()
             .name("headway-epoch".into())
@@ -184,8 +192,15 @@ impl Runtime {
         Ok(Self {
             engine,
             metered: fuel,
+            pooling,
             linker,
         })
+    }
+
+    /// Whether instances come from the pre-reserved pool (fast) or are allocated
+    /// on demand (the fallback where address space cannot be reserved).
+    pub fn uses_pooling(&self) -> bool {
+        self.pooling
     }
 
     /// Reads and loads a plugin file for `tenant`.
