@@ -10,6 +10,7 @@ pub mod assessment;
 mod date;
 pub mod input;
 pub mod report;
+pub mod retention;
 
 pub use account::{Account, LifecycleStage, OutcomeKpi, Point};
 pub use assessment::{
