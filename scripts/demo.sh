@@ -17,6 +17,10 @@ for tenant in saas-acme logistics-nordic; do
   echo
   echo "==> $tenant: scoring tenants/$tenant/accounts.jsonl (first 15 of 1,000 shown)"
   "$headway" score --tenant "tenants/$tenant" "tenants/$tenant/accounts.jsonl" --limit 15
+  echo
+  echo "==> $tenant: revenue retention over the last year, by quarter (tenants/$tenant/ledger.csv)"
+  "$headway" retention "tenants/$tenant/ledger.csv" --surveys "tenants/$tenant/surveys.csv" \
+    --period quarter --from 2025-11-01 --to 2026-10-31
 done
 echo
 echo "Full results: $headway score --tenant tenants/saas-acme tenants/saas-acme/accounts.jsonl --format json"

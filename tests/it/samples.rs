@@ -1,14 +1,17 @@
 //! The checked-in sample books are exactly what the generator produces, and every
 //! account in them scores.
 
-use headway_samples::{Book, DEFAULT_SEED, generate, to_jsonl};
+use headway_samples::{
+    Book, DEFAULT_SEED, generate, ledger, ledger_csv, surveys, surveys_csv, to_jsonl,
+};
 use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, load, repo_root};
 
 fn checked_in(tenant: &str) -> String {
-    let path = repo_root()
-        .join("tenants")
-        .join(tenant)
-        .join("accounts.jsonl");
+    checked_in_file(tenant, "accounts.jsonl")
+}
+
+fn checked_in_file(tenant: &str, file: &str) -> String {
+    let path = repo_root().join("tenants").join(tenant).join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -22,6 +25,33 @@ fn sample_files_match_the_generator() {
         checked_in("logistics-nordic") == to_jsonl(&generate(Book::Logistics, 1_000, DEFAULT_SEED)),
         "regenerate with `headway sample logistics -o tenants/logistics-nordic/accounts.jsonl`"
     );
+}
+
+#[test]
+fn sample_ledgers_and_surveys_match_the_generator() {
+    for (book, tenant, name) in [
+        (Book::Saas, "saas-acme", "saas"),
+        (Book::Logistics, "logistics-nordic", "logistics"),
+    ] {
+        let accounts = generate(book, 1_000, DEFAULT_SEED);
+        let hint = |what: &str, file: &str| {
+            format!(
+                "regenerate with `headway sample {name} --what {what} -o tenants/{tenant}/{file}`"
+            )
+        };
+        assert!(
+            checked_in_file(tenant, "ledger.csv")
+                == ledger_csv(&ledger(book, &accounts, DEFAULT_SEED)),
+            "{}",
+            hint("ledger", "ledger.csv")
+        );
+        assert!(
+            checked_in_file(tenant, "surveys.csv")
+                == surveys_csv(&surveys(&accounts, DEFAULT_SEED)),
+            "{}",
+            hint("surveys", "surveys.csv")
+        );
+    }
 }
 
 #[test]

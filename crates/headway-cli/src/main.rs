@@ -36,11 +36,18 @@ enum Command {
         #[arg(long)]
         tenant: PathBuf,
     },
-    /// Write a deterministic sample book of accounts as JSON Lines.
+    /// Revenue and retention metrics (NRR, GRR, churn, renewals, trials, surveys)
+    /// from a revenue ledger, per period.
+    Retention(RetentionArgs),
+    /// Write a deterministic sample book: accounts (JSON Lines), or its revenue
+    /// ledger or survey answers (CSV).
     Sample {
         /// Which example book.
         #[arg(value_enum)]
         book: SampleBook,
+        /// What to write.
+        #[arg(long, value_enum, default_value_t = SampleWhat::Accounts)]
+        what: SampleWhat,
         /// How many accounts.
         #[arg(long, default_value_t = 1_000)]
         count: usize,
@@ -74,6 +81,50 @@ struct ScoreArgs {
     threads: Option<usize>,
 }
 
+#[derive(clap::Args)]
+struct RetentionArgs {
+    /// Revenue ledger: `.csv` (header row) or `.jsonl`; see the README for columns.
+    ledger: PathBuf,
+    /// Survey answers (`account_id,date,kind,score`), `.csv` or `.jsonl`.
+    #[arg(long)]
+    surveys: Option<PathBuf>,
+    /// Period length.
+    #[arg(long, value_enum, default_value_t = Period::Month)]
+    period: Period,
+    /// One row per segment and period.
+    #[arg(long)]
+    segment: bool,
+    /// First day to cover (default: the first row).
+    #[arg(long)]
+    from: Option<Date>,
+    /// Last day to cover (default: the last row).
+    #[arg(long)]
+    to: Option<Date>,
+    /// The `arr` column holds monthly revenue (multiplied by 12).
+    #[arg(long)]
+    mrr: bool,
+    /// Print the signup-cohort retention matrix instead.
+    #[arg(long)]
+    cohorts: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Period {
+    Month,
+    Quarter,
+    Year,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SampleWhat {
+    Accounts,
+    Ledger,
+    Surveys,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Table,
@@ -99,12 +150,14 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Score(args) => score(&args),
         Command::Describe { tenant } => describe(&tenant).map(|()| ExitCode::SUCCESS),
+        Command::Retention(args) => retention(&args).map(|()| ExitCode::SUCCESS),
         Command::Sample {
             book,
+            what,
             count,
             seed,
             output,
-        } => sample(book, count, seed, output.as_deref()).map(|()| ExitCode::SUCCESS),
+        } => sample(book, what, count, seed, output.as_deref()).map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|e| {
         // `headway score ... | head` closing the pipe early is not an error.
@@ -240,13 +293,104 @@ fn describe(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `headway sample`: a deterministic sample book.
-fn sample(book: SampleBook, count: usize, seed: u64, output: Option<&Path>) -> Result<()> {
+/// `headway retention`: ledger (and surveys) in, metrics per period out.
+fn retention(args: &RetentionArgs) -> Result<()> {
+    use headway_core::retention::{
+        Ledger, PeriodKind, RetentionQuery, parse_ledger, parse_surveys,
+    };
+    let read = |path: &Path| -> Result<(String, String, bool)> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        let csv = match path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => true,
+            Some("jsonl" | "ndjson" | "json") => false,
+            _ => bail!(
+                "`{}`: unknown format; use a .csv or .jsonl file",
+                path.display()
+            ),
+        };
+        Ok((path.display().to_string(), text, csv))
+    };
+    let fail = |errors: Vec<headway_core::InputError>| {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        anyhow::anyhow!(
+            "{} bad rows; nothing computed (fix them: metrics on partial data mislead)",
+            errors.len()
+        )
+    };
+    let (name, text, csv) = read(&args.ledger)?;
+    let ledger = Ledger::new(parse_ledger(&name, &text, csv, args.mrr).map_err(fail)?);
+    let surveys = match &args.surveys {
+        Some(path) => {
+            let (name, text, csv) = read(path)?;
+            parse_surveys(&name, &text, csv).map_err(fail)?
+        }
+        None => Vec::new(),
+    };
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.cohorts {
+        let last = args
+            .to
+            .or_else(|| ledger.last_date())
+            .unwrap_or(Date::from_days(0));
+        let mut rows = headway_core::retention::cohorts(&ledger, last);
+        if let Some(from) = args.from {
+            rows.retain(|r| r.cohort >= PeriodKind::Month.start_of(from));
+        }
+        return match args.format {
+            Format::Json => Ok(serde_json::to_writer_pretty(out, &rows)?),
+            Format::Csv => output::cohorts_csv(out, &rows),
+            Format::Table => Ok(output::cohorts_table(out, &rows)?),
+        };
+    }
+    let query = RetentionQuery {
+        period: match args.period {
+            Period::Month => PeriodKind::Month,
+            Period::Quarter => PeriodKind::Quarter,
+            Period::Year => PeriodKind::Year,
+        },
+        from: args.from,
+        to: args.to,
+        by_segment: args.segment,
+    };
+    let metrics = headway_core::retention::retention(&ledger, &surveys, &query);
+    match args.format {
+        Format::Json => {
+            let mut out = out;
+            serde_json::to_writer_pretty(&mut out, &metrics)?;
+            use std::io::Write;
+            writeln!(out)?;
+        }
+        Format::Csv => output::retention_csv(out, &metrics)?,
+        Format::Table => output::retention_table(out, &metrics, args.segment)?,
+    }
+    Ok(())
+}
+
+/// `headway sample`: a deterministic sample book, its ledger or its surveys.
+fn sample(
+    book: SampleBook,
+    what: SampleWhat,
+    count: usize,
+    seed: u64,
+    output: Option<&Path>,
+) -> Result<()> {
     let book = match book {
         SampleBook::Saas => Book::Saas,
         SampleBook::Logistics => Book::Logistics,
     };
-    let text = headway_samples::to_jsonl(&headway_samples::generate(book, count, seed));
+    let accounts = headway_samples::generate(book, count, seed);
+    let text = match what {
+        SampleWhat::Accounts => headway_samples::to_jsonl(&accounts),
+        SampleWhat::Ledger => {
+            headway_samples::ledger_csv(&headway_samples::ledger(book, &accounts, seed))
+        }
+        SampleWhat::Surveys => {
+            headway_samples::surveys_csv(&headway_samples::surveys(&accounts, seed))
+        }
+    };
     match output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write `{}`", path.display()))?,

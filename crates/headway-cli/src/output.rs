@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use headway_core::retention::{CohortRow, PeriodMetrics};
 use headway_core::{PluginInfo, PluginRef, ScoreRecord};
 use headway_host::TenantConfig;
 
@@ -264,6 +265,159 @@ pub fn describe(
         }
     }
     out.flush()
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", v * 100.0))
+}
+
+fn opt(x: Option<f64>, decimals: usize) -> String {
+    x.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
+}
+
+/// Writes rows as an aligned table: first column left, the others right-aligned.
+fn aligned(mut out: impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            if i == 0 {
+                line.push_str(&format!("{cell:<w$}"));
+            } else {
+                line.push_str(&format!("  {cell:>w$}"));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    out.flush()
+}
+
+/// Retention metrics per period: money with separators, ratios as percentages.
+pub fn retention_table(
+    out: impl Write,
+    metrics: &[PeriodMetrics],
+    by_segment: bool,
+) -> io::Result<()> {
+    let mut header = vec!["PERIOD"];
+    if by_segment {
+        header.push("SEGMENT");
+    }
+    header.extend([
+        "START ARR",
+        "NEW",
+        "EXPANSION",
+        "CONTRACTION",
+        "CHURNED",
+        "END ARR",
+        "NRR",
+        "GRR",
+        "LOGO CHURN",
+        "QUICK",
+        "RENEWAL",
+        "TRIAL CONV",
+        "NPS",
+        "CSAT",
+    ]);
+    let rows: Vec<Vec<String>> = metrics
+        .iter()
+        .map(|m| {
+            let mut row = vec![
+                m.period_start
+                    .map(|d| d.to_string()[..7].to_owned())
+                    .unwrap_or_default(),
+            ];
+            if by_segment {
+                row.push(m.segment.clone().unwrap_or_default());
+            }
+            row.extend([
+                money(m.start_arr),
+                money(m.new_arr + m.reactivation_arr),
+                money(m.expansion_arr),
+                money(m.contraction_arr),
+                money(m.churned_arr),
+                money(m.end_arr),
+                pct(m.nrr),
+                pct(m.grr),
+                pct(m.logo_churn),
+                opt(m.quick_ratio, 2),
+                pct(m.renewal_rate_revenue),
+                pct(m.trial_conversion),
+                opt(m.nps, 0),
+                pct(m.csat),
+            ]);
+            row
+        })
+        .collect();
+    aligned(out, &header, &rows)
+}
+
+/// Retention metrics as CSV with the JSON keys as columns.
+pub fn retention_csv(out: impl Write, metrics: &[PeriodMetrics]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    for m in metrics {
+        w.serialize(m)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// The cohort matrix: logo retention by months since signup.
+pub fn cohorts_table(out: impl Write, rows: &[CohortRow]) -> io::Result<()> {
+    let months = rows.iter().map(|r| r.logo.len()).max().unwrap_or(0);
+    let labels: Vec<String> = (0..months).map(|k| format!("M{k}")).collect();
+    let mut header = vec!["COHORT", "ACCOUNTS", "START ARR"];
+    header.extend(labels.iter().map(String::as_str));
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.cohort.to_string()[..7].to_owned(),
+                r.accounts.to_string(),
+                money(r.start_arr),
+            ];
+            row.extend(
+                r.logo
+                    .iter()
+                    .map(|x| x.map_or_else(|| "-".to_owned(), |v| format!("{:.0}%", v * 100.0))),
+            );
+            row
+        })
+        .collect();
+    aligned(out, &header, &table)
+}
+
+/// The cohort matrix as CSV: one row per cohort and month.
+pub fn cohorts_csv(out: impl Write, rows: &[CohortRow]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "cohort",
+        "accounts",
+        "start_arr",
+        "month",
+        "logo_retention",
+        "revenue_retention",
+    ])?;
+    for r in rows {
+        for (k, (logo, revenue)) in r.logo.iter().zip(&r.revenue).enumerate() {
+            let cell = |x: &Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+            w.write_record([
+                r.cohort.to_string(),
+                r.accounts.to_string(),
+                r.start_arr.to_string(),
+                k.to_string(),
+                cell(logo),
+                cell(revenue),
+            ])?;
+        }
+    }
+    w.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -227,3 +227,83 @@ fn sample_is_deterministic() {
     assert_eq!(a.stdout, b.stdout);
     assert_eq!(stdout(&a).lines().count(), 5);
 }
+
+#[test]
+fn retention_table_json_and_csv() {
+    let ledger = "account_id,date,arr,stage,segment\n\
+                  a,2026-01-01,1000,paid,smb\n\
+                  a,2026-02-10,1500,paid,smb\n\
+                  b,2026-01-01,2000,paid,enterprise\n\
+                  b,2026-02-20,0,paid,enterprise\n\
+                  t,2026-02-01,0,trial,\n";
+    let (_dir, file) = write_temp("ledger.csv", ledger);
+    let path = file.to_str().unwrap();
+
+    let out = headway(&[
+        "retention",
+        path,
+        "--from",
+        "2026-02-01",
+        "--to",
+        "2026-02-28",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    let row = table.lines().nth(1).unwrap();
+    // Start 3,000; +500 expansion, -2,000 churn: NRR 50.0%, GRR 33.3%.
+    for cell in ["2026-02", "3,000", "1,500", "50.0%", "33.3%"] {
+        assert!(row.contains(cell), "{cell} missing in {row}");
+    }
+
+    let out = headway(&[
+        "retention",
+        path,
+        "--from",
+        "2026-02-01",
+        "--to",
+        "2026-02-28",
+        "--format",
+        "json",
+        "--segment",
+    ]);
+    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let segments: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["segment"].as_str().unwrap())
+        .collect();
+    assert_eq!(segments, ["unknown", "enterprise", "smb"]);
+    assert_eq!(json[1]["grr"], 0.0);
+    assert_eq!(json[2]["nrr"], 1.5);
+    assert_eq!(
+        json[0]["nrr"],
+        Value::Null,
+        "nothing at the start: not defined"
+    );
+
+    let out = headway(&["retention", path, "--format", "csv", "--period", "year"]);
+    let csv = stdout(&out);
+    assert!(
+        csv.starts_with("period_start,period_end,segment,start_arr,"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 2);
+}
+
+#[test]
+fn a_bad_ledger_names_every_bad_row_and_computes_nothing() {
+    let (_dir, file) = write_temp(
+        "bad.csv",
+        "account_id,date,arr\na,2026-01-01,ten\nb,2026-02-30,5\n",
+    );
+    let out = headway(&["retention", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("bad.csv:2: field `arr`"), "{err}");
+    assert!(
+        err.contains("bad.csv:3: field `date`: invalid date `2026-02-30`"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+}

@@ -140,7 +140,8 @@ impl PeriodKind {
 fn add_months(d: Date, months: i32) -> Date {
     let (y, m, _) = d.ymd();
     let index = y * 12 + (m as i32 - 1) + months;
-    Date::from_ymd(index.div_euclid(12), (index.rem_euclid(12) + 1) as u32, 1).expect("first of a month exists")
+    Date::from_ymd(index.div_euclid(12), (index.rem_euclid(12) + 1) as u32, 1)
+        .expect("first of a month exists")
 }
 
 /// The ledger, grouped by account, each account's rows in date order (file order
@@ -155,7 +156,10 @@ impl Ledger {
     pub fn new(rows: Vec<LedgerRow>) -> Self {
         let mut accounts: BTreeMap<String, Vec<LedgerRow>> = BTreeMap::new();
         for row in rows {
-            accounts.entry(row.account_id.clone()).or_default().push(row);
+            accounts
+                .entry(row.account_id.clone())
+                .or_default()
+                .push(row);
         }
         for rows in accounts.values_mut() {
             rows.sort_by_key(|r| r.date); // stable: same-day rows keep file order
@@ -176,7 +180,9 @@ fn in_effect(rows: &[LedgerRow], t: Date) -> Option<&LedgerRow> {
 }
 
 fn paid_arr(rows: &[LedgerRow], t: Date) -> f64 {
-    in_effect(rows, t).filter(|r| r.stage == RevenueStage::Paid).map_or(0.0, |r| r.arr)
+    in_effect(rows, t)
+        .filter(|r| r.stage == RevenueStage::Paid)
+        .map_or(0.0, |r| r.arr)
 }
 
 fn paid_before(rows: &[LedgerRow], t: Date) -> bool {
@@ -188,8 +194,14 @@ fn paid_before(rows: &[LedgerRow], t: Date) -> bool {
 /// The account's segment as of `t`: the latest row before `t` that names one, else
 /// the first that does.
 fn segment_of(rows: &[LedgerRow], t: Date) -> Option<&str> {
-    let known = rows.iter().filter_map(|r| r.segment.as_deref().map(|s| (r.date, s)));
-    known.clone().filter(|(d, _)| *d < t).last().or_else(|| known.clone().next()).map(|(_, s)| s)
+    let known = rows
+        .iter()
+        .filter_map(|r| r.segment.as_deref().map(|s| (r.date, s)));
+    known
+        .clone()
+        .rfind(|(d, _)| *d < t)
+        .or_else(|| known.clone().next())
+        .map(|(_, s)| s)
 }
 
 /// One period's figures. Field names are the JSON keys (documented in the README).
@@ -278,9 +290,23 @@ pub struct RetentionQuery {
 }
 
 /// Metrics per period (and per segment when asked), in time order.
-pub fn retention(ledger: &Ledger, surveys: &[SurveyResponse], q: &RetentionQuery) -> Vec<PeriodMetrics> {
-    let dates = || ledger.accounts.values().flatten().map(|r| r.date).chain(surveys.iter().map(|s| s.date));
-    let (Some(first), Some(last)) = (q.from.or_else(|| dates().min()), q.to.or_else(|| dates().max())) else {
+pub fn retention(
+    ledger: &Ledger,
+    surveys: &[SurveyResponse],
+    q: &RetentionQuery,
+) -> Vec<PeriodMetrics> {
+    let dates = || {
+        ledger
+            .accounts
+            .values()
+            .flatten()
+            .map(|r| r.date)
+            .chain(surveys.iter().map(|s| s.date))
+    };
+    let (Some(first), Some(last)) = (
+        q.from.or_else(|| dates().min()),
+        q.to.or_else(|| dates().max()),
+    ) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -288,8 +314,11 @@ pub fn retention(ledger: &Ledger, surveys: &[SurveyResponse], q: &RetentionQuery
     while start <= last {
         let end = q.period.next(start);
         if q.by_segment {
-            let mut segments: Vec<Option<&str>> =
-                ledger.accounts.values().map(|rows| segment_of(rows, end)).collect();
+            let mut segments: Vec<Option<&str>> = ledger
+                .accounts
+                .values()
+                .map(|rows| segment_of(rows, end))
+                .collect();
             segments.sort();
             segments.dedup();
             for segment in segments {
@@ -350,7 +379,11 @@ fn period_metrics(
         }
 
         // Renewals: each distinct contract end in the period the account paid under.
-        let mut ends: Vec<Date> = rows.iter().filter_map(|r| r.term_end).filter(|t| (start..end).contains(t)).collect();
+        let mut ends: Vec<Date> = rows
+            .iter()
+            .filter_map(|r| r.term_end)
+            .filter(|t| (start..end).contains(t))
+            .collect();
         ends.dedup();
         for t in ends {
             let due = paid_arr(rows, t);
@@ -380,12 +413,18 @@ fn period_metrics(
         }
     }
 
-    m.nrr = ratio(m.start_arr + m.expansion_arr - m.contraction_arr - m.churned_arr, m.start_arr);
+    m.nrr = ratio(
+        m.start_arr + m.expansion_arr - m.contraction_arr - m.churned_arr,
+        m.start_arr,
+    );
     m.grr = ratio(m.start_arr - m.contraction_arr - m.churned_arr, m.start_arr);
     m.logo_churn = ratio(m.churned_logos as f64, m.start_logos as f64);
     m.logo_retention = m.logo_churn.map(|c| 1.0 - c);
     m.gross_revenue_churn = ratio(m.contraction_arr + m.churned_arr, m.start_arr);
-    m.net_revenue_churn = ratio(m.contraction_arr + m.churned_arr - m.expansion_arr, m.start_arr);
+    m.net_revenue_churn = ratio(
+        m.contraction_arr + m.churned_arr - m.expansion_arr,
+        m.start_arr,
+    );
     m.expansion_rate = ratio(m.expansion_arr, m.start_arr);
     m.quick_ratio = ratio(
         m.new_arr + m.reactivation_arr + m.expansion_arr,
@@ -404,9 +443,16 @@ fn period_metrics(
             .map(|r| r.score)
             .collect()
     };
-    let share = |xs: &[f64], keep: fn(f64) -> bool| ratio(xs.iter().filter(|x| keep(**x)).count() as f64, xs.len() as f64);
+    let share = |xs: &[f64], keep: fn(f64) -> bool| {
+        ratio(
+            xs.iter().filter(|x| keep(**x)).count() as f64,
+            xs.len() as f64,
+        )
+    };
     let nps = answers(SurveyKind::Nps);
-    m.nps = share(&nps, |x| x >= 9.0).zip(share(&nps, |x| x <= 6.0)).map(|(p, d)| (p - d) * 100.0);
+    m.nps = share(&nps, |x| x >= 9.0)
+        .zip(share(&nps, |x| x <= 6.0))
+        .map(|(p, d)| (p - d) * 100.0);
     m.csat = share(&answers(SurveyKind::Csat), |x| x >= 4.0);
     let ces = answers(SurveyKind::Ces);
     m.ces = ratio(ces.iter().sum(), ces.len() as f64);
@@ -433,25 +479,46 @@ pub struct CohortRow {
 pub fn cohorts(ledger: &Ledger, last: Date) -> Vec<CohortRow> {
     let mut by_month: BTreeMap<Date, Vec<&[LedgerRow]>> = BTreeMap::new();
     for rows in ledger.accounts.values() {
-        if let Some(first) = rows.iter().find(|r| r.stage == RevenueStage::Paid && r.arr > 0.0) {
-            by_month.entry(PeriodKind::Month.start_of(first.date)).or_default().push(rows);
+        if let Some(first) = rows
+            .iter()
+            .find(|r| r.stage == RevenueStage::Paid && r.arr > 0.0)
+        {
+            by_month
+                .entry(PeriodKind::Month.start_of(first.date))
+                .or_default()
+                .push(rows);
         }
     }
     by_month
         .into_iter()
         .map(|(cohort, members)| {
             let month_end = |k: i32| add_months(cohort, k + 1);
-            let start_arr: f64 = members.iter().map(|rows| paid_arr(rows, month_end(0))).sum();
+            let start_arr: f64 = members
+                .iter()
+                .map(|rows| paid_arr(rows, month_end(0)))
+                .sum();
             let (mut logo, mut revenue) = (Vec::new(), Vec::new());
             let mut k = 0;
             while month_end(k).add_days(-1) <= last {
-                let paying = members.iter().filter(|rows| paid_arr(rows, month_end(k)) > 0.0).count();
-                let arr: f64 = members.iter().map(|rows| paid_arr(rows, month_end(k))).sum();
+                let paying = members
+                    .iter()
+                    .filter(|rows| paid_arr(rows, month_end(k)) > 0.0)
+                    .count();
+                let arr: f64 = members
+                    .iter()
+                    .map(|rows| paid_arr(rows, month_end(k)))
+                    .sum();
                 logo.push(ratio(paying as f64, members.len() as f64));
                 revenue.push(ratio(arr, start_arr));
                 k += 1;
             }
-            CohortRow { cohort, accounts: members.len() as u64, start_arr, logo, revenue }
+            CohortRow {
+                cohort,
+                accounts: members.len() as u64,
+                start_arr,
+                logo,
+                revenue,
+            }
         })
         .collect()
 }
@@ -503,7 +570,9 @@ fn read_records<T: for<'de> Deserialize<'de> + Known>(
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     if csv_format {
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
         let headers = match reader.headers() {
             Ok(h) => h.clone(),
             Err(e) => return (rows, vec![input_error(source, 1, None, e.to_string())]),
@@ -534,7 +603,12 @@ fn read_records<T: for<'de> Deserialize<'de> + Known>(
                 Ok(row) => rows.push((line, row)),
                 Err(e) => {
                     let field = e.path().to_string();
-                    errors.push(input_error(source, line, (field != ".").then_some(field.as_str()), e.into_inner().to_string()));
+                    errors.push(input_error(
+                        source,
+                        line,
+                        (field != ".").then_some(field.as_str()),
+                        e.into_inner().to_string(),
+                    ));
                 }
             }
         }
@@ -548,7 +622,12 @@ fn read_records<T: for<'de> Deserialize<'de> + Known>(
                 Ok(row) => rows.push((i + 1, row)),
                 Err(e) => {
                     let field = e.path().to_string();
-                    errors.push(input_error(source, i + 1, (field != ".").then_some(field.as_str()), e.into_inner().to_string()));
+                    errors.push(input_error(
+                        source,
+                        i + 1,
+                        (field != ".").then_some(field.as_str()),
+                        e.into_inner().to_string(),
+                    ));
                 }
             }
         }
@@ -563,7 +642,10 @@ trait Known {
 
 impl Known for RawRow {
     fn knows(column: &str) -> bool {
-        matches!(column, "account_id" | "date" | "arr" | "stage" | "segment" | "term_end")
+        matches!(
+            column,
+            "account_id" | "date" | "arr" | "stage" | "segment" | "term_end"
+        )
     }
 }
 
@@ -575,14 +657,29 @@ impl Known for RawSurvey {
 
 /// Parses a revenue ledger (CSV with a header, or JSON Lines). With `mrr`, the `arr`
 /// column holds monthly revenue and is multiplied by 12.
-pub fn parse_ledger(source: &str, text: &str, csv_format: bool, mrr: bool) -> Result<Vec<LedgerRow>, Vec<InputError>> {
+pub fn parse_ledger(
+    source: &str,
+    text: &str,
+    csv_format: bool,
+    mrr: bool,
+) -> Result<Vec<LedgerRow>, Vec<InputError>> {
     let (rows, mut errors) = read_records::<RawRow>(source, text, csv_format);
     let mut out = Vec::with_capacity(rows.len());
     for (line, r) in rows {
         if r.account_id.trim().is_empty() {
-            errors.push(input_error(source, line, Some("account_id"), "must not be empty".into()));
+            errors.push(input_error(
+                source,
+                line,
+                Some("account_id"),
+                "must not be empty".into(),
+            ));
         } else if !(r.arr.is_finite() && r.arr >= 0.0) {
-            errors.push(input_error(source, line, Some("arr"), format!("must be >= 0, got {}", r.arr)));
+            errors.push(input_error(
+                source,
+                line,
+                Some("arr"),
+                format!("must be >= 0, got {}", r.arr),
+            ));
         } else {
             out.push(LedgerRow {
                 account_id: r.account_id,
@@ -595,24 +692,46 @@ pub fn parse_ledger(source: &str, text: &str, csv_format: bool, mrr: bool) -> Re
         }
     }
     errors.sort_by_key(|e| e.line);
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Parses survey responses (CSV with a header, or JSON Lines): `account_id`,
 /// `date`, `kind` (`nps`, `csat`, `ces`), `score` within the kind's scale.
-pub fn parse_surveys(source: &str, text: &str, csv_format: bool) -> Result<Vec<SurveyResponse>, Vec<InputError>> {
+pub fn parse_surveys(
+    source: &str,
+    text: &str,
+    csv_format: bool,
+) -> Result<Vec<SurveyResponse>, Vec<InputError>> {
     let (rows, mut errors) = read_records::<RawSurvey>(source, text, csv_format);
     let mut out = Vec::with_capacity(rows.len());
     for (line, r) in rows {
         let (low, high) = r.kind.range();
         if !(low..=high).contains(&r.score) {
-            errors.push(input_error(source, line, Some("score"), format!("{} is outside {low}-{high} for {:?}", r.score, r.kind)));
+            errors.push(input_error(
+                source,
+                line,
+                Some("score"),
+                format!("{} is outside {low}-{high} for {:?}", r.score, r.kind),
+            ));
         } else {
-            out.push(SurveyResponse { account_id: r.account_id, date: r.date, kind: r.kind, score: r.score });
+            out.push(SurveyResponse {
+                account_id: r.account_id,
+                date: r.date,
+                kind: r.kind,
+                score: r.score,
+            });
         }
     }
     errors.sort_by_key(|e| e.line);
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 #[cfg(test)]
@@ -624,19 +743,37 @@ mod tests {
     }
 
     fn paid(id: &str, date: &str, arr: f64) -> LedgerRow {
-        LedgerRow { account_id: id.into(), date: d(date), arr, stage: RevenueStage::Paid, segment: None, term_end: None }
+        LedgerRow {
+            account_id: id.into(),
+            date: d(date),
+            arr,
+            stage: RevenueStage::Paid,
+            segment: None,
+            term_end: None,
+        }
     }
 
     fn trial(id: &str, date: &str, arr: f64) -> LedgerRow {
-        LedgerRow { stage: RevenueStage::Trial, ..paid(id, date, arr) }
+        LedgerRow {
+            stage: RevenueStage::Trial,
+            ..paid(id, date, arr)
+        }
     }
 
     fn due(row: LedgerRow, term_end: &str) -> LedgerRow {
-        LedgerRow { term_end: Some(d(term_end)), ..row }
+        LedgerRow {
+            term_end: Some(d(term_end)),
+            ..row
+        }
     }
 
     fn month(ledger: Vec<LedgerRow>, surveys: &[SurveyResponse], first_day: &str) -> PeriodMetrics {
-        let q = RetentionQuery { period: PeriodKind::Month, from: Some(d(first_day)), to: Some(d(first_day)), by_segment: false };
+        let q = RetentionQuery {
+            period: PeriodKind::Month,
+            from: Some(d(first_day)),
+            to: Some(d(first_day)),
+            by_segment: false,
+        };
         let mut all = retention(&Ledger::new(ledger), surveys, &q);
         assert_eq!(all.len(), 1);
         all.remove(0)
@@ -650,14 +787,27 @@ mod tests {
 
     #[test]
     fn seeds_example_1000_to_1500_is_150_percent() {
-        let m = month(vec![paid("a", "2026-01-01", 1000.0), paid("a", "2026-02-10", 1500.0)], &[], "2026-02-01");
-        assert_eq!((m.start_arr, m.expansion_arr, m.end_arr), (1000.0, 500.0, 1500.0));
+        let m = month(
+            vec![
+                paid("a", "2026-01-01", 1000.0),
+                paid("a", "2026-02-10", 1500.0),
+            ],
+            &[],
+            "2026-02-01",
+        );
+        assert_eq!(
+            (m.start_arr, m.expansion_arr, m.end_arr),
+            (1000.0, 500.0, 1500.0)
+        );
         close(m.nrr, 1.5);
         close(m.grr, 1.0);
         close(m.expansion_rate, 0.5);
         close(m.net_revenue_churn, -0.5);
         close(m.gross_revenue_churn, 0.0);
-        assert_eq!(m.quick_ratio, None, "nothing lost: the quick ratio is not defined");
+        assert_eq!(
+            m.quick_ratio, None,
+            "nothing lost: the quick ratio is not defined"
+        );
     }
 
     fn march_book() -> Vec<LedgerRow> {
@@ -681,16 +831,31 @@ mod tests {
     }
 
     fn survey(kind: SurveyKind, date: &str, score: f64) -> SurveyResponse {
-        SurveyResponse { account_id: "a".into(), date: d(date), kind, score }
+        SurveyResponse {
+            account_id: "a".into(),
+            date: d(date),
+            kind,
+            score,
+        }
     }
 
     #[test]
     fn a_month_with_every_movement() {
-        let mut surveys: Vec<SurveyResponse> =
-            [10.0, 9.0, 8.0, 6.0, 3.0].iter().map(|s| survey(SurveyKind::Nps, "2026-03-09", *s)).collect();
+        let mut surveys: Vec<SurveyResponse> = [10.0, 9.0, 8.0, 6.0, 3.0]
+            .iter()
+            .map(|s| survey(SurveyKind::Nps, "2026-03-09", *s))
+            .collect();
         surveys.push(survey(SurveyKind::Nps, "2026-02-28", 0.0)); // February: not counted
-        surveys.extend([5.0, 4.0, 3.0, 1.0].iter().map(|s| survey(SurveyKind::Csat, "2026-03-09", *s)));
-        surveys.extend([2.0, 3.0, 7.0].iter().map(|s| survey(SurveyKind::Ces, "2026-03-31", *s)));
+        surveys.extend(
+            [5.0, 4.0, 3.0, 1.0]
+                .iter()
+                .map(|s| survey(SurveyKind::Csat, "2026-03-09", *s)),
+        );
+        surveys.extend(
+            [2.0, 3.0, 7.0]
+                .iter()
+                .map(|s| survey(SurveyKind::Ces, "2026-03-31", *s)),
+        );
         let m = month(march_book(), &surveys, "2026-03-01");
 
         assert_eq!(m.period_start, Some(d("2026-03-01")));
@@ -703,7 +868,15 @@ mod tests {
         assert_eq!(m.new_arr, 1_100.0, "e, and g's trial conversion");
         assert_eq!(m.reactivation_arr, 800.0);
         assert_eq!(m.end_arr, 8_600.0);
-        assert_eq!((m.start_logos, m.new_logos, m.churned_logos, m.reactivated_logos), (4, 2, 1, 1));
+        assert_eq!(
+            (
+                m.start_logos,
+                m.new_logos,
+                m.churned_logos,
+                m.reactivated_logos
+            ),
+            (4, 2, 1, 1)
+        );
         close(m.nrr, 0.67);
         close(m.grr, 0.65);
         close(m.expansion_rate, 0.02);
@@ -727,13 +900,34 @@ mod tests {
 
     #[test]
     fn empty_ledger_and_empty_denominators() {
-        let q = RetentionQuery { period: PeriodKind::Month, from: None, to: None, by_segment: false };
+        let q = RetentionQuery {
+            period: PeriodKind::Month,
+            from: None,
+            to: None,
+            by_segment: false,
+        };
         assert!(retention(&Ledger::default(), &[], &q).is_empty());
 
         // Only a new account: nothing at the start, so no ratio is defined.
         let m = month(vec![paid("a", "2026-03-10", 100.0)], &[], "2026-03-01");
         assert_eq!(m.new_arr, 100.0);
-        for ratio in [m.nrr, m.grr, m.logo_churn, m.logo_retention, m.gross_revenue_churn, m.net_revenue_churn, m.expansion_rate, m.quick_ratio, m.renewal_rate_logo, m.renewal_rate_revenue, m.net_renewal_rate, m.trial_conversion, m.nps, m.csat, m.ces] {
+        for ratio in [
+            m.nrr,
+            m.grr,
+            m.logo_churn,
+            m.logo_retention,
+            m.gross_revenue_churn,
+            m.net_revenue_churn,
+            m.expansion_rate,
+            m.quick_ratio,
+            m.renewal_rate_logo,
+            m.renewal_rate_revenue,
+            m.net_renewal_rate,
+            m.trial_conversion,
+            m.nps,
+            m.csat,
+            m.ces,
+        ] {
             assert_eq!(ratio, None);
         }
         let json = serde_json::to_value(&m).unwrap();
@@ -752,7 +946,10 @@ mod tests {
 
     #[test]
     fn a_change_on_the_first_day_belongs_to_that_period() {
-        let ledger = vec![paid("a", "2026-01-15", 1000.0), paid("a", "2026-02-01", 1500.0)];
+        let ledger = vec![
+            paid("a", "2026-01-15", 1000.0),
+            paid("a", "2026-02-01", 1500.0),
+        ];
         let jan = month(ledger.clone(), &[], "2026-01-01");
         assert_eq!((jan.new_arr, jan.end_arr), (1000.0, 1000.0));
         let feb = month(ledger, &[], "2026-02-01");
@@ -761,18 +958,37 @@ mod tests {
 
     #[test]
     fn churn_and_return_within_a_period_is_netted() {
-        let ledger = vec![paid("a", "2026-01-01", 1000.0), paid("a", "2026-02-05", 0.0), paid("a", "2026-02-20", 1200.0)];
+        let ledger = vec![
+            paid("a", "2026-01-01", 1000.0),
+            paid("a", "2026-02-05", 0.0),
+            paid("a", "2026-02-20", 1200.0),
+        ];
         let m = month(ledger, &[], "2026-02-01");
-        assert_eq!((m.churned_logos, m.churned_arr, m.expansion_arr, m.reactivation_arr), (0, 0.0, 200.0, 0.0));
+        assert_eq!(
+            (
+                m.churned_logos,
+                m.churned_arr,
+                m.expansion_arr,
+                m.reactivation_arr
+            ),
+            (0, 0.0, 200.0, 0.0)
+        );
     }
 
     #[test]
     fn churn_then_return_in_a_later_period_is_reactivation_not_new() {
-        let ledger = vec![paid("a", "2026-01-01", 1000.0), paid("a", "2026-02-05", 0.0), paid("a", "2026-03-20", 900.0)];
+        let ledger = vec![
+            paid("a", "2026-01-01", 1000.0),
+            paid("a", "2026-02-05", 0.0),
+            paid("a", "2026-03-20", 900.0),
+        ];
         let feb = month(ledger.clone(), &[], "2026-02-01");
         assert_eq!((feb.churned_logos, feb.churned_arr), (1, 1000.0));
         let mar = month(ledger, &[], "2026-03-01");
-        assert_eq!((mar.new_arr, mar.reactivation_arr, mar.reactivated_logos), (0.0, 900.0, 1));
+        assert_eq!(
+            (mar.new_arr, mar.reactivation_arr, mar.reactivated_logos),
+            (0.0, 900.0, 1)
+        );
     }
 
     #[test]
@@ -784,14 +1000,24 @@ mod tests {
             paid("b", "2026-02-10", 1.0),
         ];
         let m = month(ledger, &[], "2026-02-01");
-        assert_eq!((m.churned_arr, m.churned_logos, m.contraction_arr), (1000.0, 1, 999.0));
+        assert_eq!(
+            (m.churned_arr, m.churned_logos, m.contraction_arr),
+            (1000.0, 1, 999.0)
+        );
     }
 
     #[test]
     fn trials_never_count_in_revenue_metrics() {
-        let ledger = vec![trial("t", "2026-01-10", 5000.0), trial("t", "2026-02-10", 0.0), paid("a", "2026-01-01", 100.0)];
+        let ledger = vec![
+            trial("t", "2026-01-10", 5000.0),
+            trial("t", "2026-02-10", 0.0),
+            paid("a", "2026-01-01", 100.0),
+        ];
         let m = month(ledger, &[], "2026-02-01");
-        assert_eq!((m.start_arr, m.churned_arr, m.churned_logos), (100.0, 0.0, 0));
+        assert_eq!(
+            (m.start_arr, m.churned_arr, m.churned_logos),
+            (100.0, 0.0, 0)
+        );
         close(m.nrr, 1.0);
         assert_eq!(m.trials_ended, 1);
         close(m.trial_conversion, 0.0);
@@ -799,40 +1025,80 @@ mod tests {
 
     #[test]
     fn same_day_rows_apply_in_file_order() {
-        let ledger = vec![paid("a", "2026-01-01", 1000.0), paid("a", "2026-02-03", 700.0), paid("a", "2026-02-03", 1100.0)];
+        let ledger = vec![
+            paid("a", "2026-01-01", 1000.0),
+            paid("a", "2026-02-03", 700.0),
+            paid("a", "2026-02-03", 1100.0),
+        ];
         let m = month(ledger, &[], "2026-02-01");
         assert_eq!((m.end_arr, m.expansion_arr), (1100.0, 100.0));
     }
 
     #[test]
     fn quarters_and_years() {
-        assert_eq!(PeriodKind::Quarter.start_of(d("2026-05-17")), d("2026-04-01"));
+        assert_eq!(
+            PeriodKind::Quarter.start_of(d("2026-05-17")),
+            d("2026-04-01")
+        );
         assert_eq!(PeriodKind::Quarter.next(d("2026-10-01")), d("2027-01-01"));
         assert_eq!(PeriodKind::Year.start_of(d("2026-05-17")), d("2026-01-01"));
         assert_eq!(PeriodKind::Month.next(d("2026-12-01")), d("2027-01-01"));
-        let q = RetentionQuery { period: PeriodKind::Quarter, from: None, to: None, by_segment: false };
+        let q = RetentionQuery {
+            period: PeriodKind::Quarter,
+            from: None,
+            to: None,
+            by_segment: false,
+        };
         let all = retention(&Ledger::new(march_book()), &[], &q);
-        let starts: Vec<String> = all.iter().map(|m| m.period_start.unwrap().to_string()).collect();
+        let starts: Vec<String> = all
+            .iter()
+            .map(|m| m.period_start.unwrap().to_string())
+            .collect();
         assert_eq!(starts, ["2025-10-01", "2026-01-01"]);
         assert_eq!(all[1].period_end, Some(d("2026-03-31")));
         // f paid before Q1; its January churn and March return net out within Q1.
-        assert_eq!((all[1].start_arr, all[1].churned_logos, all[1].contraction_arr), (1000.0, 0, 200.0));
+        assert_eq!(
+            (
+                all[1].start_arr,
+                all[1].churned_logos,
+                all[1].contraction_arr
+            ),
+            (1000.0, 0, 200.0)
+        );
     }
 
     #[test]
     fn segments_add_up_to_the_total() {
         let mut book = march_book();
         for (i, row) in book.iter_mut().enumerate() {
-            row.segment = Some(if row.account_id.as_str() < "d" { "smb" } else { "enterprise" }.to_owned());
+            row.segment = Some(
+                if row.account_id.as_str() < "d" {
+                    "smb"
+                } else {
+                    "enterprise"
+                }
+                .to_owned(),
+            );
             if i % 3 == 0 {
                 row.segment = None; // only some rows name it; the latest known applies
             }
         }
-        let q = |by_segment| RetentionQuery { period: PeriodKind::Month, from: Some(d("2026-03-01")), to: Some(d("2026-03-01")), by_segment };
+        let q = |by_segment| RetentionQuery {
+            period: PeriodKind::Month,
+            from: Some(d("2026-03-01")),
+            to: Some(d("2026-03-01")),
+            by_segment,
+        };
         let ledger = Ledger::new(book);
         let total = &retention(&ledger, &[], &q(false))[0];
         let parts = retention(&ledger, &[], &q(true));
-        assert_eq!(parts.iter().map(|m| m.segment.clone().unwrap()).collect::<Vec<_>>(), ["unknown", "enterprise", "smb"]);
+        assert_eq!(
+            parts
+                .iter()
+                .map(|m| m.segment.clone().unwrap())
+                .collect::<Vec<_>>(),
+            ["unknown", "enterprise", "smb"]
+        );
         let sum = |f: fn(&PeriodMetrics) -> f64| parts.iter().map(f).sum::<f64>();
         assert_eq!(sum(|m| m.start_arr), total.start_arr);
         assert_eq!(sum(|m| m.end_arr), total.end_arr);
@@ -853,10 +1119,17 @@ mod tests {
         let rows = cohorts(&ledger, d("2026-03-31"));
         assert_eq!(rows.len(), 2);
         let jan = &rows[0];
-        assert_eq!((jan.cohort, jan.accounts, jan.start_arr), (d("2026-01-01"), 2, 2000.0));
+        assert_eq!(
+            (jan.cohort, jan.accounts, jan.start_arr),
+            (d("2026-01-01"), 2, 2000.0)
+        );
         assert_eq!(jan.logo, [Some(1.0), Some(0.5), Some(0.5)]);
         assert_eq!(jan.revenue, [Some(1.0), Some(0.5), Some(0.75)]);
-        assert_eq!(rows[1].logo, [Some(1.0), Some(1.0)], "February cohort: two months observed");
+        assert_eq!(
+            rows[1].logo,
+            [Some(1.0), Some(1.0)],
+            "February cohort: two months observed"
+        );
     }
 
     #[test]
@@ -867,9 +1140,20 @@ mod tests {
                    c,2026-13-01,5,,,,\n\
                    d,2026-01-01,-5,,,,\n";
         let errors = parse_ledger("l.csv", csv, true, false).unwrap_err();
-        let got: Vec<(usize, Option<&str>)> = errors.iter().map(|e| (e.line, e.field.as_deref())).collect();
-        assert_eq!(got, [(3, None), (4, Some("date")), (5, Some("arr"))], "every bad row, in line order");
-        assert!(errors[0].to_string().contains("missing field `arr`"), "{}", errors[0]);
+        let got: Vec<(usize, Option<&str>)> = errors
+            .iter()
+            .map(|e| (e.line, e.field.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [(3, None), (4, Some("date")), (5, Some("arr"))],
+            "every bad row, in line order"
+        );
+        assert!(
+            errors[0].to_string().contains("missing field `arr`"),
+            "{}",
+            errors[0]
+        );
 
         let good = "account_id,date,arr,stage\na,2026-01-01,100,\nb,2026-02-01,50,trial\n";
         let rows = parse_ledger("l.csv", good, true, true).unwrap();
@@ -877,11 +1161,23 @@ mod tests {
         assert_eq!(rows[0].stage, RevenueStage::Paid);
         assert_eq!(rows[1].stage, RevenueStage::Trial);
 
-        let neg = parse_ledger("l.jsonl", r#"{"account_id":"d","date":"2026-01-01","arr":-5}"#, false, false).unwrap_err();
-        assert_eq!(neg[0].to_string(), "l.jsonl:1: field `arr`: must be >= 0, got -5");
+        let neg = parse_ledger(
+            "l.jsonl",
+            r#"{"account_id":"d","date":"2026-01-01","arr":-5}"#,
+            false,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            neg[0].to_string(),
+            "l.jsonl:1: field `arr`: must be >= 0, got -5"
+        );
         let jsonl = r#"{"account_id":"a","date":"2026-01-01","arr":100,"stage":"trial","term_end":"2026-06-30"}"#;
         let rows = parse_ledger("l.jsonl", jsonl, false, false).unwrap();
-        assert_eq!((rows[0].stage, rows[0].term_end), (RevenueStage::Trial, Some(d("2026-06-30"))));
+        assert_eq!(
+            (rows[0].stage, rows[0].term_end),
+            (RevenueStage::Trial, Some(d("2026-06-30")))
+        );
     }
 
     #[test]
@@ -889,8 +1185,16 @@ mod tests {
         let text = "account_id,date,kind,score\na,2026-01-01,nps,10\na,2026-01-01,csat,6\na,2026-01-01,mood,3\n";
         let errors = parse_surveys("s.csv", text, true).unwrap_err();
         assert_eq!(errors.len(), 2);
-        assert_eq!(errors[0].to_string(), "s.csv:3: field `score`: 6 is outside 1-5 for Csat");
-        assert_eq!((errors[1].line, errors[1].field.as_deref()), (4, Some("kind")), "{}", errors[1]);
+        assert_eq!(
+            errors[0].to_string(),
+            "s.csv:3: field `score`: 6 is outside 1-5 for Csat"
+        );
+        assert_eq!(
+            (errors[1].line, errors[1].field.as_deref()),
+            (4, Some("kind")),
+            "{}",
+            errors[1]
+        );
     }
 }
 
@@ -901,14 +1205,24 @@ mod properties {
     use super::*;
 
     fn ledger() -> impl Strategy<Value = Vec<LedgerRow>> {
-        let row = (0..6usize, 0..365i32, prop::sample::select(vec![0.0, 100.0, 250.0, 1000.0]), any::<bool>(), 0..3usize);
+        let row = (
+            0..6usize,
+            0..365i32,
+            prop::sample::select(vec![0.0, 100.0, 250.0, 1000.0]),
+            any::<bool>(),
+            0..3usize,
+        );
         prop::collection::vec(row, 0..40).prop_map(|rows| {
             rows.into_iter()
                 .map(|(account, day, arr, trial, segment)| LedgerRow {
                     account_id: format!("acct-{account}"),
                     date: Date::from_ymd(2026, 1, 1).unwrap().add_days(day),
                     arr,
-                    stage: if trial && day % 5 == 0 { RevenueStage::Trial } else { RevenueStage::Paid },
+                    stage: if trial && day % 5 == 0 {
+                        RevenueStage::Trial
+                    } else {
+                        RevenueStage::Paid
+                    },
                     segment: [None, Some("a"), Some("b")][segment].map(str::to_owned),
                     term_end: None,
                 })
@@ -918,7 +1232,12 @@ mod properties {
 
     fn query(by_segment: bool) -> RetentionQuery {
         let (from, to) = (Date::from_ymd(2026, 1, 1), Date::from_ymd(2026, 12, 31));
-        RetentionQuery { period: PeriodKind::Month, from, to, by_segment }
+        RetentionQuery {
+            period: PeriodKind::Month,
+            from,
+            to,
+            by_segment,
+        }
     }
 
     proptest! {

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyResponse};
 use headway_core::{Account, Date, LifecycleStage, OutcomeKpi, Point};
 
 /// The seed of the checked-in sample files.
@@ -387,6 +388,198 @@ fn logistics_account(rng: &mut Rng, i: usize, as_of: Date) -> Account {
     }
 }
 
+/// The revenue ledger behind a book: a year of changes for its accounts, plus the
+/// former customers who churned during that year (they are no longer in the book).
+/// Accounts that grew show an expansion, shrinking ones a contraction; some recent
+/// customers converted from a trial; every paid row carries its contract end.
+pub fn ledger(book: Book, accounts: &[Account], seed: u64) -> Vec<LedgerRow> {
+    let mut rng = Rng(seed ^ 0x1ED6E5 ^ book as u64);
+    let Some(as_of) = accounts.first().map(|a| a.as_of) else {
+        return Vec::new();
+    };
+    let window_start = as_of.add_days(-365);
+    let row = |a: &Account, date: Date, arr: f64, stage: RevenueStage| LedgerRow {
+        account_id: a.id.clone(),
+        date,
+        arr,
+        stage,
+        segment: Some(a.segment.clone()),
+        term_end: (stage == RevenueStage::Paid && arr > 0.0)
+            .then(|| next_anniversary(a.start_date, date)),
+    };
+    let mut rows = Vec::new();
+    for a in accounts {
+        if a.stage == LifecycleStage::Trial {
+            rows.push(row(a, a.start_date, 0.0, RevenueStage::Trial));
+            continue;
+        }
+        if as_of.days_since(a.start_date) < 365 && rng.chance(0.4) {
+            rows.push(row(a, a.start_date.add_days(-14), 0.0, RevenueStage::Trial));
+        }
+        // Where it was a year ago (or at its start): growth shows as expansion.
+        let change = rng.range(-0.3, 0.5);
+        let earlier = if change.abs() < 0.1 {
+            a.arr
+        } else {
+            (a.arr / (1.0 + change) / 10.0).round() * 10.0
+        };
+        rows.push(row(a, a.start_date, earlier, RevenueStage::Paid));
+        if earlier != a.arr {
+            let from = a.start_date.max(window_start).add_days(1);
+            let day =
+                from.add_days(rng.int(0, i64::from(as_of.days_since(from) - 1).max(0)) as i32);
+            rows.push(row(a, day, a.arr, RevenueStage::Paid));
+        }
+    }
+    // Former customers: paid for a while, left at a contract end within the year.
+    let churned = accounts.len() / 10;
+    let prefix = match book {
+        Book::Saas => "saas-former",
+        Book::Logistics => "log-former",
+    };
+    for i in 1..=churned {
+        let template = &accounts[rng.int(0, accounts.len() as i64 - 1) as usize];
+        let id = format!("{prefix}-{i:03}");
+        let tenure = rng.int(60, 1_400) as i32;
+        let start = as_of.add_days(-tenure);
+        let left = if tenure > 400 {
+            // Did not renew: left at a contract end within the year.
+            let mut left = next_anniversary(start, window_start.add_days(rng.int(0, 330) as i32));
+            while left > as_of {
+                left = left.add_days(-365);
+            }
+            left
+        } else {
+            // Left early in its first contract (cancelled, or did not pay).
+            start.add_days(rng.int(30, i64::from(tenure) - 1) as i32)
+        };
+        let former = Account {
+            id,
+            start_date: start,
+            ..template.clone()
+        };
+        rows.push(row(
+            &former,
+            start,
+            (template.arr.max(1_000.0) / 10.0).round() * 10.0,
+            RevenueStage::Paid,
+        ));
+        rows.push(LedgerRow {
+            term_end: None,
+            ..row(&former, left, 0.0, RevenueStage::Paid)
+        });
+    }
+    // Trials that expired without converting.
+    for i in 1..=accounts.len() / 20 {
+        let start = as_of.add_days(-(rng.int(20, 360) as i32));
+        let id = format!("{prefix}-trial-{i:03}");
+        let segment = accounts[rng.int(0, accounts.len() as i64 - 1) as usize]
+            .segment
+            .clone();
+        for date in [start, start.add_days(14)] {
+            rows.push(LedgerRow {
+                account_id: id.clone(),
+                date,
+                arr: 0.0,
+                stage: RevenueStage::Trial,
+                segment: Some(segment.clone()),
+                term_end: None,
+            });
+        }
+    }
+    rows.sort_by(|a, b| {
+        a.date
+            .cmp(&b.date)
+            .then_with(|| a.account_id.cmp(&b.account_id))
+    });
+    rows
+}
+
+/// The first anniversary of `start` after `date`.
+fn next_anniversary(start: Date, date: Date) -> Date {
+    let mut t = start.add_days(365);
+    while t <= date {
+        t = t.add_days(365);
+    }
+    t
+}
+
+/// Survey answers for a book over its last quarter: each account's NPS answer where
+/// it has one, and a CSAT answer (1-5) that follows its health signals.
+pub fn surveys(accounts: &[Account], seed: u64) -> Vec<SurveyResponse> {
+    let mut rng = Rng(seed ^ 0x5EED5);
+    let mut out = Vec::new();
+    for a in accounts {
+        let date = a.as_of.add_days(-(rng.int(1, 90) as i32));
+        if let Some(nps) = a.measures.get("nps") {
+            out.push(SurveyResponse {
+                account_id: a.id.clone(),
+                date,
+                kind: SurveyKind::Nps,
+                score: *nps,
+            });
+        }
+        let signal = a
+            .measures
+            .get("feature-adoption")
+            .copied()
+            .or_else(|| {
+                a.outcomes
+                    .iter()
+                    .find(|o| o.name == "otif")
+                    .map(|o| (o.value - 0.8) * 5.0)
+            })
+            .unwrap_or(0.5);
+        let csat = (2.5 + 3.0 * signal + rng.noise(0.8))
+            .round()
+            .clamp(1.0, 5.0);
+        out.push(SurveyResponse {
+            account_id: a.id.clone(),
+            date,
+            kind: SurveyKind::Csat,
+            score: csat,
+        });
+    }
+    out.sort_by(|a, b| {
+        a.date
+            .cmp(&b.date)
+            .then_with(|| a.account_id.cmp(&b.account_id))
+    });
+    out
+}
+
+/// The ledger as CSV (`account_id,date,arr,stage,segment,term_end`).
+pub fn ledger_csv(rows: &[LedgerRow]) -> String {
+    let mut out = String::from("account_id,date,arr,stage,segment,term_end\n");
+    for r in rows {
+        let stage = match r.stage {
+            RevenueStage::Trial => "trial",
+            RevenueStage::Paid => "paid",
+        };
+        let term_end = r.term_end.map(|d| d.to_string()).unwrap_or_default();
+        let segment = r.segment.as_deref().unwrap_or("");
+        out.push_str(&format!(
+            "{},{},{},{stage},{segment},{term_end}\n",
+            r.account_id, r.date, r.arr
+        ));
+    }
+    out
+}
+
+/// Survey answers as CSV (`account_id,date,kind,score`).
+pub fn surveys_csv(rows: &[SurveyResponse]) -> String {
+    let mut out = String::from("account_id,date,kind,score\n");
+    for r in rows {
+        let kind = match r.kind {
+            SurveyKind::Nps => "nps",
+            SurveyKind::Csat => "csat",
+            SurveyKind::Ces => "ces",
+        };
+        out.push_str(&format!("{},{},{kind},{}\n", r.account_id, r.date, r.score));
+    }
+    out
+}
+
 /// Accounts as JSON Lines, one per line, each ending in a newline.
 pub fn to_jsonl(accounts: &[Account]) -> String {
     let mut out = String::new();
@@ -401,6 +594,40 @@ pub fn to_jsonl(accounts: &[Account]) -> String {
 mod tests {
     use super::*;
     use headway_core::{InputDefaults, parse_jsonl};
+
+    #[test]
+    fn ledger_is_consistent_with_the_book() {
+        use headway_core::retention::{
+            Ledger, PeriodKind, RetentionQuery, parse_ledger, retention,
+        };
+        let accounts = generate(Book::Saas, 500, DEFAULT_SEED);
+        let rows = ledger(Book::Saas, &accounts, DEFAULT_SEED);
+        assert_eq!(
+            parse_ledger("gen", &ledger_csv(&rows), true, false).unwrap(),
+            rows,
+            "CSV round trip"
+        );
+        // At the as-of date, every paying account pays exactly its ARR in the book.
+        let as_of = accounts[0].as_of;
+        for a in accounts.iter().filter(|a| a.stage != LifecycleStage::Trial) {
+            let last = rows
+                .iter()
+                .rfind(|r| r.account_id == a.id && r.date <= as_of)
+                .unwrap();
+            assert_eq!(last.arr, a.arr, "{}", a.id);
+        }
+        let q = RetentionQuery {
+            period: PeriodKind::Year,
+            from: Some(as_of.add_days(-364)),
+            to: Some(as_of),
+            by_segment: false,
+        };
+        let year = &retention(&Ledger::new(rows), &surveys(&accounts, DEFAULT_SEED), &q);
+        assert!(
+            year.iter()
+                .any(|m| m.churned_logos > 0 && m.expansion_arr > 0.0 && m.contraction_arr > 0.0)
+        );
+    }
 
     #[test]
     fn same_seed_same_book_different_seed_different_book() {
