@@ -20,7 +20,7 @@ for tenant in saas-acme logistics-nordic; do
   echo
   echo "==> $tenant: revenue retention over the last year, by quarter (tenants/$tenant/ledger.csv)"
   "$headway" retention "tenants/$tenant/ledger.csv" --surveys "tenants/$tenant/surveys.csv" \
-    --period quarter --from 2025-11-01 --to 2026-10-31
+    --period quarter --from 2025-10-01 --to 2026-09-30
 done
 echo
 echo "Full results: $headway score --tenant tenants/saas-acme tenants/saas-acme/accounts.jsonl --format json"

@@ -253,7 +253,7 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
     match args.format {
         Format::Json => output::jsonl(stdout, &records)?,
         Format::Csv => output::csv(stdout, &records)?,
-        Format::Table => output::table(stdout, &records, plugin.info(), args.limit)?,
+        Format::Table => output::table(stdout, &records, args.limit)?,
     }
     tracing::debug!(ms = started.elapsed().as_millis(), "written");
     let failed = records.iter().filter(|r| r.error.is_some()).count();

@@ -128,12 +128,7 @@ impl Summary {
 }
 
 /// An aligned table: account, score, band, what holds the score back, next milestone.
-pub fn table(
-    mut out: impl Write,
-    records: &[ScoreRecord],
-    _info: &PluginInfo,
-    limit: Option<usize>,
-) -> io::Result<()> {
+pub fn table(mut out: impl Write, records: &[ScoreRecord], limit: Option<usize>) -> io::Result<()> {
     let shown = &records[..limit.unwrap_or(records.len()).min(records.len())];
     let rows: Vec<[String; 5]> = shown
         .iter()

@@ -23,6 +23,18 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `headway score --tenant tenants/saas-acme <file> <extra...>`
+fn score_saas(file: &std::path::Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "score",
+        "--tenant",
+        "tenants/saas-acme",
+        file.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    headway(&args)
+}
+
 fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
@@ -35,14 +47,7 @@ const ACCOUNT: &str = r#"{"id":"x1","stage":"active","segment":"smb","arr":1000,
 #[test]
 fn json_output_has_the_documented_keys() {
     let (_dir, file) = write_temp("a.jsonl", ACCOUNT);
-    let out = headway(&[
-        "score",
-        "--tenant",
-        "tenants/saas-acme",
-        file.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let out = score_saas(&file, &["--format", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines: Vec<Value> = stdout(&out)
         .lines()
@@ -90,14 +95,7 @@ fn malformed_lines_are_reported_and_the_rest_still_scores() {
     let text =
         format!("{ACCOUNT}\n{{\"id\":\"x2\",\"stage\":\"active\",\"arr\":\"a lot\"}}\nnot json\n");
     let (_dir, file) = write_temp("mixed.jsonl", &text);
-    let out = headway(&[
-        "score",
-        "--tenant",
-        "tenants/saas-acme",
-        file.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let out = score_saas(&file, &["--format", "json"]);
     assert_eq!(out.status.code(), Some(2), "partial failure exit code");
     let err = stderr(&out);
     assert!(
@@ -127,14 +125,7 @@ fn rule_errors_are_per_account() {
             .replace("\"seats-purchased\":10,", "")
     );
     let (_dir, file) = write_temp("b.jsonl", &text);
-    let out = headway(&[
-        "score",
-        "--tenant",
-        "tenants/saas-acme",
-        file.to_str().unwrap(),
-        "--format",
-        "csv",
-    ]);
+    let out = score_saas(&file, &["--format", "csv"]);
     assert_eq!(out.status.code(), Some(2));
     let csv = stdout(&out);
     let rows: Vec<&str> = csv.lines().collect();
@@ -156,12 +147,7 @@ fn rule_errors_are_per_account() {
 #[test]
 fn table_shows_score_band_reason_and_next_milestone() {
     let (_dir, file) = write_temp("a.jsonl", ACCOUNT);
-    let out = headway(&[
-        "score",
-        "--tenant",
-        "tenants/saas-acme",
-        file.to_str().unwrap(),
-    ]);
+    let out = score_saas(&file, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let table = stdout(&out);
     let mut lines = table.lines();
