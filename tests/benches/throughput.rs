@@ -48,7 +48,7 @@ fn main() {
             .collect();
         let call = median(|| {
             for b in &host_batches {
-                std::hint::black_box(plugin.call(b).0.expect("call succeeds"));
+                std::hint::black_box(plugin.call(b).answer.expect("call succeeds"));
             }
         });
         // End to end: accounts in, checked per-account Assessments out.

@@ -3,6 +3,7 @@
 //! `main` parses the command line and dispatches to one function per subcommand;
 //! the work lives in the library crates.
 
+mod author;
 mod output;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,35 @@ struct Cli {
 enum Command {
     /// Score accounts (JSON Lines or CSV) through a tenant's plugin.
     Score(ScoreArgs),
+    /// Check a plugin component against the contract and the sandbox: contract
+    /// version, imports (and which would be refused), describe(), size. Exit 0/1.
+    Check {
+        /// The component (`.wasm`).
+        plugin: PathBuf,
+    },
+    /// Run golden fixtures through the real sandbox and report pass/fail per case.
+    Test {
+        /// A tenant folder: its plugin, limits, config and `fixtures.jsonl`.
+        #[arg(long)]
+        tenant: Option<PathBuf>,
+        /// A plugin component, when testing without a tenant folder.
+        #[arg(conflicts_with = "tenant")]
+        plugin: Option<PathBuf>,
+        /// The fixtures file (default: `<tenant>/fixtures.jsonl`).
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+    },
+    /// Show one account's score factor by factor, its milestones and the plugin's log.
+    Explain {
+        /// The tenant folder.
+        #[arg(long)]
+        tenant: PathBuf,
+        /// The account id.
+        #[arg(long)]
+        account: String,
+        /// The accounts file holding it.
+        accounts: PathBuf,
+    },
     /// Show what a tenant's plugin declares: bands, factors, milestones, upsells.
     Describe {
         /// The tenant folder (holding tenant.toml).
@@ -151,6 +181,17 @@ fn main() -> ExitCode {
         Command::Score(args) => score(&args),
         Command::Describe { tenant } => describe(&tenant).map(|()| ExitCode::SUCCESS),
         Command::Retention(args) => retention(&args).map(|()| ExitCode::SUCCESS),
+        Command::Check { plugin } => author::check(&plugin),
+        Command::Test {
+            tenant,
+            plugin,
+            fixtures,
+        } => author::test(tenant.as_deref(), plugin.as_deref(), fixtures.as_deref()),
+        Command::Explain {
+            tenant,
+            account,
+            accounts,
+        } => author::explain(&tenant, &account, &accounts).map(|()| ExitCode::SUCCESS),
         Command::Sample {
             book,
             what,

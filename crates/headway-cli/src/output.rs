@@ -15,7 +15,8 @@ pub fn jsonl(mut out: impl Write, records: &[ScoreRecord]) -> io::Result<()> {
     out.flush()
 }
 
-fn kebab(value: impl serde::Serialize) -> String {
+/// A serde enum's name as written in JSON (`bad-fit`, `out-of-fuel`).
+pub fn kebab(value: impl serde::Serialize) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

@@ -293,3 +293,113 @@ fn a_bad_ledger_names_every_bad_row_and_computes_nothing() {
     );
     assert!(stdout(&out).is_empty());
 }
+
+#[test]
+fn example_tenants_pass_their_fixtures() {
+    for tenant in ["tenants/saas-acme", "tenants/logistics-nordic"] {
+        let out = headway(&["test", "--tenant", tenant]);
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.lines().last().unwrap().ends_with(" passed, 0 failed"),
+            "{text}"
+        );
+        assert!(text.contains("instructions"), "{text}");
+    }
+}
+
+#[test]
+fn a_failing_fixture_shows_the_difference() {
+    let fixture = format!(
+        "{{\"name\":\"wrong band\",\"account\":{ACCOUNT},\"expect\":{{\"band\":\"red\",\"score\":10}}}}\n\
+         {{\"name\":\"right\",\"account\":{ACCOUNT},\"expect\":{{\"band\":\"green\"}}}}\n"
+    );
+    let (_dir, file) = write_temp("fixtures.jsonl", &fixture);
+    let out = headway(&[
+        "test",
+        headway_tests::SAAS_HEALTH,
+        "--fixtures",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("FAIL  wrong band"), "{text}");
+    assert!(
+        text.contains("line 1: score: expected 10 ± 0.01, got"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 1: band: expected red, got green"),
+        "{text}"
+    );
+    assert!(text.contains("PASS  right"), "{text}");
+    assert!(text.ends_with("1 passed, 1 failed\n"), "{text}");
+}
+
+#[test]
+fn check_reports_contract_imports_and_refusals() {
+    let good = headway(&["check", headway_tests::SAAS_HEALTH]);
+    assert!(good.status.success());
+    let text = stdout(&good);
+    assert!(
+        text.contains("contract   headway:rules@0.1.0 (supported)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("wasi:cli/exit@0.2.6") && text.contains("inert WASI"),
+        "{text}"
+    );
+    assert!(
+        text.contains("describe   saas-health 0.1.0: 3 bands, 6 factors, 3 milestones"),
+        "{text}"
+    );
+    assert!(text.ends_with("result     ok\n"), "{text}");
+
+    let bad = headway(&["check", headway_tests::IMPORTS_FS]);
+    assert_eq!(bad.status.code(), Some(1));
+    let text = stdout(&bad);
+    assert!(
+        text.contains("wasi:filesystem/preopens@0.2.6") && text.contains("REFUSED: not granted"),
+        "{text}"
+    );
+
+    let (_dir, empty) = write_temp("empty.wasm", "");
+    let out = headway(&["check", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("empty file"), "{}", stdout(&out));
+}
+
+#[test]
+fn explain_breaks_a_score_down() {
+    let (_dir, file) = write_temp("a.jsonl", ACCOUNT);
+    let out = headway(&[
+        "explain",
+        "--tenant",
+        "tenants/saas-acme",
+        "--account",
+        "x1",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("9 of 10 seats in use"), "{text}");
+    assert!(
+        text.contains("usage-trend") && text.contains("under 90 days of usage history"),
+        "{text}"
+    );
+    assert!(text.contains("team-rollout"), "{text}");
+    let missing = headway(&[
+        "explain",
+        "--tenant",
+        "tenants/saas-acme",
+        "--account",
+        "nope",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("no account `nope`"),
+        "{}",
+        stderr(&missing)
+    );
+}

@@ -60,7 +60,7 @@ pub struct InputDefaults {
 /// The on-disk shape of one account (JSON Lines). `Account` is the validated form.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawAccount {
+pub(crate) struct RawAccount {
     id: String,
     #[serde(default)]
     name: String,
@@ -88,14 +88,14 @@ struct RawAccount {
 }
 
 /// A validation failure before it is placed at a line: (field, message).
-type FieldError = (Option<String>, String);
+pub(crate) type FieldError = (Option<String>, String);
 
 fn field_error(field: &str, message: impl Into<String>) -> FieldError {
     (Some(field.to_owned()), message.into())
 }
 
 impl RawAccount {
-    fn validate(self, defaults: &InputDefaults) -> Result<Account, FieldError> {
+    pub(crate) fn validate(self, defaults: &InputDefaults) -> Result<Account, FieldError> {
         if self.id.trim().is_empty() {
             return Err(field_error("id", "must not be empty"));
         }

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod assessment;
 mod date;
+pub mod fixtures;
 pub mod input;
 pub mod report;
 pub mod retention;

@@ -12,7 +12,9 @@ mod runtime;
 mod tenant;
 
 pub use error::{LoadError, RunError, TenantError};
-pub use runtime::{CONTRACT, LogLine, Plugin, Report, Runtime};
+pub use runtime::{
+    CONTRACT, CallOutcome, ImportVerdict, Interface, LogLine, Plugin, Report, Runtime,
+};
 pub use tenant::{Limits, TenantConfig};
 
 /// Builds the contract's columnar batch for `accounts` (what [`Plugin::call`] takes).

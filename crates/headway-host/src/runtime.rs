@@ -49,6 +49,36 @@ const MAX_LOG_LINE: usize = 4 << 10;
 /// What the plugin kit's panic hook writes before the instance aborts.
 const PANIC_PREFIX: &str = "panicked at";
 
+/// What the host decides about one import of a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportVerdict {
+    /// Part of the contract (`headway:rules/host`, `headway:rules/types`).
+    Contract,
+    /// WASI plumbing every Rust `wasm32-wasip2` library carries; linked as traps.
+    InertWasi,
+    /// Not granted: the component is refused.
+    Refused,
+}
+
+/// A component's exports and imports, as the host sees them.
+#[derive(Debug, Clone)]
+pub struct Interface {
+    /// Exported names (interfaces and functions).
+    pub exports: Vec<String>,
+    /// Imported names with the host's verdict.
+    pub imports: Vec<(String, ImportVerdict)>,
+}
+
+impl Interface {
+    /// The supported contract the component implements, if any.
+    pub fn contract(&self) -> Option<&'static str> {
+        self.exports
+            .iter()
+            .any(|e| e == RULES_EXPORT)
+            .then_some(CONTRACT)
+    }
+}
+
 /// A log line a plugin wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
@@ -63,6 +93,7 @@ struct StoreState {
     config: Arc<BTreeMap<String, String>>,
     memory_cap: usize,
     memory_denied: bool,
+    peak_memory: usize,
     logs: Vec<LogLine>,
     log_bytes: usize,
     dropped_logs: usize,
@@ -127,6 +158,7 @@ impl wasmtime::ResourceLimiter for StoreState {
             self.memory_denied = true;
             return Err(wasmtime::format_err!("memory limit reached"));
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 
@@ -218,6 +250,39 @@ impl Runtime {
         self.load(&bytes, &path.display().to_string(), tenant, limits, config)
     }
 
+    /// Compiles a component and lists what it exports and imports, with the verdict
+    /// on each import, without linking or running it (for `headway check`).
+    pub fn inspect(&self, bytes: &[u8], origin: &str) -> Result<Interface, LoadError> {
+        check_header(bytes, origin)?;
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+            origin: origin.to_owned(),
+            reason: format!("{e:#}"),
+        })?;
+        Ok(self.interface(&component))
+    }
+
+    fn interface(&self, component: &Component) -> Interface {
+        let ty = component.component_type();
+        let exports = ty
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(name, _)| {
+                let verdict = if CONTRACT_IMPORTS.contains(&name) {
+                    ImportVerdict::Contract
+                } else if INERT_WASI.iter().any(|p| name.starts_with(p)) {
+                    ImportVerdict::InertWasi
+                } else {
+                    ImportVerdict::Refused
+                };
+                (name.to_owned(), verdict)
+            })
+            .collect();
+        Interface { exports, imports }
+    }
+
     /// Validates, compiles and links a component, then asks it to describe itself.
     /// `origin` names the source in errors.
     pub fn load(
@@ -234,21 +299,18 @@ impl Runtime {
             origin: origin.clone(),
             reason: format!("{e:#}"),
         })?;
-        let ty = component.component_type();
+        let interface = self.interface(&component);
         // Exports first: a plugin for another contract version also imports that
         // version's host interface, and "wrong version" is the error that helps.
-        let exports: Vec<String> = ty
-            .exports(&self.engine)
-            .map(|(name, _)| name.to_owned())
-            .collect();
-        if !exports.iter().any(|e| e == RULES_EXPORT) {
-            let found = match exports
+        if interface.contract().is_none() {
+            let found = match interface
+                .exports
                 .iter()
                 .find(|e| e.starts_with("headway:rules/rules@"))
             {
                 Some(other) => format!("targets `{other}`"),
-                None if exports.is_empty() => "exports nothing".to_owned(),
-                None => format!("exports {}", exports.join(", ")),
+                None if interface.exports.is_empty() => "exports nothing".to_owned(),
+                None => format!("exports {}", interface.exports.join(", ")),
             };
             return Err(LoadError::ContractMismatch {
                 origin,
@@ -256,13 +318,11 @@ impl Runtime {
                 found,
             });
         }
-        let refused: Vec<String> = ty
-            .imports(&self.engine)
-            .map(|(name, _)| name)
-            .filter(|name| {
-                !CONTRACT_IMPORTS.contains(name) && !INERT_WASI.iter().any(|p| name.starts_with(p))
-            })
-            .map(str::to_owned)
+        let refused: Vec<String> = interface
+            .imports
+            .iter()
+            .filter(|(_, verdict)| *verdict == ImportVerdict::Refused)
+            .map(|(name, _)| name.clone())
             .collect();
         if !refused.is_empty() {
             return Err(LoadError::ForbiddenImport {
@@ -414,6 +474,19 @@ pub struct Plugin {
     plugin_ref: PluginRef,
 }
 
+/// What one raw [`Plugin::call`] produced.
+#[derive(Debug)]
+pub struct CallOutcome {
+    /// The plugin's answer (shape not yet checked), or why the call failed.
+    pub answer: Result<wit::AssessmentBatch, RunError>,
+    /// Instructions (fuel) used.
+    pub fuel_used: u64,
+    /// The largest size linear memory grew to, in bytes.
+    pub peak_memory_bytes: u64,
+    /// What the plugin logged.
+    pub logs: Vec<LogLine>,
+}
+
 /// The results of assessing a list of accounts.
 #[derive(Debug)]
 pub struct Report {
@@ -421,6 +494,8 @@ pub struct Report {
     pub results: Vec<Result<Assessment, AccountError>>,
     /// Instructions (fuel) used, in total.
     pub fuel_used: u64,
+    /// The largest linear memory any call of this run grew to, in bytes.
+    pub peak_memory_bytes: u64,
     /// What the plugin logged, batch by batch.
     pub logs: Vec<LogLine>,
 }
@@ -429,6 +504,7 @@ impl Report {
     fn append(&mut self, other: Report) {
         self.results.extend(other.results);
         self.fuel_used += other.fuel_used;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(other.peak_memory_bytes);
         self.logs.extend(other.logs);
     }
 
@@ -437,6 +513,7 @@ impl Report {
         Self {
             results: vec![Err(err); accounts],
             fuel_used,
+            peak_memory_bytes: 0,
             logs,
         }
     }
@@ -465,6 +542,7 @@ impl Plugin {
                 config: Arc::clone(&self.config),
                 memory_cap: usize::try_from(self.limits.memory_mib << 20).unwrap_or(usize::MAX),
                 memory_denied: false,
+                peak_memory: 0,
                 logs: Vec::new(),
                 log_bytes: 0,
                 dropped_logs: 0,
@@ -525,23 +603,33 @@ impl Plugin {
     /// One `assess` call of the contract on a prepared columnar batch, in a fresh
     /// instance under the plugin's limits: the raw boundary, for tools and
     /// benchmarks. Returns the plugin's answer (unchecked), the fuel used and logs.
-    pub fn call(
-        &self,
-        batch: &wit::AccountBatch,
-    ) -> (Result<wit::AssessmentBatch, RunError>, u64, Vec<LogLine>) {
+    pub fn call(&self, batch: &wit::AccountBatch) -> CallOutcome {
         let rows = batch.ids.ends.len() as u64;
         let fuel = BASE_FUEL + self.limits.fuel_per_account.saturating_mul(rows);
         let mut store = match self.store(fuel) {
             Ok(s) => s,
-            Err(e) => return (Err(e), 0, Vec::new()),
+            Err(e) => {
+                return CallOutcome {
+                    answer: Err(e),
+                    fuel_used: 0,
+                    peak_memory_bytes: 0,
+                    logs: Vec::new(),
+                };
+            }
         };
         let call = self
             .pre
             .instantiate(&mut store)
             .and_then(|rules| rules.headway_rules_rules().call_assess(&mut store, batch));
-        let used = store.get_fuel().map_or(0, |left| fuel - left);
-        let result = call.map_err(|e| self.run_error(&store, fuel, e));
-        (result, used, store.into_data().into_logs())
+        let fuel_used = store.get_fuel().map_or(0, |left| fuel - left);
+        let answer = call.map_err(|e| self.run_error(&store, fuel, e));
+        let state = store.into_data();
+        CallOutcome {
+            answer,
+            fuel_used,
+            peak_memory_bytes: state.peak_memory as u64,
+            logs: state.into_logs(),
+        }
     }
 
     /// Assesses one batch: columns in, [`Plugin::call`], results checked and turned
@@ -553,7 +641,12 @@ impl Plugin {
     /// results. Same input, same split, same outcome. A deadline or a malformed
     /// answer fails the whole batch.
     fn assess_batch(&self, accounts: &[Account], isolation_calls: &mut u32) -> Report {
-        let (answer, fuel_used, logs) = self.call(&convert::batch(accounts));
+        let CallOutcome {
+            answer,
+            fuel_used,
+            peak_memory_bytes,
+            logs,
+        } = self.call(&convert::batch(accounts));
         let checked = answer.and_then(|out| {
             check_output_size(&out, accounts.len(), self.limits.output_kib_per_account)?;
             convert::assessments(out, &self.info, accounts.len())
@@ -563,6 +656,7 @@ impl Plugin {
             Ok(results) => Report {
                 results,
                 fuel_used,
+                peak_memory_bytes,
                 logs,
             },
             Err(e) if e.may_be_one_account() && accounts.len() > 1 && *isolation_calls >= 2 => {
@@ -571,13 +665,17 @@ impl Plugin {
                 let mut report = Report {
                     results: Vec::with_capacity(accounts.len()),
                     fuel_used,
+                    peak_memory_bytes,
                     logs,
                 };
                 report.append(self.assess_batch(left, isolation_calls));
                 report.append(self.assess_batch(right, isolation_calls));
                 report
             }
-            Err(e) => Report::failed(accounts.len(), &e, fuel_used, logs),
+            Err(e) => Report {
+                peak_memory_bytes,
+                ..Report::failed(accounts.len(), &e, fuel_used, logs)
+            },
         }
     }
 
@@ -614,6 +712,7 @@ impl Plugin {
         let mut report = Report {
             results: Vec::with_capacity(accounts.len()),
             fuel_used: 0,
+            peak_memory_bytes: 0,
             logs: Vec::new(),
         };
         for (_, part) in done {

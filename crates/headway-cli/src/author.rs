@@ -1,0 +1,232 @@
+//! Commands for plugin authors: `check`, `test`, `explain`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use headway_core::fixtures::{differences, parse_fixtures};
+use headway_core::{Account, InputDefaults};
+use headway_host::{ImportVerdict, Limits, Plugin, Runtime};
+
+use crate::output::{kebab, money};
+
+/// `headway check <plugin.wasm>`: what the host thinks of a component.
+pub fn check(path: &Path) -> Result<ExitCode> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let runtime = Runtime::new()?;
+    let origin = path.display().to_string();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "file       {origin} ({} bytes)",
+        money(bytes.len() as f64)
+    )?;
+    let interface = match runtime.inspect(&bytes, &origin) {
+        Ok(i) => i,
+        Err(e) => {
+            writeln!(out, "result     REFUSED: {e}")?;
+            return Ok(ExitCode::from(1));
+        }
+    };
+    match interface.contract() {
+        Some(contract) => writeln!(out, "contract   {contract} (supported)")?,
+        None => writeln!(
+            out,
+            "contract   none supported; exports: {}",
+            interface.exports.join(", ")
+        )?,
+    }
+    for (i, (name, verdict)) in interface.imports.iter().enumerate() {
+        let label = if i == 0 { "imports" } else { "" };
+        let verdict = match verdict {
+            ImportVerdict::Contract => "contract",
+            ImportVerdict::InertWasi => "inert WASI, linked as a trap",
+            ImportVerdict::Refused => "REFUSED: not granted",
+        };
+        writeln!(out, "{label:<10} {name:<40} {verdict}")?;
+    }
+    match runtime.load(
+        &bytes,
+        &origin,
+        "check",
+        Limits::default(),
+        Default::default(),
+    ) {
+        Ok(plugin) => {
+            let info = plugin.info();
+            writeln!(
+                out,
+                "describe   {} {}: {} bands, {} factors, {} milestones",
+                info.name,
+                info.version,
+                info.bands.len(),
+                info.factors.len(),
+                info.milestones.len()
+            )?;
+            writeln!(out, "digest     {}", plugin.plugin_ref().digest)?;
+            writeln!(out, "result     ok")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            writeln!(out, "result     REFUSED: {e}")?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// A plugin with its limits and config: from a tenant folder, or a bare file.
+fn plugin_for(tenant: Option<&Path>, plugin: Option<&Path>) -> Result<(Plugin, Option<PathBuf>)> {
+    let runtime = Runtime::new()?;
+    match (tenant, plugin) {
+        (Some(dir), _) => {
+            let t = headway_host::TenantConfig::load(dir)?;
+            let p = runtime
+                .load_file(&t.plugin, &t.id, t.limits, t.config.clone())
+                .with_context(|| format!("tenant `{}`", t.id))?;
+            Ok((p, Some(dir.join("fixtures.jsonl"))))
+        }
+        (None, Some(file)) => Ok((
+            runtime.load_file(file, "test", Limits::default(), Default::default())?,
+            None,
+        )),
+        (None, None) => bail!("give --tenant <dir> or a plugin file"),
+    }
+}
+
+/// `headway test`: run golden fixtures through the real sandbox, one case at a time
+/// so each reports its own instructions and memory.
+pub fn test(
+    tenant: Option<&Path>,
+    plugin: Option<&Path>,
+    fixtures: Option<&Path>,
+) -> Result<ExitCode> {
+    let (plugin, default_fixtures) = plugin_for(tenant, plugin)?;
+    let path = fixtures
+        .map(Path::to_path_buf)
+        .or(default_fixtures)
+        .context("give --fixtures <file>")?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let (cases, errors) = parse_fixtures(&path.display().to_string(), &text);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if cases.is_empty() && errors.is_empty() {
+        bail!("`{}` holds no fixtures", path.display());
+    }
+    let mut out = std::io::stdout().lock();
+    let width = cases
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let (mut passed, mut failed) = (0, errors.len());
+    for case in &cases {
+        let report = plugin.assess(std::slice::from_ref(&case.account), 1);
+        let result = &report.results[0];
+        let diff = differences(&case.expect, result);
+        let outcome = match result {
+            Ok(a) => format!("{:.2} {}", a.score, a.band),
+            Err(e) => format!("error {}", e.code.as_deref().unwrap_or("")),
+        };
+        let cost = format!(
+            "{} instructions, {} KiB memory",
+            money(report.fuel_used as f64),
+            money((report.peak_memory_bytes >> 10) as f64)
+        );
+        if diff.is_empty() {
+            passed += 1;
+            writeln!(out, "PASS  {:<width$}  {outcome:<22}  {cost}", case.name)?;
+        } else {
+            failed += 1;
+            writeln!(out, "FAIL  {:<width$}  {outcome:<22}  {cost}", case.name)?;
+            for line in diff {
+                writeln!(out, "      line {}: {line}", case.line)?;
+            }
+        }
+    }
+    writeln!(out, "{passed} passed, {failed} failed")?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `headway explain`: one account's score, factor by factor, with the plugin's log.
+pub fn explain(tenant: &Path, account_id: &str, accounts: &Path) -> Result<()> {
+    let (plugin, _) = plugin_for(Some(tenant), None)?;
+    let parsed = crate::read_accounts(accounts, &InputDefaults::default())?;
+    let account: &Account = parsed
+        .accounts
+        .iter()
+        .find(|a| a.id == account_id)
+        .with_context(|| format!("no account `{account_id}` in `{}`", accounts.display()))?;
+    let report = plugin.assess(std::slice::from_ref(account), 1);
+    let mut out = std::io::stdout().lock();
+    let p = plugin.plugin_ref();
+    writeln!(
+        out,
+        "{} ({}) as of {}  plugin {} {}",
+        account.id, account.name, account.as_of, p.name, p.version
+    )?;
+    match &report.results[0] {
+        Err(e) => writeln!(out, "not scored: {}: {}", kebab(e.kind), e.message)?,
+        Ok(a) => {
+            writeln!(
+                out,
+                "score {:.1}  band {}  fit {:?}\n",
+                a.score, a.band, a.fit
+            )?;
+            writeln!(
+                out,
+                "{:<20} {:>10} {:>7} {:>8} {:>8}  reason",
+                "factor", "value", "weight", "points", "of max"
+            )?;
+            for f in &a.factors {
+                let value = if f.value.is_nan() {
+                    "-".to_owned()
+                } else {
+                    format!("{:.3}", f.value)
+                };
+                writeln!(
+                    out,
+                    "{:<20} {:>10} {:>6.1}% {:>8.2} {:>8.2}  {}",
+                    f.name,
+                    value,
+                    f.weight * 100.0,
+                    f.contribution,
+                    f.weight * 100.0,
+                    f.reason
+                )?;
+            }
+            writeln!(
+                out,
+                "\n{:<20} {:>9}  reached     predicted   likelihood",
+                "milestone", "progress"
+            )?;
+            for m in &a.milestones {
+                let day = |d: Option<headway_core::Date>| {
+                    d.map_or_else(|| "-".to_owned(), |d| d.to_string())
+                };
+                let likelihood = m
+                    .likelihood
+                    .map_or_else(|| "-".to_owned(), |l| format!("{:.0}%", l * 100.0));
+                writeln!(
+                    out,
+                    "{:<20} {:>8.1}%  {:<10}  {:<10}  {likelihood}",
+                    m.id,
+                    m.progress * 100.0,
+                    day(m.reached_on),
+                    day(m.predicted_on)
+                )?;
+            }
+        }
+    }
+    writeln!(out, "\n{} instructions", money(report.fuel_used as f64))?;
+    for line in &report.logs {
+        writeln!(out, "log {:?}: {}", line.level, line.message)?;
+    }
+    Ok(())
+}
