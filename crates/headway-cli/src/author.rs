@@ -230,3 +230,123 @@ pub fn explain(tenant: &Path, account_id: &str, accounts: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// Which starting point `headway new` scaffolds.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Template {
+    /// Seats, weekly usage, support load.
+    Saas,
+    /// The customer's own outcome KPI against its target.
+    Outcomes,
+}
+
+/// `headway new`: a plugin crate that builds and passes its own fixtures.
+pub fn new(name: &str, template: Template, dir: Option<&Path>, pdk: Option<&Path>) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        bail!("plugin name `{name}`: use lowercase letters, digits and dashes");
+    }
+    let dir = dir.map_or_else(|| PathBuf::from(name), Path::to_path_buf);
+    if dir.exists() {
+        bail!("`{}` already exists", dir.display());
+    }
+    // The kit this binary was built with, unless told otherwise.
+    let pdk = match pdk {
+        Some(p) => p.to_path_buf(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../headway-pdk"),
+    };
+    let pdk = pdk
+        .canonicalize()
+        .with_context(|| format!("plugin kit not found at `{}` (pass --pdk)", pdk.display()))?;
+    let (label, rule, fixtures) = match template {
+        Template::Saas => (
+            "saas",
+            include_str!("../templates/saas.rs.tmpl"),
+            include_str!("../templates/saas.fixtures.jsonl"),
+        ),
+        Template::Outcomes => (
+            "outcomes",
+            include_str!("../templates/outcomes.rs.tmpl"),
+            include_str!("../templates/outcomes.fixtures.jsonl"),
+        ),
+    };
+    let fill = |text: &str| {
+        text.replace("{{name}}", name)
+            .replace("{{crate}}", &name.replace('-', "_"))
+            .replace("{{pdk}}", &pdk.display().to_string())
+            .replace("{{template}}", label)
+    };
+    std::fs::create_dir_all(dir.join("src"))?;
+    for (file, text) in [
+        (
+            "Cargo.toml",
+            fill(include_str!("../templates/Cargo.toml.tmpl")),
+        ),
+        ("src/lib.rs", fill(rule)),
+        ("fixtures.jsonl", fixtures.to_owned()),
+        (
+            "README.md",
+            fill(include_str!("../templates/README.md.tmpl")),
+        ),
+    ] {
+        std::fs::write(dir.join(file), text)
+            .with_context(|| format!("cannot write `{}`", dir.join(file).display()))?;
+    }
+    println!(
+        "created {} ({label} template); next: headway build {}",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// `headway build`: compile a plugin crate for wasm32-wasip2 and check the result.
+pub fn build(dir: &Path) -> Result<ExitCode> {
+    let manifest = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .with_context(|| format!("cannot read `{}`", manifest.display()))?;
+    let name = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("name = \"")
+                .and_then(|r| r.strip_suffix('"'))
+        })
+        .with_context(|| format!("no package name in `{}`", manifest.display()))?;
+    let installed = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if installed.is_ok_and(|o| !String::from_utf8_lossy(&o.stdout).contains("wasm32-wasip2")) {
+        eprintln!("adding the wasm32-wasip2 target (rustup target add wasm32-wasip2)");
+        let status = std::process::Command::new("rustup")
+            .args(["target", "add", "wasm32-wasip2"])
+            .status()?;
+        if !status.success() {
+            bail!("rustup target add wasm32-wasip2 failed");
+        }
+    }
+    let status = std::process::Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("cargo build failed for `{}`", manifest.display());
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from);
+    let wasm = target
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    println!("built {}", wasm.display());
+    check(&wasm)
+}

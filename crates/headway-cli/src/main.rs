@@ -31,6 +31,25 @@ struct Cli {
 enum Command {
     /// Score accounts (JSON Lines or CSV) through a tenant's plugin.
     Score(ScoreArgs),
+    /// Scaffold a plugin crate that builds and passes its own fixtures.
+    New {
+        /// The plugin's name (lowercase, dashes).
+        name: String,
+        /// Starting point.
+        #[arg(long, value_enum, default_value_t = author::Template::Saas)]
+        template: author::Template,
+        /// Where to create it (default: ./<name>).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Path to headway-pdk (default: the one this binary was built with).
+        #[arg(long)]
+        pdk: Option<PathBuf>,
+    },
+    /// Build a plugin crate for wasm32-wasip2 (adding the target if missing) and check it.
+    Build {
+        /// The plugin crate's folder.
+        dir: PathBuf,
+    },
     /// Check a plugin component against the contract and the sandbox: contract
     /// version, imports (and which would be refused), describe(), size. Exit 0/1.
     Check {
@@ -181,6 +200,15 @@ fn main() -> ExitCode {
         Command::Score(args) => score(&args),
         Command::Describe { tenant } => describe(&tenant).map(|()| ExitCode::SUCCESS),
         Command::Retention(args) => retention(&args).map(|()| ExitCode::SUCCESS),
+        Command::New {
+            name,
+            template,
+            dir,
+            pdk,
+        } => {
+            author::new(&name, template, dir.as_deref(), pdk.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Build { dir } => author::build(&dir),
         Command::Check { plugin } => author::check(&plugin),
         Command::Test {
             tenant,

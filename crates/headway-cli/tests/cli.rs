@@ -403,3 +403,72 @@ fn explain_breaks_a_score_down() {
         stderr(&missing)
     );
 }
+
+#[test]
+fn scaffolded_plugins_build_and_pass_their_fixtures() {
+    let root = tempfile::tempdir().unwrap();
+    // One target dir for both scaffolds, so the plugin kit compiles once.
+    let target = root.path().join("target");
+    for template in ["saas", "outcomes"] {
+        let dir = root.path().join(format!("my-{template}"));
+        let new = headway(&[
+            "new",
+            &format!("my-{template}"),
+            "--template",
+            template,
+            "--dir",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(new.status.success(), "{}", stderr(&new));
+        for file in ["Cargo.toml", "src/lib.rs", "fixtures.jsonl", "README.md"] {
+            assert!(dir.join(file).exists(), "{file} scaffolded");
+        }
+        let build = Command::new(env!("CARGO_BIN_EXE_headway"))
+            .args(["build", dir.to_str().unwrap()])
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .unwrap();
+        assert!(
+            build.status.success(),
+            "{}{}",
+            stdout(&build),
+            stderr(&build)
+        );
+        assert!(
+            stdout(&build).ends_with("result     ok\n"),
+            "{}",
+            stdout(&build)
+        );
+        let wasm = target.join(format!("wasm32-wasip2/release/my_{template}.wasm"));
+        let fixtures = dir.join("fixtures.jsonl");
+        let test = headway(&[
+            "test",
+            wasm.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+        ]);
+        assert!(test.status.success(), "{}", stdout(&test));
+        assert!(
+            stdout(&test).ends_with("2 passed, 0 failed\n"),
+            "{}",
+            stdout(&test)
+        );
+    }
+    let again = headway(&[
+        "new",
+        "my-saas",
+        "--dir",
+        root.path().join("my-saas").to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    let bad = headway(&["new", "My Plugin"]);
+    assert!(
+        stderr(&bad).contains("use lowercase letters"),
+        "{}",
+        stderr(&bad)
+    );
+}
