@@ -8,13 +8,15 @@
 
 mod convert;
 mod error;
+mod plugin;
 mod runtime;
+mod sandbox;
 mod tenant;
 
 pub use error::{LoadError, RunError, TenantError};
-pub use runtime::{
-    CONTRACT, CallOutcome, ImportVerdict, Interface, LogLine, Plugin, Report, Runtime,
-};
+pub use plugin::{CallOutcome, Plugin, Report};
+pub use runtime::{CONTRACT, ImportVerdict, Interface, Runtime};
+pub use sandbox::LogLine;
 pub use tenant::{Limits, TenantConfig};
 
 /// Builds the contract's columnar batch for `accounts` (what [`Plugin::call`] takes).

@@ -1,0 +1,307 @@
+//! A loaded plugin: one fresh, limited instance per batch; results checked against
+//! the contract; poisoned accounts isolated.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use headway_core::{Account, AccountError, Assessment, PluginInfo, PluginRef};
+use wasmtime::{Engine, Store, Trap};
+
+use crate::bindings::HealthRulesPre;
+use crate::bindings::headway::rules::types as wit;
+use crate::convert;
+use crate::error::RunError;
+use crate::runtime::{EPOCH_TICK, host_error};
+use crate::sandbox::{LogLine, StoreState};
+use crate::tenant::Limits;
+
+/// Fuel for describe() and instantiation, on top of the per-account budget.
+const BASE_FUEL: u64 = 5_000_000;
+/// Extra calls allowed per batch to isolate the accounts that make a call fail.
+/// Past it, a plugin that fails on every account is broken, not the data: the
+/// remaining parts fail whole instead of costing two calls per account.
+const MAX_ISOLATION_CALLS: u32 = 32;
+
+/// Refuses an answer whose text (reasons, error messages) is larger than the
+/// tenant allows, before it is copied any further.
+fn check_output_size(
+    out: &wit::AssessmentBatch,
+    rows: usize,
+    kib_per_account: u64,
+) -> Result<(), RunError> {
+    let bytes: usize = out
+        .factors
+        .iter()
+        .map(|f| f.reasons.data.len())
+        .sum::<usize>()
+        + out
+            .errors
+            .iter()
+            .map(|e| e.code.len() + e.message.len())
+            .sum::<usize>();
+    let limit = kib_per_account
+        .saturating_mul(1024)
+        .saturating_mul(rows as u64);
+    if bytes as u64 > limit {
+        return Err(RunError::OutputTooLarge {
+            bytes: bytes as u64,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// A compiled, linked, described plugin, ready to assess accounts. Cheap to share
+/// across threads (`Arc<Plugin>`); every batch runs in its own fresh `Store`.
+pub struct Plugin {
+    pub(crate) pre: HealthRulesPre<StoreState>,
+    pub(crate) engine: Engine,
+    pub(crate) metered: bool,
+    pub(crate) limits: Limits,
+    pub(crate) config: Arc<BTreeMap<String, String>>,
+    pub(crate) info: PluginInfo,
+    pub(crate) plugin_ref: PluginRef,
+}
+
+/// What one raw [`Plugin::call`] produced.
+#[derive(Debug)]
+pub struct CallOutcome {
+    /// The plugin's answer (shape not yet checked), or why the call failed.
+    pub answer: Result<wit::AssessmentBatch, RunError>,
+    /// Instructions (fuel) used.
+    pub fuel_used: u64,
+    /// The largest size linear memory grew to, in bytes.
+    pub peak_memory_bytes: u64,
+    /// What the plugin logged.
+    pub logs: Vec<LogLine>,
+}
+
+/// The results of assessing a list of accounts.
+#[derive(Debug)]
+pub struct Report {
+    /// One result per input account, in input order.
+    pub results: Vec<Result<Assessment, AccountError>>,
+    /// Instructions (fuel) used, in total.
+    pub fuel_used: u64,
+    /// The largest linear memory any call of this run grew to, in bytes.
+    pub peak_memory_bytes: u64,
+    /// What the plugin logged, batch by batch.
+    pub logs: Vec<LogLine>,
+}
+
+impl Report {
+    fn append(&mut self, other: Report) {
+        self.results.extend(other.results);
+        self.fuel_used += other.fuel_used;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(other.peak_memory_bytes);
+        self.logs.extend(other.logs);
+    }
+
+    fn failed(accounts: usize, e: &RunError, fuel_used: u64, logs: Vec<LogLine>) -> Self {
+        let err = AccountError::new(e.kind(), e.to_string());
+        Self {
+            results: vec![Err(err); accounts],
+            fuel_used,
+            peak_memory_bytes: 0,
+            logs,
+        }
+    }
+}
+
+impl Plugin {
+    /// What the plugin declared about itself.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Name, version and digest: what every result records.
+    pub fn plugin_ref(&self) -> &PluginRef {
+        &self.plugin_ref
+    }
+
+    /// The limits this plugin runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn store(&self, fuel: u64) -> Result<Store<StoreState>, RunError> {
+        let mut store = Store::new(
+            &self.engine,
+            StoreState::new(
+                Arc::clone(&self.config),
+                usize::try_from(self.limits.memory_mib << 20).unwrap_or(usize::MAX),
+            ),
+        );
+        store.limiter(|s| s);
+        if self.metered {
+            store.set_fuel(fuel).map_err(host_error)?;
+        }
+        let ticks = self
+            .limits
+            .deadline_ms
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            .max(1);
+        store.set_epoch_deadline(ticks);
+        Ok(store)
+    }
+
+    /// Classifies a failed call: limits first (they also surface as traps), then a
+    /// panic message the plugin kit logged, then the raw trap.
+    fn run_error(&self, store: &Store<StoreState>, fuel: u64, e: wasmtime::Error) -> RunError {
+        if store.data().memory_denied {
+            return RunError::MemoryLimit {
+                mib: self.limits.memory_mib,
+            };
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => return RunError::OutOfFuel { budget: fuel },
+            Some(Trap::Interrupt) => {
+                return RunError::Deadline {
+                    ms: self.limits.deadline_ms,
+                };
+            }
+            _ => {}
+        }
+        RunError::Trap {
+            message: store
+                .data()
+                .panic
+                .clone()
+                .unwrap_or_else(|| format!("{e:#}")),
+        }
+    }
+
+    pub(crate) fn describe(&self) -> Result<PluginInfo, RunError> {
+        let mut store = self.store(BASE_FUEL)?;
+        let call = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|rules| rules.headway_rules_rules().call_describe(&mut store));
+        match call {
+            Ok(info) => Ok(convert::plugin_info(info)),
+            Err(e) => Err(self.run_error(&store, BASE_FUEL, e)),
+        }
+    }
+
+    /// One `assess` call of the contract on a prepared columnar batch, in a fresh
+    /// instance under the plugin's limits: the raw boundary, for tools and
+    /// benchmarks. Returns the plugin's answer (unchecked), the fuel used and logs.
+    pub fn call(&self, batch: &wit::AccountBatch) -> CallOutcome {
+        let rows = batch.ids.ends.len() as u64;
+        let fuel = BASE_FUEL + self.limits.fuel_per_account.saturating_mul(rows);
+        let mut store = match self.store(fuel) {
+            Ok(s) => s,
+            Err(e) => {
+                return CallOutcome {
+                    answer: Err(e),
+                    fuel_used: 0,
+                    peak_memory_bytes: 0,
+                    logs: Vec::new(),
+                };
+            }
+        };
+        let call = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|rules| rules.headway_rules_rules().call_assess(&mut store, batch));
+        let fuel_used = store.get_fuel().map_or(0, |left| fuel - left);
+        let answer = call.map_err(|e| self.run_error(&store, fuel, e));
+        let state = store.into_data();
+        CallOutcome {
+            answer,
+            fuel_used,
+            peak_memory_bytes: state.peak_memory as u64,
+            logs: state.into_logs(),
+        }
+    }
+
+    /// Assesses one batch: columns in, [`Plugin::call`], results checked and turned
+    /// into one result per account.
+    ///
+    /// One account can poison a whole call (a panic, a runaway loop, an allocation
+    /// spree): then the batch is split in halves, each in a fresh instance, until
+    /// the culprit is alone and fails with the error while the others get their
+    /// results. Same input, same split, same outcome. A deadline or a malformed
+    /// answer fails the whole batch.
+    fn assess_batch(&self, accounts: &[Account], isolation_calls: &mut u32) -> Report {
+        let CallOutcome {
+            answer,
+            fuel_used,
+            peak_memory_bytes,
+            logs,
+        } = self.call(&convert::batch(accounts));
+        let checked = answer.and_then(|out| {
+            check_output_size(&out, accounts.len(), self.limits.output_kib_per_account)?;
+            convert::assessments(out, &self.info, accounts.len())
+                .map_err(|reason| RunError::InvalidOutput { reason })
+        });
+        match checked {
+            Ok(results) => Report {
+                results,
+                fuel_used,
+                peak_memory_bytes,
+                logs,
+            },
+            Err(e) if e.may_be_one_account() && accounts.len() > 1 && *isolation_calls >= 2 => {
+                *isolation_calls -= 2;
+                let (left, right) = accounts.split_at(accounts.len() / 2);
+                let mut report = Report {
+                    results: Vec::with_capacity(accounts.len()),
+                    fuel_used,
+                    peak_memory_bytes,
+                    logs,
+                };
+                report.append(self.assess_batch(left, isolation_calls));
+                report.append(self.assess_batch(right, isolation_calls));
+                report
+            }
+            Err(e) => Report {
+                peak_memory_bytes,
+                ..Report::failed(accounts.len(), &e, fuel_used, logs)
+            },
+        }
+    }
+
+    /// Assesses accounts in batches of `limits.batch_size`, spread over `threads`
+    /// worker threads. A batch that fails (trap, limit) fails each of its accounts
+    /// with that error; other batches are unaffected.
+    pub fn assess(&self, accounts: &[Account], threads: usize) -> Report {
+        let chunks: Vec<&[Account]> = accounts.chunks(self.limits.batch_size.max(1)).collect();
+        let next = AtomicUsize::new(0);
+        let mut done: Vec<_> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.clamp(1, chunks.len().max(1)))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(chunk) = chunks.get(i) else {
+                                break mine;
+                            };
+                            mine.push((
+                                i,
+                                self.assess_batch(chunk, &mut MAX_ISOLATION_CALLS.clone()),
+                            ));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("assessment worker panicked"))
+                .collect()
+        });
+        done.sort_by_key(|(i, _)| *i);
+        let mut report = Report {
+            results: Vec::with_capacity(accounts.len()),
+            fuel_used: 0,
+            peak_memory_bytes: 0,
+            logs: Vec::new(),
+        };
+        for (_, part) in done {
+            report.append(part);
+        }
+        report
+    }
+}
