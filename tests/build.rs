@@ -36,6 +36,7 @@ fn main() {
     for watched in ["plugins", "tests/plugins", "crates/headway-pdk", "wit"] {
         watch(&root.join(watched));
     }
+    ensure_wasm_target();
     for (workspace, plugins) in WORKSPACES {
         let dir = root.join(workspace);
         build_workspace(&dir.join("Cargo.toml"));
@@ -73,6 +74,12 @@ fn watch(dir: &Path) {
             println!("cargo:rerun-if-changed={}", path.display());
         }
     }
+}
+
+/// `cargo test` on a fresh machine: add the wasm target if rustup manages the
+/// toolchain (a no-op when it is there; failures surface in the build below).
+fn ensure_wasm_target() {
+    let _ = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).output();
 }
 
 fn build_workspace(manifest: &Path) {
