@@ -79,7 +79,9 @@ fn watch(dir: &Path) {
 /// `cargo test` on a fresh machine: add the wasm target if rustup manages the
 /// toolchain (a no-op when it is there; failures surface in the build below).
 fn ensure_wasm_target() {
-    let _ = Command::new("rustup").args(["target", "add", "wasm32-wasip2"]).output();
+    let _ = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .output();
 }
 
 fn build_workspace(manifest: &Path) {

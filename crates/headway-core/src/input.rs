@@ -206,23 +206,48 @@ impl<'a> Collector<'a> {
 
 /// Parses JSON Lines: one account object per line; blank lines are skipped.
 pub fn parse_jsonl(source_name: &str, text: &str, defaults: &InputDefaults) -> ParsedAccounts {
-    let mut c = Collector::new(source_name);
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let de = &mut serde_json::Deserializer::from_str(line);
-        let parsed = serde_path_to_error::deserialize::<_, RawAccount>(de)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let field = (path != ".").then_some(path);
-                (field, strip_position(&e.into_inner().to_string()))
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    // Lines are independent: parse them on every core, then check ids in file order.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = lines.len().div_ceil(threads).max(1_000);
+    let parsed: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = lines
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&(n, line)| (n, parse_line(line, defaults), line))
+                        .collect::<Vec<_>>()
+                })
             })
-            .and_then(|raw| raw.validate(defaults));
-        let id_hint = parsed.is_err().then(|| id_of_json_line(line)).flatten();
-        c.push(i + 1, parsed, id_hint);
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("parser thread panicked"))
+            .collect()
+    });
+    let mut c = Collector::new(source_name);
+    for (n, result, line) in parsed {
+        let id_hint = result.is_err().then(|| id_of_json_line(line)).flatten();
+        c.push(n, result, id_hint);
     }
     c.out
+}
+
+fn parse_line(line: &str, defaults: &InputDefaults) -> Result<Account, FieldError> {
+    let de = &mut serde_json::Deserializer::from_str(line);
+    serde_path_to_error::deserialize::<_, RawAccount>(de)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let field = (path != ".").then_some(path);
+            (field, strip_position(&e.into_inner().to_string()))
+        })
+        .and_then(|raw| raw.validate(defaults))
 }
 
 /// serde_json appends "at line 1 column N"; within one line only the column helps.
