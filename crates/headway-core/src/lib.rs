@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod input;
 pub mod report;
 pub mod retention;
+pub mod vector;
 
 pub use account::{Account, LifecycleStage, OutcomeKpi, Point};
 pub use assessment::{
