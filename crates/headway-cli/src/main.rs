@@ -259,15 +259,25 @@ fn load_tenant(dir: &Path) -> Result<(TenantConfig, Plugin)> {
     Ok((tenant, plugin))
 }
 
-fn read_accounts(path: &Path, defaults: &InputDefaults) -> Result<ParsedAccounts> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
+/// A data file's name for messages, its text, and whether it is CSV (else JSON Lines).
+fn read_data(path: &Path) -> Result<(String, String, bool)> {
     let name = path.display().to_string();
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("jsonl" | "ndjson" | "json") => Ok(headway_core::parse_jsonl(&name, &text, defaults)),
-        Some("csv") => Ok(headway_core::parse_csv(&name, &text, defaults)),
+    let csv = match path.extension().and_then(|e| e.to_str()) {
+        Some("csv") => true,
+        Some("jsonl" | "ndjson" | "json") => false,
         _ => bail!("`{name}`: unknown format; use a .jsonl or .csv file"),
-    }
+    };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{name}`"))?;
+    Ok((name, text, csv))
+}
+
+fn read_accounts(path: &Path, defaults: &InputDefaults) -> Result<ParsedAccounts> {
+    let (name, text, csv) = read_data(path)?;
+    Ok(if csv {
+        headway_core::parse_csv(&name, &text, defaults)
+    } else {
+        headway_core::parse_jsonl(&name, &text, defaults)
+    })
 }
 
 /// `headway score`: parse, assess in the sandbox, print one record per input line.
@@ -367,19 +377,6 @@ fn retention(args: &RetentionArgs) -> Result<()> {
     use headway_core::retention::{
         Ledger, PeriodKind, RetentionQuery, parse_ledger, parse_surveys,
     };
-    let read = |path: &Path| -> Result<(String, String, bool)> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
-        let csv = match path.extension().and_then(|e| e.to_str()) {
-            Some("csv") => true,
-            Some("jsonl" | "ndjson" | "json") => false,
-            _ => bail!(
-                "`{}`: unknown format; use a .csv or .jsonl file",
-                path.display()
-            ),
-        };
-        Ok((path.display().to_string(), text, csv))
-    };
     let fail = |errors: Vec<headway_core::InputError>| {
         for e in &errors {
             eprintln!("error: {e}");
@@ -389,11 +386,11 @@ fn retention(args: &RetentionArgs) -> Result<()> {
             errors.len()
         )
     };
-    let (name, text, csv) = read(&args.ledger)?;
+    let (name, text, csv) = read_data(&args.ledger)?;
     let ledger = Ledger::new(parse_ledger(&name, &text, csv, args.mrr).map_err(fail)?);
     let surveys = match &args.surveys {
         Some(path) => {
-            let (name, text, csv) = read(path)?;
+            let (name, text, csv) = read_data(path)?;
             parse_surveys(&name, &text, csv).map_err(fail)?
         }
         None => Vec::new(),

@@ -49,7 +49,7 @@ pub struct MilestoneInfo {
 }
 
 /// A plugin's self-description (`describe` in the contract).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginInfo {
     /// Plugin name.
     pub name: String,

@@ -223,50 +223,43 @@ impl Runtime {
             });
         }
         let mut linker = self.linker.clone();
-        linker
+        let pre = linker
             .define_unknown_imports_as_traps(&component)
             .and_then(|()| linker.instantiate_pre(&component))
             .and_then(HealthRulesPre::new)
-            .map(|pre| (pre, ()))
             .map_err(|e| LoadError::ContractMismatch {
                 origin: origin.clone(),
                 expected: format!("the `health-rules` world of {CONTRACT}"),
                 found: format!("{e:#}"),
-            })
-            .and_then(|(pre, ())| {
-                let digest = format!("sha256:{:x}", Sha256::digest(bytes));
-                let mut plugin = Plugin {
-                    pre,
-                    engine: self.engine.clone(),
-                    metered: self.metered,
-                    limits,
-                    config: Arc::new(config),
-                    info: PluginInfo {
-                        name: String::new(),
-                        version: String::new(),
-                        bands: vec![],
-                        factors: vec![],
-                        milestones: vec![],
-                    },
-                    plugin_ref: PluginRef {
-                        name: String::new(),
-                        version: String::new(),
-                        digest,
-                    },
-                };
-                let info = plugin.describe().map_err(|e| LoadError::Describe {
-                    origin: origin.clone(),
-                    reason: format!("failed: {e}"),
-                })?;
-                info.validate().map_err(|e| LoadError::Describe {
-                    origin: origin.clone(),
-                    reason: format!("returned an unusable description: {e}"),
-                })?;
-                plugin.plugin_ref.name = info.name.clone();
-                plugin.plugin_ref.version = info.version.clone();
-                plugin.info = info;
-                Ok(plugin)
-            })
+            })?;
+        let digest = format!("sha256:{:x}", Sha256::digest(bytes));
+        // describe() runs in the plugin's own sandbox; name and version come from it.
+        let mut plugin = Plugin {
+            pre,
+            engine: self.engine.clone(),
+            metered: self.metered,
+            limits,
+            config: Arc::new(config),
+            info: PluginInfo::default(),
+            plugin_ref: PluginRef {
+                name: String::new(),
+                version: String::new(),
+                digest,
+            },
+        };
+        let describe_error = |reason: String| LoadError::Describe {
+            origin: origin.clone(),
+            reason,
+        };
+        let info = plugin
+            .describe()
+            .map_err(|e| describe_error(format!("failed: {e}")))?;
+        info.validate()
+            .map_err(|e| describe_error(format!("returned an unusable description: {e}")))?;
+        plugin.plugin_ref.name = info.name.clone();
+        plugin.plugin_ref.version = info.version.clone();
+        plugin.info = info;
+        Ok(plugin)
     }
 }
 
