@@ -23,6 +23,7 @@ const WORKSPACES: [(&str, &[(&str, &str)]); 2] = [
             ("WRONG_WORLD", "wrong_world"),
             ("NEWER_CONTRACT", "newer_contract"),
             ("BAD_OUTPUT", "bad_output"),
+            ("CONTRACT_V0_1_0", "contract_v0_1_0"),
         ],
     ),
 ];

@@ -18,10 +18,12 @@ pub const HOSTILE: &str = env!("HEADWAY_PLUGIN_HOSTILE");
 pub const IMPORTS_FS: &str = env!("HEADWAY_PLUGIN_IMPORTS_FS");
 /// A component for another world.
 pub const WRONG_WORLD: &str = env!("HEADWAY_PLUGIN_WRONG_WORLD");
-/// Built against contract 0.2.0.
+/// Built against contract 0.3.0, which this host does not know.
 pub const NEWER_CONTRACT: &str = env!("HEADWAY_PLUGIN_NEWER_CONTRACT");
 /// Answers with malformed columns or out-of-range scores.
 pub const BAD_OUTPUT: &str = env!("HEADWAY_PLUGIN_BAD_OUTPUT");
+/// Built against the frozen contract 0.1.0, never rebuilt.
+pub const CONTRACT_V0_1_0: &str = env!("HEADWAY_PLUGIN_CONTRACT_V0_1_0");
 
 /// The repository root.
 pub fn repo_root() -> &'static Path {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use headway_core::fixtures::{differences, parse_fixtures};
 use headway_core::{Account, InputDefaults};
-use headway_host::{ImportVerdict, Limits, Plugin, Runtime};
+use headway_host::{ContractVersion, ImportVerdict, Limits, Plugin, Runtime};
 
 use crate::output::{kebab, money};
 
@@ -30,7 +30,18 @@ pub fn check(path: &Path) -> Result<ExitCode> {
         }
     };
     match interface.contract() {
-        Some(contract) => writeln!(out, "contract   {contract} (supported)")?,
+        Some(ContractVersion::LATEST) => {
+            writeln!(
+                out,
+                "contract   {} (supported, latest)",
+                ContractVersion::LATEST
+            )?;
+        }
+        Some(older) => writeln!(
+            out,
+            "contract   {older} (supported through an adapter; rebuild against {} to drop it)",
+            ContractVersion::LATEST.number()
+        )?,
         None => writeln!(
             out,
             "contract   none supported; exports: {}",
@@ -64,6 +75,10 @@ pub fn check(path: &Path) -> Result<ExitCode> {
                 info.factors.len(),
                 info.milestones.len()
             )?;
+            match &info.reads {
+                Some(names) => writeln!(out, "reads      {}", names.join(", "))?,
+                None => writeln!(out, "reads      every column (nothing declared)")?,
+            }
             writeln!(out, "digest     {}", plugin.plugin_ref().digest)?;
             writeln!(out, "result     ok")?;
             Ok(ExitCode::SUCCESS)

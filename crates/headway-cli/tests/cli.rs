@@ -342,7 +342,7 @@ fn check_reports_contract_imports_and_refusals() {
     assert!(good.status.success());
     let text = stdout(&good);
     assert!(
-        text.contains("contract   headway:rules@0.1.0 (supported)"),
+        text.contains("contract   headway:rules@0.2.0 (supported, latest)"),
         "{text}"
     );
     assert!(
@@ -353,7 +353,29 @@ fn check_reports_contract_imports_and_refusals() {
         text.contains("describe   saas-health 0.1.0: 3 bands, 6 factors, 3 milestones"),
         "{text}"
     );
+    assert!(
+        text.contains("reads      seats-purchased, seats-active, weekly-active-users,"),
+        "{text}"
+    );
     assert!(text.ends_with("result     ok\n"), "{text}");
+
+    let old = headway(&["check", headway_tests::CONTRACT_V0_1_0]);
+    assert!(old.status.success());
+    let text = stdout(&old);
+    assert!(
+        text.contains(
+            "contract   headway:rules@0.1.0 (supported through an adapter; rebuild against 0.2.0"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("headway:rules/host@0.1.0                 contract"),
+        "{text}"
+    );
+    assert!(
+        text.contains("reads      every column (nothing declared)"),
+        "{text}"
+    );
 
     let bad = headway(&["check", headway_tests::IMPORTS_FS]);
     assert_eq!(bad.status.code(), Some(1));

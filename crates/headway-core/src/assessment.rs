@@ -61,6 +61,10 @@ pub struct PluginInfo {
     pub factors: Vec<FactorInfo>,
     /// Milestones, in the order customers reach them.
     pub milestones: Vec<MilestoneInfo>,
+    /// The input names (measures, histories, outcomes, attributes) the plugin
+    /// reads; `None` when it reads everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<Vec<String>>,
 }
 
 /// Why a plugin's self-description is unusable.
@@ -275,6 +279,7 @@ mod tests {
                     take_rate: 0.9,
                 }),
             }],
+            reads: None,
         }
     }
 

@@ -7,13 +7,15 @@ use headway_core::{
     MilestoneProgress, PluginInfo,
 };
 
-use crate::bindings::headway::rules::types as wit;
+use crate::contract::latest as wit;
 
 /// Builds the columnar batch for `accounts`. Names of measures, KPIs, attributes and
 /// milestones are sent once; accounts without a value get the contract's "missing"
-/// marker (NaN, empty string, none).
-pub(crate) fn batch(accounts: &[Account]) -> wit::AccountBatch {
+/// marker (NaN, empty string, none). With `reads`, only the measures, histories,
+/// outcomes and attributes it names are sent (milestones always are).
+pub(crate) fn batch(accounts: &[Account], reads: Option<&[String]>) -> wit::AccountBatch {
     let n = accounts.len();
+    let wanted = |name: &str| reads.is_none_or(|r| r.iter().any(|w| w == name));
     let text = |f: fn(&Account) -> &str| {
         let mut col = wit::TextColumn {
             data: String::new(),
@@ -33,16 +35,21 @@ pub(crate) fn batch(accounts: &[Account]) -> wit::AccountBatch {
     let mut attributes: BTreeSet<&str> = BTreeSet::new();
     let mut reached: BTreeMap<&str, Vec<Option<i32>>> = BTreeMap::new();
     for a in accounts {
-        for k in a.measures.keys() {
+        for k in a.measures.keys().filter(|k| wanted(k)) {
             measures.entry(k).or_insert_with(|| vec![f64::NAN; n]);
         }
-        history.extend(a.history.keys().map(String::as_str));
-        for o in &a.outcomes {
+        history.extend(a.history.keys().map(String::as_str).filter(|k| wanted(k)));
+        for o in a.outcomes.iter().filter(|o| wanted(&o.name)) {
             outcomes
                 .entry(&o.name)
                 .or_insert_with(|| (o.higher_is_better, vec![f64::NAN; n], vec![f64::NAN; n]));
         }
-        attributes.extend(a.attributes.keys().map(String::as_str));
+        attributes.extend(
+            a.attributes
+                .keys()
+                .map(String::as_str)
+                .filter(|k| wanted(k)),
+        );
         for k in a.milestones_reached.keys() {
             reached.entry(k).or_insert_with(|| vec![None; n]);
         }
@@ -190,6 +197,7 @@ pub(crate) fn plugin_info(info: wit::PluginInfo) -> PluginInfo {
                 }),
             })
             .collect(),
+        reads: info.reads,
     }
 }
 

@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use headway_core::{Account, AccountError, Assessment, PluginInfo, PluginRef};
 use wasmtime::{Engine, Store, Trap};
 
-use crate::bindings::HealthRulesPre;
-use crate::bindings::headway::rules::types as wit;
+use crate::contract::{ContractVersion, RulesPre, latest as wit};
 use crate::convert;
 use crate::error::RunError;
 use crate::runtime::{EPOCH_TICK, host_error};
@@ -55,7 +54,8 @@ fn check_output_size(
 /// A compiled, linked, described plugin, ready to assess accounts. Cheap to share
 /// across threads (`Arc<Plugin>`); every batch runs in its own fresh `Store`.
 pub struct Plugin {
-    pub(crate) pre: HealthRulesPre<StoreState>,
+    pub(crate) pre: RulesPre,
+    pub(crate) contract: ContractVersion,
     pub(crate) engine: Engine,
     pub(crate) metered: bool,
     pub(crate) limits: Limits,
@@ -120,6 +120,17 @@ impl Plugin {
         &self.plugin_ref
     }
 
+    /// The contract version the plugin was built for.
+    pub fn contract(&self) -> ContractVersion {
+        self.contract
+    }
+
+    /// The columnar batch [`Plugin::call`] takes: only the columns the plugin
+    /// declared it reads (all of them when it declared nothing).
+    pub fn columnar_batch(&self, accounts: &[Account]) -> wit::AccountBatch {
+        convert::batch(accounts, self.info.reads.as_deref())
+    }
+
     /// The limits this plugin runs under.
     pub fn limits(&self) -> Limits {
         self.limits
@@ -174,11 +185,7 @@ impl Plugin {
 
     pub(crate) fn describe(&self) -> Result<PluginInfo, RunError> {
         let mut store = self.store(BASE_FUEL)?;
-        let call = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|rules| rules.headway_rules_rules().call_describe(&mut store));
-        match call {
+        match self.pre.describe(&mut store) {
             Ok(info) => Ok(convert::plugin_info(info)),
             Err(e) => Err(self.run_error(&store, BASE_FUEL, e)),
         }
@@ -201,10 +208,7 @@ impl Plugin {
                 };
             }
         };
-        let call = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|rules| rules.headway_rules_rules().call_assess(&mut store, batch));
+        let call = self.pre.assess(&mut store, batch);
         let fuel_used = store.get_fuel().map_or(0, |left| fuel - left);
         let answer = call.map_err(|e| self.run_error(&store, fuel, e));
         let state = store.into_data();
@@ -230,7 +234,7 @@ impl Plugin {
             fuel_used,
             peak_memory_bytes,
             logs,
-        } = self.call(&convert::batch(accounts));
+        } = self.call(&self.columnar_batch(accounts));
         let checked = answer.and_then(|out| {
             check_output_size(&out, accounts.len(), self.limits.output_kib_per_account)?;
             convert::assessments(out, &self.info, accounts.len())

@@ -7,20 +7,15 @@ use std::time::Duration;
 
 use headway_core::{PluginInfo, PluginRef};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::bindings::{HealthRules, HealthRulesPre};
+use crate::contract::{self, ContractVersion, RulesPre};
 use crate::error::{LoadError, RunError};
 use crate::plugin::Plugin;
 use crate::sandbox::StoreState;
 use crate::tenant::Limits;
 
-/// The contract version this host implements.
-pub const CONTRACT: &str = "headway:rules@0.1.0";
-const RULES_EXPORT: &str = "headway:rules/rules@0.1.0";
-/// The contract's own imports: host functions, and the (function-free) type interface.
-const CONTRACT_IMPORTS: [&str; 2] = ["headway:rules/host@0.1.0", "headway:rules/types@0.1.0"];
 /// The WASI interfaces a plain Rust `wasm32-wasip2` library imports even when it
 /// never uses them (std's stdio and exit plumbing). They are linked as traps: a
 /// plugin that actually calls one stops with an error, and learns nothing.
@@ -37,7 +32,7 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// What the host decides about one import of a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportVerdict {
-    /// Part of the contract (`headway:rules/host`, `headway:rules/types`).
+    /// Part of a supported contract (`headway:rules/host`, `headway:rules/types`).
     Contract,
     /// WASI plumbing every Rust `wasm32-wasip2` library carries; linked as traps.
     InertWasi,
@@ -55,12 +50,9 @@ pub struct Interface {
 }
 
 impl Interface {
-    /// The supported contract the component implements, if any.
-    pub fn contract(&self) -> Option<&'static str> {
-        self.exports
-            .iter()
-            .any(|e| e == RULES_EXPORT)
-            .then_some(CONTRACT)
+    /// The supported contract version the component implements, if any.
+    pub fn contract(&self) -> Option<ContractVersion> {
+        ContractVersion::of_exports(self.exports.iter().map(String::as_str))
     }
 }
 
@@ -110,8 +102,7 @@ impl Runtime {
                 message: format!("cannot start epoch ticker: {e}"),
             })?;
         let mut linker = Linker::new(&engine);
-        HealthRules::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)
-            .map_err(host_error)?;
+        contract::add_to_linker(&mut linker).map_err(host_error)?;
         Ok(Self {
             engine,
             metered: fuel,
@@ -161,7 +152,10 @@ impl Runtime {
         let imports = ty
             .imports(&self.engine)
             .map(|(name, _)| {
-                let verdict = if CONTRACT_IMPORTS.contains(&name) {
+                let verdict = if ContractVersion::SUPPORTED
+                    .iter()
+                    .any(|v| v.imports().iter().any(|i| i == name))
+                {
                     ImportVerdict::Contract
                 } else if INERT_WASI.iter().any(|p| name.starts_with(p)) {
                     ImportVerdict::InertWasi
@@ -193,7 +187,7 @@ impl Runtime {
         let interface = self.interface(&component);
         // Exports first: a plugin for another contract version also imports that
         // version's host interface, and "wrong version" is the error that helps.
-        if interface.contract().is_none() {
+        let Some(version) = interface.contract() else {
             let found = match interface
                 .exports
                 .iter()
@@ -203,12 +197,16 @@ impl Runtime {
                 None if interface.exports.is_empty() => "exports nothing".to_owned(),
                 None => format!("exports {}", interface.exports.join(", ")),
             };
+            let supported: Vec<String> = ContractVersion::SUPPORTED
+                .iter()
+                .map(|v| format!("`{}`", v.rules_export()))
+                .collect();
             return Err(LoadError::ContractMismatch {
                 origin,
-                expected: format!("`{RULES_EXPORT}`"),
+                expected: supported.join(" or "),
                 found,
             });
-        }
+        };
         let refused: Vec<String> = interface
             .imports
             .iter()
@@ -226,16 +224,17 @@ impl Runtime {
         let pre = linker
             .define_unknown_imports_as_traps(&component)
             .and_then(|()| linker.instantiate_pre(&component))
-            .and_then(HealthRulesPre::new)
+            .and_then(|pre| RulesPre::new(version, pre))
             .map_err(|e| LoadError::ContractMismatch {
                 origin: origin.clone(),
-                expected: format!("the `health-rules` world of {CONTRACT}"),
+                expected: format!("the `health-rules` world of {version}"),
                 found: format!("{e:#}"),
             })?;
         let digest = format!("sha256:{:x}", Sha256::digest(bytes));
         // describe() runs in the plugin's own sandbox; name and version come from it.
         let mut plugin = Plugin {
             pre,
+            contract: version,
             engine: self.engine.clone(),
             metered: self.metered,
             limits,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::bindings::headway::rules::host;
+use crate::contract::v0_2_0::headway::rules::host;
 
 /// Log lines kept per batch; more are counted, not kept.
 const MAX_LOG_LINES: usize = 1_000;
@@ -94,8 +94,6 @@ impl host::Host for StoreState {
         self.config.get(&key).cloned()
     }
 }
-
-impl crate::bindings::headway::rules::types::Host for StoreState {}
 
 impl wasmtime::ResourceLimiter for StoreState {
     fn memory_growing(

@@ -13,6 +13,7 @@ pub struct PluginInfo {
     pub(crate) bands: Vec<(String, f64)>,
     pub(crate) factors: Vec<(String, String, f64)>,
     pub(crate) milestones: Vec<Milestone>,
+    reads: Option<Vec<String>>,
 }
 
 impl PluginInfo {
@@ -24,6 +25,7 @@ impl PluginInfo {
             bands: Vec::new(),
             factors: Vec::new(),
             milestones: Vec::new(),
+            reads: None,
         }
     }
 
@@ -42,6 +44,18 @@ impl PluginInfo {
     /// Adds the next milestone on the customer's path.
     pub fn milestone(mut self, milestone: Milestone) -> Self {
         self.milestones.push(milestone);
+        self
+    }
+
+    /// Declares the inputs the rules read: names of measures, histories, outcomes
+    /// and attributes. The host then sends only those columns, which makes every
+    /// batch smaller and faster. Anything not listed reads as missing, so list
+    /// every name [`Account`](crate::Account) is asked for. Without this call the
+    /// plugin gets every column.
+    pub fn reads(mut self, names: &[&str]) -> Self {
+        self.reads
+            .get_or_insert_with(Vec::new)
+            .extend(names.iter().map(|n| (*n).to_owned()));
         self
     }
 
@@ -69,6 +83,7 @@ impl PluginInfo {
                     upsell: m.upsell,
                 })
                 .collect(),
+            reads: self.reads,
         }
     }
 }

@@ -113,7 +113,7 @@ pub mod wit {
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.1.0",
+        path: "../../wit/since_v0.2.0",
         world: "health-rules",
         pub_export_macro: true,
         export_macro_name: "__export_health_rules",

@@ -47,6 +47,15 @@ impl Rules for LogisticsOtif {
             .band("at-risk", 0.0)
             .band("watch", 55.0)
             .band("healthy", 80.0)
+            .reads(&[
+                "otif",
+                "difot",
+                "claims-rate",
+                "shipments-30d",
+                "committed-shipments-30d",
+                "shipments-total",
+                "sites-live",
+            ])
             .factor("otif", "OTIF vs target", 0.35)
             .factor("difot", "DIFOT vs target", 0.25)
             .factor("claims", "Claims rate vs target", 0.15)

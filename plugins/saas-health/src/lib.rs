@@ -15,6 +15,14 @@ impl Rules for SaasHealth {
             .band("red", 0.0)
             .band("yellow", 45.0)
             .band("green", 70.0)
+            .reads(&[
+                "seats-purchased",
+                "seats-active",
+                "weekly-active-users",
+                "feature-adoption",
+                "open-tickets",
+                "nps",
+            ])
             .factor("seat-utilisation", "Seat utilisation", 0.25)
             .factor("engagement", "Active seats used weekly", 0.20)
             .factor("usage-trend", "Weekly users, 90-day trend", 0.15)
