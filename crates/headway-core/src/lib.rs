@@ -7,11 +7,13 @@
 
 pub mod account;
 pub mod assessment;
+pub mod backtest;
 mod date;
 pub mod fixtures;
 pub mod input;
 pub mod report;
 pub mod retention;
+pub mod success;
 pub mod vector;
 
 pub use account::{Account, LifecycleStage, OutcomeKpi, Point};

@@ -171,6 +171,44 @@ impl Ledger {
     pub fn last_date(&self) -> Option<Date> {
         self.accounts.values().flatten().map(|r| r.date).max()
     }
+
+    /// The paid ARR of `account` on day `t`, changes dated `t` included.
+    pub fn arr_on(&self, account: &str, t: Date) -> f64 {
+        self.accounts
+            .get(account)
+            .map_or(0.0, |rows| paid_arr(rows, t.add_days(1)))
+    }
+
+    /// What became of a paying account's ARR after day `from`, up to `to` included:
+    /// whether it dropped to 0 (churn) and whether it rose above its ARR on `from`
+    /// (expansion). Both false for an account not paying on `from`.
+    pub fn movement(&self, account: &str, from: Date, to: Date) -> Movement {
+        let start = self.arr_on(account, from);
+        let mut m = Movement::default();
+        if start <= 0.0 {
+            return m;
+        }
+        let rows = self.accounts.get(account).map_or(&[][..], Vec::as_slice);
+        for r in rows.iter().filter(|r| r.date > from && r.date <= to) {
+            let arr = if r.stage == RevenueStage::Paid {
+                r.arr
+            } else {
+                0.0
+            };
+            m.churned |= arr <= 0.0;
+            m.expanded |= arr > start;
+        }
+        m
+    }
+}
+
+/// What happened to an account's ARR over a window (see [`Ledger::movement`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Movement {
+    /// ARR dropped to 0.
+    pub churned: bool,
+    /// ARR rose above where it started.
+    pub expanded: bool,
 }
 
 /// The row in effect just before `t` (every row dated before `t` applied).
@@ -751,6 +789,47 @@ mod tests {
             segment: None,
             term_end: None,
         }
+    }
+
+    #[test]
+    fn movement_after_a_day() {
+        let ledger = Ledger::new(vec![
+            paid("up", "2026-01-01", 100.0),
+            paid("up", "2026-03-01", 150.0),
+            paid("gone", "2026-01-01", 100.0),
+            paid("gone", "2026-02-10", 0.0),
+            trial("t", "2026-01-01", 0.0),
+            paid("down", "2026-01-01", 100.0),
+            paid("down", "2026-02-01", 60.0),
+        ]);
+        let (from, to) = (d("2026-01-31"), d("2026-03-01"));
+        let m = |id| ledger.movement(id, from, to);
+        assert_eq!(
+            m("up"),
+            Movement {
+                churned: false,
+                expanded: true
+            },
+            "last day included"
+        );
+        assert_eq!(
+            m("gone"),
+            Movement {
+                churned: true,
+                expanded: false
+            }
+        );
+        assert_eq!(m("down"), Movement::default(), "contraction is neither");
+        assert_eq!(m("t"), Movement::default(), "not paying on `from`");
+        assert_eq!(m("unknown"), Movement::default());
+        // A change on `from` itself is already in the starting ARR.
+        assert_eq!(ledger.arr_on("up", d("2026-03-01")), 150.0);
+        assert_eq!(ledger.arr_on("up", d("2026-02-28")), 100.0);
+        assert!(
+            !ledger
+                .movement("up", d("2026-03-01"), d("2026-04-01"))
+                .expanded
+        );
     }
 
     fn trial(id: &str, date: &str, arr: f64) -> LedgerRow {
