@@ -10,6 +10,8 @@ use headway_host::{Limits, Plugin, Runtime};
 pub const SAAS_HEALTH: &str = env!("HEADWAY_PLUGIN_SAAS_HEALTH");
 /// The logistics example plugin (`plugins/logistics-otif`).
 pub const LOGISTICS_OTIF: &str = env!("HEADWAY_PLUGIN_LOGISTICS_OTIF");
+/// A simpler cut of the SaaS rules, for shadow scoring (`plugins/saas-seats`).
+pub const SAAS_SEATS: &str = env!("HEADWAY_PLUGIN_SAAS_SEATS");
 
 /// Loops, allocates, recurses, panics, floods logs or returns huge text, as its
 /// config says (`tests/plugins/hostile`).

@@ -5,6 +5,7 @@
 
 mod author;
 mod output;
+mod success;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use headway_core::success::Snapshot;
 use headway_core::{AccountError, Date, InputDefaults, ParsedAccounts, ScoreRecord};
 use headway_host::{Plugin, Runtime, TenantConfig};
 use headway_samples::Book;
@@ -85,6 +87,42 @@ enum Command {
         #[arg(long)]
         tenant: PathBuf,
     },
+    /// One account's snapshots over time and its Success Vector (health, velocity,
+    /// direction, course toward each milestone).
+    History {
+        #[command(flatten)]
+        store: success::StoreArgs,
+        /// The account id.
+        #[arg(long)]
+        account: String,
+    },
+    /// Milestone cohorts expected within a horizon and the expansion ARR they
+    /// predict (cohort x upsell ARR x take rate).
+    Forecast {
+        #[command(flatten)]
+        store: success::StoreArgs,
+        /// How far ahead: `30d`, `90d`, `12w`.
+        #[arg(long, value_parser = success::parse_days, default_value = "90d")]
+        horizon: i32,
+        /// Table output: accounts listed per milestone, soonest first.
+        #[arg(long, default_value_t = 5)]
+        show: usize,
+    },
+    /// How well stored scores predicted churn and expansion (ROC AUC, lowest-band
+    /// precision and recall, churn by band); every stored build side by side.
+    Backtest {
+        #[command(flatten)]
+        store: success::StoreArgs,
+        /// What happened: a revenue ledger (the `headway retention` format).
+        #[arg(long)]
+        outcomes: PathBuf,
+        /// Churn or expansion counts within this many days after a snapshot.
+        #[arg(long, value_parser = success::parse_days, default_value = "90d")]
+        horizon: i32,
+        /// The ledger's `arr` column holds monthly revenue.
+        #[arg(long)]
+        mrr: bool,
+    },
     /// Revenue and retention metrics (NRR, GRR, churn, renewals, trials, surveys)
     /// from a revenue ledger, per period.
     Retention(RetentionArgs),
@@ -128,6 +166,15 @@ struct ScoreArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Record every scored account as a snapshot in this history store (SQLite,
+    /// created if missing). Re-scoring a day with the same plugin build is
+    /// idempotent; another build's snapshots are kept beside.
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Score with this plugin component instead of the tenant's (shadow scoring:
+    /// try a new rule version on the same data, then compare with `backtest`).
+    #[arg(long)]
+    plugin: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -169,13 +216,19 @@ enum Period {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum SampleWhat {
+    /// The book today (JSON Lines).
     Accounts,
+    /// A year of ARR changes, former customers included (CSV).
     Ledger,
+    /// A quarter of NPS and CSAT answers (CSV).
     Surveys,
+    /// The book on the first of each of the last 12 months (JSON Lines): score it
+    /// with `--store` to fill a history.
+    History,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     Table,
     Json,
     Csv,
@@ -200,6 +253,20 @@ fn main() -> ExitCode {
         Command::Score(args) => score(&args),
         Command::Describe { tenant } => describe(&tenant).map(|()| ExitCode::SUCCESS),
         Command::Retention(args) => retention(&args).map(|()| ExitCode::SUCCESS),
+        Command::History { store, account } => {
+            success::history(&store, &account).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Forecast {
+            store,
+            horizon,
+            show,
+        } => success::forecast(&store, horizon, show).map(|()| ExitCode::SUCCESS),
+        Command::Backtest {
+            store,
+            outcomes,
+            horizon,
+            mrr,
+        } => success::backtest_cmd(&store, &outcomes, horizon, mrr).map(|()| ExitCode::SUCCESS),
         Command::New {
             name,
             template,
@@ -246,7 +313,15 @@ fn main() -> ExitCode {
 const EXIT_PARTIAL: u8 = 2;
 
 fn load_tenant(dir: &Path) -> Result<(TenantConfig, Plugin)> {
-    let tenant = TenantConfig::load(dir)?;
+    load_tenant_with(dir, None)
+}
+
+/// The tenant's config, with its own plugin or `plugin` instead.
+fn load_tenant_with(dir: &Path, plugin: Option<&Path>) -> Result<(TenantConfig, Plugin)> {
+    let mut tenant = TenantConfig::load(dir)?;
+    if let Some(plugin) = plugin {
+        tenant.plugin = plugin.to_owned();
+    }
     let runtime = Runtime::new().context("cannot start the plugin runtime")?;
     let plugin = runtime
         .load_file(
@@ -260,7 +335,7 @@ fn load_tenant(dir: &Path) -> Result<(TenantConfig, Plugin)> {
 }
 
 /// A data file's name for messages, its text, and whether it is CSV (else JSON Lines).
-fn read_data(path: &Path) -> Result<(String, String, bool)> {
+pub(crate) fn read_data(path: &Path) -> Result<(String, String, bool)> {
     let name = path.display().to_string();
     let csv = match path.extension().and_then(|e| e.to_str()) {
         Some("csv") => true,
@@ -283,8 +358,14 @@ fn read_accounts(path: &Path, defaults: &InputDefaults) -> Result<ParsedAccounts
 /// `headway score`: parse, assess in the sandbox, print one record per input line.
 fn score(args: &ScoreArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let (tenant, plugin) = load_tenant(&args.tenant)?;
+    let (tenant, plugin) = load_tenant_with(&args.tenant, args.plugin.as_deref())?;
     tracing::debug!(ms = started.elapsed().as_millis(), "plugin loaded");
+    // Opened before scoring, so a bad path fails fast.
+    let mut store = args
+        .store
+        .as_deref()
+        .map(headway_store::SqliteStore::open)
+        .transpose()?;
     let parsed = read_accounts(&args.accounts, &InputDefaults { as_of: args.as_of })?;
     let threads = args
         .threads
@@ -302,6 +383,7 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
 
     // Records in input-line order: scored accounts and rejected lines interleaved.
     let plugin_ref = plugin.plugin_ref();
+    let mut snapshots = Vec::new();
     let mut records: Vec<(usize, ScoreRecord)> = parsed
         .accounts
         .iter()
@@ -309,7 +391,12 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
         .zip(report.results)
         .map(|((account, line), result)| {
             let record = match result {
-                Ok(a) => ScoreRecord::scored(&account.id, account.as_of, a, plugin_ref),
+                Ok(a) => {
+                    if store.is_some() {
+                        snapshots.push(Snapshot::new(&tenant.id, account, a.clone(), plugin_ref));
+                    }
+                    ScoreRecord::scored(&account.id, account.as_of, a, plugin_ref)
+                }
                 Err(e) => {
                     ScoreRecord::failed(Some(&account.id), Some(account.as_of), e, Some(plugin_ref))
                 }
@@ -323,6 +410,18 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
             e.line,
             ScoreRecord::failed(e.account_id.as_deref(), None, AccountError::from(e), None),
         ));
+    }
+    if let Some(store) = &mut store {
+        use headway_store::SnapshotStore;
+        let done = store.record(plugin.info(), plugin_ref, &snapshots)?;
+        eprintln!(
+            "recorded {} snapshots in `{}`: {} new, {} changed, {} unchanged",
+            snapshots.len(),
+            args.store.as_deref().unwrap_or(Path::new("")).display(),
+            done.new,
+            done.changed,
+            done.unchanged
+        );
     }
     records.sort_by_key(|(line, _)| *line);
     let records: Vec<ScoreRecord> = records.into_iter().map(|(_, r)| r).collect();
@@ -356,7 +455,7 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
     })
 }
 
-fn short_digest(digest: &str) -> &str {
+pub(crate) fn short_digest(digest: &str) -> &str {
     &digest[..digest.len().min("sha256:".len() + 12)]
 }
 
@@ -455,6 +554,9 @@ fn sample(
         }
         SampleWhat::Surveys => {
             headway_samples::surveys_csv(&headway_samples::surveys(&accounts, seed))
+        }
+        SampleWhat::History => {
+            headway_samples::to_jsonl(&headway_samples::monthly_books(book, &accounts, seed))
         }
     };
     match output {

@@ -1,27 +1,12 @@
 //! The `headway` binary end to end, on the example tenants (plugins built from
 //! source by headway-tests' build script).
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Output};
 
-use headway_tests::repo_root;
+use common::{headway, stderr, stdout, write_temp};
 use serde_json::Value;
-
-fn headway(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_headway"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .expect("headway runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// `headway score --tenant tenants/saas-acme <file> <extra...>`
 fn score_saas(file: &std::path::Path, extra: &[&str]) -> Output {
@@ -33,13 +18,6 @@ fn score_saas(file: &std::path::Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     headway(&args)
-}
-
-fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
 }
 
 const ACCOUNT: &str = r#"{"id":"x1","stage":"active","segment":"smb","arr":1000,"start_date":"2025-01-01","as_of":"2026-11-01","measures":{"seats-purchased":10,"seats-active":9,"weekly-active-users":8,"feature-adoption":0.5,"open-tickets":0,"nps":9}}"#;

@@ -166,7 +166,8 @@ pub enum Fit {
 pub struct FactorScore {
     /// The factor's id.
     pub name: String,
-    /// The raw value the factor looked at.
+    /// The raw value the factor looked at; NaN (JSON `null`) where it had none.
+    #[serde(deserialize_with = "null_as_nan")]
     pub value: f64,
     /// Weight applied.
     pub weight: f64,
@@ -174,6 +175,11 @@ pub struct FactorScore {
     pub contribution: f64,
     /// Short human reason.
     pub reason: String,
+}
+
+/// JSON has no NaN: serde_json writes it as `null`; read that back as NaN.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl FactorScore {

@@ -61,6 +61,8 @@ pub struct Backtest {
     pub velocity_churn_auc: Option<f64>,
     /// ROC AUC of a high score for expansion.
     pub expansion_auc: Option<f64>,
+    /// ROC AUC of a rising score (positive velocity) for expansion.
+    pub velocity_expansion_auc: Option<f64>,
     /// The lowest band, whose precision and recall follow.
     pub red_band: String,
     /// Of snapshots in the lowest band, the share that churned.
@@ -170,6 +172,12 @@ pub fn backtest(
             &judged
                 .iter()
                 .map(|j| (j.snapshot.score, j.expanded))
+                .collect::<Vec<_>>(),
+        ),
+        velocity_expansion_auc: roc_auc(
+            &judged
+                .iter()
+                .filter_map(|j| Some((j.velocity?, j.expanded)))
                 .collect::<Vec<_>>(),
         ),
         red_band,
@@ -310,6 +318,9 @@ mod tests {
         // (about +5 per 30 days), c fell 60 -> 35 (about -12.7, churned), d fell
         // 90 -> 80 (about -5). c falls fastest: AUC 1 over b, c, d.
         assert_eq!(bt.velocity_churn_auc, Some(1.0));
+        // d expanded only after its first snapshot, which has no velocity yet:
+        // no positives among the snapshots with one, so no AUC.
+        assert_eq!(bt.velocity_expansion_auc, None);
         assert_eq!(bt.by_day.len(), 2);
         assert_eq!(
             (

@@ -162,7 +162,7 @@ impl RawAccount {
 struct Collector<'a> {
     source_name: &'a str,
     out: ParsedAccounts,
-    first_line_of: HashMap<String, usize>,
+    first_line_of: HashMap<(String, Date), usize>,
 }
 
 impl<'a> Collector<'a> {
@@ -188,15 +188,18 @@ impl<'a> Collector<'a> {
         match account {
             Err(e) => self.reject(line, id_hint, e),
             Ok(account) => {
-                if let Some(first) = self.first_line_of.get(&account.id) {
+                // One file may hold several days of the same book (a backfill),
+                // but an account only once per day.
+                let key = (account.id.clone(), account.as_of);
+                if let Some(first) = self.first_line_of.get(&key) {
                     let msg = format!(
-                        "duplicate account id `{}` (first on line {first})",
-                        account.id
+                        "duplicate account id `{}` for as-of {} (first on line {first})",
+                        account.id, account.as_of
                     );
                     self.reject(line, Some(account.id), field_error("id", msg));
                     return;
                 }
-                self.first_line_of.insert(account.id.clone(), line);
+                self.first_line_of.insert(key, line);
                 self.out.accounts.push(account);
                 self.out.lines.push(line);
             }
@@ -615,7 +618,7 @@ mod tests {
         );
         assert!(msg(5).contains("unknown variant `asleep`"), "{}", msg(5));
         assert!(
-            msg(7).contains("duplicate account id `a1` (first on line 1)"),
+            msg(7).contains("duplicate account id `a1` for as-of"),
             "{}",
             msg(7)
         );

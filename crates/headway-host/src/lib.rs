@@ -17,9 +17,9 @@ mod tenant;
 pub use contract::ContractVersion;
 pub use error::{LoadError, RunError, TenantError};
 pub use plugin::{CallOutcome, Plugin, Report};
-pub use runtime::{ImportVerdict, Interface, Runtime};
+pub use runtime::{ImportVerdict, Interface, Runtime, digest};
 pub use sandbox::LogLine;
-pub use tenant::{Limits, TenantConfig};
+pub use tenant::{Limits, TenantConfig, VectorSettings};
 
 /// Severity of a plugin's log line.
 pub use contract::v0_2_0::headway::rules::host::LogLevel;

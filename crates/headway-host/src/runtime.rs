@@ -230,7 +230,7 @@ impl Runtime {
                 expected: format!("the `health-rules` world of {version}"),
                 found: format!("{e:#}"),
             })?;
-        let digest = format!("sha256:{:x}", Sha256::digest(bytes));
+        let digest = digest(bytes);
         // describe() runs in the plugin's own sandbox; name and version come from it.
         let mut plugin = Plugin {
             pre,
@@ -288,6 +288,11 @@ fn engine_config(fuel: bool, pooling: bool) -> Config {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
+}
+
+/// The digest that identifies a plugin build in every result: `sha256:<hex>`.
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
 pub(crate) fn host_error(e: wasmtime::Error) -> RunError {

@@ -55,6 +55,24 @@ pub struct TenantConfig {
     /// Values the plugin may read through `config(key)`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// How the Success Vector is computed.
+    #[serde(default)]
+    pub vector: VectorSettings,
+}
+
+/// `[vector]` in tenant.toml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VectorSettings {
+    /// Days of history before the latest snapshot that velocity and milestone
+    /// trends are fitted over.
+    pub window_days: u32,
+}
+
+impl Default for VectorSettings {
+    fn default() -> Self {
+        Self { window_days: 90 }
+    }
 }
 
 fn usd() -> String {

@@ -417,7 +417,8 @@ pub fn ledger(book: Book, accounts: &[Account], seed: u64) -> Vec<LedgerRow> {
             rows.push(row(a, a.start_date.add_days(-14), 0.0, RevenueStage::Trial));
         }
         // Where it was a year ago (or at its start): growth shows as expansion.
-        let change = rng.range(-0.3, 0.5);
+        // Accounts whose usage grew tend to have bought more, with much noise.
+        let change = (0.6 * momentum(book, a) + rng.range(-0.25, 0.35)).clamp(-0.3, 0.5);
         let earlier = if change.abs() < 0.1 {
             a.arr
         } else {
@@ -426,49 +427,38 @@ pub fn ledger(book: Book, accounts: &[Account], seed: u64) -> Vec<LedgerRow> {
         rows.push(row(a, a.start_date, earlier, RevenueStage::Paid));
         if earlier != a.arr {
             let from = a.start_date.max(window_start).add_days(1);
-            let day =
+            let random_day =
                 from.add_days(rng.int(0, i64::from(as_of.days_since(from) - 1).max(0)) as i32);
-            rows.push(row(a, day, a.arr, RevenueStage::Paid));
+            // An expansion mostly follows a milestone reached in the year (the upsell
+            // it unlocks), two to eight weeks later.
+            let after_milestone = a
+                .milestones_reached
+                .values()
+                .filter(|d| **d >= from)
+                .max()
+                .map(|d| d.add_days(rng.int(14, 56) as i32))
+                .filter(|d| *d < as_of && earlier < a.arr);
+            rows.push(row(
+                a,
+                after_milestone.unwrap_or(random_day),
+                a.arr,
+                RevenueStage::Paid,
+            ));
         }
     }
-    // Former customers: paid for a while, left at a contract end within the year.
-    let churned = accounts.len() / 10;
-    let prefix = match book {
-        Book::Saas => "saas-former",
-        Book::Logistics => "log-former",
-    };
-    for i in 1..=churned {
-        let template = &accounts[rng.int(0, accounts.len() as i64 - 1) as usize];
-        let id = format!("{prefix}-{i:03}");
-        let tenure = rng.int(60, 1_400) as i32;
-        let start = as_of.add_days(-tenure);
-        let left = if tenure > 400 {
-            // Did not renew: left at a contract end within the year.
-            let mut left = next_anniversary(start, window_start.add_days(rng.int(0, 330) as i32));
-            while left > as_of {
-                left = left.add_days(-365);
-            }
-            left
-        } else {
-            // Left early in its first contract (cancelled, or did not pay).
-            start.add_days(rng.int(30, i64::from(tenure) - 1) as i32)
-        };
-        let former = Account {
-            id,
-            start_date: start,
-            ..template.clone()
-        };
+    for f in former_customers(book, accounts, seed) {
         rows.push(row(
-            &former,
-            start,
-            (template.arr.max(1_000.0) / 10.0).round() * 10.0,
+            &f.account,
+            f.account.start_date,
+            f.arr,
             RevenueStage::Paid,
         ));
         rows.push(LedgerRow {
             term_end: None,
-            ..row(&former, left, 0.0, RevenueStage::Paid)
+            ..row(&f.account, f.left, 0.0, RevenueStage::Paid)
         });
     }
+    let prefix = former_prefix(book);
     // Trials that expired without converting.
     for i in 1..=accounts.len() / 20 {
         let start = as_of.add_days(-(rng.int(20, 360) as i32));
@@ -493,6 +483,245 @@ pub fn ledger(book: Book, accounts: &[Account], seed: u64) -> Vec<LedgerRow> {
             .then_with(|| a.account_id.cmp(&b.account_id))
     });
     rows
+}
+
+fn former_prefix(book: Book) -> &'static str {
+    match book {
+        Book::Saas => "saas-former",
+        Book::Logistics => "log-former",
+    }
+}
+
+/// The series that carries an account's health over time in each book.
+fn main_series(book: Book) -> &'static str {
+    match book {
+        Book::Saas => "weekly-active-users",
+        Book::Logistics => "otif",
+    }
+}
+
+/// How an account's main series moved over its history: last / first - 1.
+fn momentum(book: Book, a: &Account) -> f64 {
+    let points = a
+        .history
+        .get(main_series(book))
+        .map_or(&[][..], Vec::as_slice);
+    match (points.first(), points.last()) {
+        (Some(first), Some(last)) if first.value > 0.0 => {
+            let change = last.value / first.value - 1.0;
+            // OTIF moves a few points a year where usage moves tens of percent.
+            if book == Book::Logistics {
+                change * 10.0
+            } else {
+                change
+            }
+        }
+        _ => 0.0,
+    }
+}
+
+/// How well an account is doing today, 0-1 (seat use, or OTIF against target).
+fn vitality(book: Book, a: &Account) -> f64 {
+    match book {
+        Book::Saas => {
+            let seats = a.measures.get("seats-purchased").copied().unwrap_or(0.0);
+            let active = a.measures.get("seats-active").copied().unwrap_or(0.0);
+            if seats > 0.0 { active / seats } else { 0.0 }
+        }
+        Book::Logistics => a
+            .outcomes
+            .iter()
+            .find(|o| o.name == "otif")
+            .map_or(0.0, |o| o.value / o.target.unwrap_or(0.95)),
+    }
+}
+
+/// A customer who left during the year: what it looked like on the day it left.
+struct Former {
+    account: Account,
+    arr: f64,
+    left: Date,
+}
+
+/// The former customers behind a book: one per ten accounts. Each looks like the
+/// weakest of three accounts of the book (so weak health precedes churn, with
+/// noise), on the day it left.
+fn former_customers(book: Book, accounts: &[Account], seed: u64) -> Vec<Former> {
+    let mut rng = Rng(seed ^ 0xF0_43E4 ^ book as u64);
+    let Some(as_of) = accounts.first().map(|a| a.as_of) else {
+        return Vec::new();
+    };
+    let window_start = as_of.add_days(-365);
+    let paying: Vec<&Account> = accounts.iter().filter(|a| a.arr > 0.0).collect();
+    (1..=accounts.len() / 10)
+        .map(|i| {
+            let template = (0..3)
+                .map(|_| paying[rng.int(0, paying.len() as i64 - 1) as usize])
+                .min_by(|a, b| vitality(book, a).total_cmp(&vitality(book, b)))
+                .expect("three picks");
+            let tenure = rng.int(60, 1_400) as i32;
+            let start = as_of.add_days(-tenure);
+            let left = if tenure > 400 {
+                // Did not renew: left at a contract end within the year.
+                let mut left =
+                    next_anniversary(start, window_start.add_days(rng.int(0, 330) as i32));
+                while left > as_of {
+                    left = left.add_days(-365);
+                }
+                left
+            } else {
+                // Left early in its first contract (cancelled, or did not pay).
+                start.add_days(rng.int(30, i64::from(tenure) - 1) as i32)
+            };
+            // The template's data describe it on `as_of`; move them to `left`.
+            let shift = left.days_since(as_of);
+            let mut account = Account {
+                id: format!("{}-{i:03}", former_prefix(book)),
+                start_date: start,
+                as_of: left,
+                stage: LifecycleStage::Active,
+                renewal_date: Some(next_anniversary(start, left)),
+                ..template.clone()
+            };
+            for p in account.history.values_mut().flatten() {
+                p.date = p.date.add_days(shift);
+            }
+            for points in account.history.values_mut() {
+                points.retain(|p| p.date >= start);
+            }
+            account.milestones_reached.retain(|_, d| {
+                *d = d.add_days(shift);
+                *d >= start
+            });
+            Former {
+                arr: (template.arr.max(1_000.0) / 10.0).round() * 10.0,
+                account,
+                left,
+            }
+        })
+        .collect()
+}
+
+/// The as-of days of the demo history: the first of each of the twelve months up
+/// to [`AS_OF`].
+pub fn history_days() -> Vec<Date> {
+    let (y, m, _) = AS_OF;
+    (0..12)
+        .rev()
+        .map(|back| {
+            let index = y * 12 + (m as i32 - 1) - back;
+            Date::from_ymd(index.div_euclid(12), (index.rem_euclid(12) + 1) as u32, 1)
+                .expect("first of a month")
+        })
+        .collect()
+}
+
+/// Twelve months of the book, as each month's scoring run would have seen it: on
+/// each of [`history_days`], every account paying that day (current customers,
+/// and former ones until they left), its measures rewound along its own history;
+/// the last day is `accounts` itself. Consistent with [`ledger`] (ARR, start,
+/// churn) and ordered by day, then id: score it in one run to fill a history store.
+pub fn monthly_books(book: Book, accounts: &[Account], seed: u64) -> Vec<Account> {
+    let ledger = headway_core::retention::Ledger::new(ledger(book, accounts, seed));
+    let formers = former_customers(book, accounts, seed);
+    let mut rng = Rng(seed ^ 0x415_7041 ^ book as u64);
+    let days = history_days();
+    let mut out = Vec::new();
+    for &day in &days[..days.len() - 1] {
+        let mut month: Vec<Account> = Vec::new();
+        for a in accounts {
+            let arr = ledger.arr_on(&a.id, day);
+            if arr > 0.0 && a.start_date <= day {
+                month.push(rewind(book, a, day, arr, 1.0, &mut rng));
+            }
+        }
+        for f in &formers {
+            let arr = ledger.arr_on(&f.account.id, day);
+            if arr > 0.0 && day < f.left {
+                // Churners were healthier before they slid: 4% per month back.
+                let months_before = f64::from(f.left.days_since(day)) / 30.0;
+                let lift = 1.0 + 0.04 * months_before;
+                month.push(rewind(book, &f.account, day, arr, lift, &mut rng));
+            }
+        }
+        month.sort_by(|a, b| a.id.cmp(&b.id));
+        out.extend(month);
+    }
+    out.extend(accounts.iter().cloned());
+    out
+}
+
+/// `a` as it looked on `day` (before `a.as_of`), paying `arr`: the main series
+/// read at `day`, the measures that follow health scaled with it (times `lift`),
+/// later history and milestones dropped.
+fn rewind(book: Book, a: &Account, day: Date, arr: f64, lift: f64, rng: &mut Rng) -> Account {
+    let series = main_series(book);
+    let points = a.history.get(series).map_or(&[][..], Vec::as_slice);
+    let now = points.last().map(|p| p.value);
+    let then = points
+        .iter()
+        .rfind(|p| p.date <= day)
+        .or(points.first())
+        .map(|p| p.value);
+    let ratio = match (then, now) {
+        (Some(then), Some(now)) if now > 0.0 => then / now,
+        _ => 1.0,
+    } * lift
+        * (1.0 + rng.noise(0.03));
+    let ratio = ratio.clamp(0.2, 3.0);
+    let mut b = a.clone();
+    b.as_of = day;
+    b.arr = arr;
+    let tenure = day.days_since(a.start_date);
+    b.renewal_date = Some(next_anniversary(a.start_date, day));
+    b.stage = if tenure < 90 {
+        LifecycleStage::Onboarding
+    } else if b.renewal_date.is_some_and(|r| r.days_since(day) <= 45) {
+        LifecycleStage::Renewing
+    } else {
+        LifecycleStage::Active
+    };
+    for points in b.history.values_mut() {
+        points.retain(|p| p.date <= day);
+    }
+    b.milestones_reached.retain(|_, d| *d <= day);
+    let m = &mut b.measures;
+    let scale = |m: &mut BTreeMap<String, f64>, key: &str, f: &dyn Fn(f64) -> f64| {
+        if let Some(v) = m.get_mut(key) {
+            *v = non_negative(f(*v));
+        }
+    };
+    match book {
+        Book::Saas => {
+            let seats = m.get("seats-purchased").copied().unwrap_or(0.0);
+            scale(m, "seats-active", &|v| {
+                (v * ratio).round().min(seats).max(1.0)
+            });
+            let active = m.get("seats-active").copied().unwrap_or(0.0);
+            scale(m, "weekly-active-users", &|v| {
+                (v * ratio).round().min(active)
+            });
+            scale(m, "feature-adoption", &|v| {
+                round((v * ratio.sqrt()).min(1.0), 2)
+            });
+            scale(m, "open-tickets", &|v| (v / ratio).round());
+        }
+        Book::Logistics => {
+            let otif_lift = 1.0 + (ratio - 1.0) * 0.3;
+            for o in &mut b.outcomes {
+                o.value = match o.name.as_str() {
+                    "otif" => round((then.unwrap_or(o.value) * lift.powf(0.3)).min(1.0), 3),
+                    "claims-rate" => round(o.value / otif_lift, 4),
+                    _ => round((o.value * otif_lift).min(1.0), 3),
+                };
+            }
+            let months = f64::from(tenure.max(9)) / 30.0;
+            scale(m, "shipments-30d", &|v| (v * ratio).round());
+            let shipped = m.get("shipments-30d").copied().unwrap_or(0.0);
+            scale(m, "shipments-total", &|_| (shipped * months).round());
+        }
+    }
+    b
 }
 
 /// The first anniversary of `start` after `date`.
@@ -627,6 +856,58 @@ mod tests {
             year.iter()
                 .any(|m| m.churned_logos > 0 && m.expansion_arr > 0.0 && m.contraction_arr > 0.0)
         );
+    }
+
+    #[test]
+    fn monthly_books_agree_with_the_ledger() {
+        use headway_core::retention::Ledger;
+        for book in [Book::Saas, Book::Logistics] {
+            let accounts = generate(book, 200, DEFAULT_SEED);
+            let months = monthly_books(book, &accounts, DEFAULT_SEED);
+            let ledger = Ledger::new(ledger(book, &accounts, DEFAULT_SEED));
+            let days = history_days();
+            assert_eq!(days.len(), 12);
+            assert_eq!(
+                (days[0].to_string(), days[11].to_string()),
+                ("2025-12-01".into(), "2026-11-01".into())
+            );
+            // The last month is the book itself.
+            assert_eq!(&months[months.len() - accounts.len()..], &accounts[..]);
+            let mut formers = 0;
+            for a in &months[..months.len() - accounts.len()] {
+                assert!(days.contains(&a.as_of), "{} {}", a.id, a.as_of);
+                assert_eq!(
+                    a.arr,
+                    ledger.arr_on(&a.id, a.as_of),
+                    "{} pays its ledger ARR",
+                    a.id
+                );
+                assert!(a.arr > 0.0 && a.start_date <= a.as_of);
+                assert!(
+                    a.history.values().flatten().all(|p| p.date <= a.as_of),
+                    "{}",
+                    a.id
+                );
+                assert!(
+                    a.milestones_reached.values().all(|d| *d <= a.as_of),
+                    "{}",
+                    a.id
+                );
+                formers += usize::from(a.id.contains("former"));
+            }
+            assert!(
+                formers > 50,
+                "former customers appear before they left: {formers}"
+            );
+            // Each former customer churns in the ledger after its last snapshot.
+            let last_seen = months
+                .iter()
+                .filter(|a| a.id.contains("former"))
+                .map(|a| (&a.id, a.as_of))
+                .max_by_key(|(_, d)| *d)
+                .unwrap();
+            assert_eq!(ledger.arr_on(last_seen.0, last_seen.1.add_days(40)), 0.0);
+        }
     }
 
     #[test]

@@ -91,7 +91,8 @@ pub trait SnapshotStore {
     /// Every snapshot of one build for a tenant, by account then day.
     fn snapshots(&self, tenant: &str, digest: &str) -> Result<Vec<Snapshot>, StoreError>;
 
-    /// The builds with snapshots for a tenant, the one with the latest day last.
+    /// The builds with snapshots for a tenant: by latest day, then the most
+    /// recently recorded last.
     fn builds(&self, tenant: &str) -> Result<Vec<StoredBuild>, StoreError>;
 }
 
@@ -115,8 +116,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     band       TEXT NOT NULL,
     factors    TEXT NOT NULL,
     milestones TEXT NOT NULL,
-    PRIMARY KEY (tenant, digest, account_id, as_of)
-) WITHOUT ROWID;
+    UNIQUE (tenant, digest, account_id, as_of)
+);
 CREATE INDEX IF NOT EXISTS snapshots_by_account ON snapshots (tenant, account_id, as_of);
 ";
 
@@ -321,7 +322,7 @@ impl SnapshotStore for SqliteStore {
             .prepare_cached(
                 "SELECT b.name, b.version, b.digest, b.info, count(*), min(s.as_of), max(s.as_of)
                  FROM snapshots s JOIN plugin_builds b ON b.digest = s.digest
-                 WHERE s.tenant = ?1 GROUP BY b.digest ORDER BY max(s.as_of), b.version, b.digest",
+                 WHERE s.tenant = ?1 GROUP BY b.digest ORDER BY max(s.as_of), max(s.rowid)",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = stmt

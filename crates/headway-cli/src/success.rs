@@ -1,0 +1,493 @@
+//! `headway history`, `forecast` and `backtest`: the Success Vector commands, on
+//! top of the snapshot store that `headway score --store` fills.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use headway_core::backtest::{Backtest, backtest};
+use headway_core::success::{Basis, Snapshot, SuccessVector, forecast_expansion, success_vector};
+use headway_host::TenantConfig;
+use headway_store::{SnapshotStore, SqliteStore, StoredBuild};
+
+use crate::Format;
+use crate::output::{kebab, money};
+
+/// Where the history lives and whose it is.
+#[derive(clap::Args)]
+pub struct StoreArgs {
+    /// The history store (SQLite file) that `headway score --store` fills.
+    #[arg(long, default_value = "headway.db")]
+    store: PathBuf,
+    /// The tenant: its folder (holding tenant.toml) or its id.
+    #[arg(long)]
+    tenant: String,
+    /// Days of history the trends are fitted over (default: the tenant's
+    /// `[vector] window_days`, else 90).
+    #[arg(long, value_parser = parse_days)]
+    window: Option<i32>,
+    /// Which plugin build's snapshots to read: a digest or its prefix (default:
+    /// the build with the latest snapshot).
+    #[arg(long)]
+    build: Option<String>,
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// `30d`, `12w` or a plain number of days.
+pub fn parse_days(text: &str) -> Result<i32, String> {
+    let (number, unit) = match text.strip_suffix('d') {
+        Some(n) => (n, 1),
+        None => match text.strip_suffix('w') {
+            Some(n) => (n, 7),
+            None => (text, 1),
+        },
+    };
+    match number.parse::<i32>() {
+        Ok(n) if n > 0 && n <= 3_650 => Ok(n * unit),
+        _ => Err(format!(
+            "`{text}` is not a duration: use days like `90d`, weeks like `12w` (up to 10 years)"
+        )),
+    }
+}
+
+struct Opened {
+    store: SqliteStore,
+    tenant: String,
+    window: i32,
+    /// The digest of the tenant's current plugin file, when `--tenant` is a folder.
+    current_build: Option<String>,
+}
+
+impl StoreArgs {
+    fn open(&self) -> Result<Opened> {
+        if !self.store.exists() {
+            bail!(
+                "no history store at `{}`: fill one with `headway score --tenant <dir> --store {} <accounts>`",
+                self.store.display(),
+                self.store.display()
+            );
+        }
+        let dir = Path::new(&self.tenant);
+        let (tenant, window, current_build) = if dir.join("tenant.toml").is_file() {
+            let config = TenantConfig::load(dir)?;
+            let current = std::fs::read(&config.plugin)
+                .ok()
+                .map(|bytes| headway_host::digest(&bytes));
+            (config.id, config.vector.window_days as i32, current)
+        } else {
+            (self.tenant.clone(), 90, None)
+        };
+        Ok(Opened {
+            store: SqliteStore::open(&self.store)?,
+            tenant,
+            window: self.window.unwrap_or(window),
+            current_build,
+        })
+    }
+
+    /// The build to read: the one asked for, else the tenant's current plugin if
+    /// it has snapshots, else the one with the latest snapshot.
+    fn build(&self, opened: &Opened) -> Result<StoredBuild> {
+        let mut builds = opened.store.builds(&opened.tenant)?;
+        let wanted = self.build.as_deref().or(opened.current_build.as_deref());
+        let found = match wanted {
+            Some(prefix) => builds
+                .iter()
+                .rposition(|b| b.plugin.digest.starts_with(prefix))
+                .map(|i| builds.swap_remove(i))
+                .or_else(|| self.build.is_none().then(|| builds.pop()).flatten()),
+            None => builds.pop(),
+        };
+        found.with_context(|| {
+            format!(
+                "`{}` has no snapshots of tenant `{}`{}",
+                self.store.display(),
+                opened.tenant,
+                self.build
+                    .as_deref()
+                    .map(|b| format!(" by build `{b}`"))
+                    .unwrap_or_default()
+            )
+        })
+    }
+}
+
+fn build_label(b: &StoredBuild) -> String {
+    format!(
+        "{} {} ({})",
+        b.plugin.name,
+        b.plugin.version,
+        crate::short_digest(&b.plugin.digest)
+    )
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+fn or_dash<T>(x: Option<T>, f: impl FnOnce(T) -> String) -> String {
+    x.map_or_else(|| "-".to_owned(), f)
+}
+
+/// `headway history`: one account over time, and its Success Vector today.
+pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
+    let opened = args.open()?;
+    let snapshots = opened.store.account_history(&opened.tenant, account)?;
+    if snapshots.is_empty() {
+        bail!(
+            "`{}` has no snapshots of account `{account}` of tenant `{}`",
+            args.store.display(),
+            opened.tenant
+        );
+    }
+    let build = args.build(&opened)?;
+    let mine: Vec<Snapshot> = snapshots
+        .iter()
+        .filter(|s| s.plugin.digest == build.plugin.digest)
+        .cloned()
+        .collect();
+    let vector = success_vector(&mine, &build.info, opened.window);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.format == Format::Json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({
+                "tenant": opened.tenant,
+                "account_id": account,
+                "window_days": opened.window,
+                "snapshots": snapshots,
+                "vector": vector,
+            }),
+        )?;
+        writeln!(out)?;
+        return Ok(out.flush()?);
+    }
+    let builds: BTreeSet<&str> = snapshots.iter().map(|s| s.plugin.digest.as_str()).collect();
+    writeln!(
+        out,
+        "{account} ({}): {} snapshots, {} plugin build{}",
+        opened.tenant,
+        snapshots.len(),
+        builds.len(),
+        if builds.len() == 1 { "" } else { "s" }
+    )?;
+    writeln!(
+        out,
+        "{:<10}  {:>5}  {:<8}  {:<24}  PLUGIN",
+        "AS OF", "SCORE", "BAND", "NEXT MILESTONE"
+    )?;
+    for s in &snapshots {
+        let next = s.milestones.iter().find(|m| m.progress < 1.0).map_or_else(
+            || "all reached".to_owned(),
+            |m| format!("{} {}", m.id, percent(m.progress)),
+        );
+        writeln!(
+            out,
+            "{:<10}  {:>5.1}  {:<8}  {:<24}  {} {} ({})",
+            s.as_of.to_string(),
+            s.score,
+            s.band,
+            next,
+            s.plugin.name,
+            s.plugin.version,
+            crate::short_digest(&s.plugin.digest)
+        )?;
+    }
+    if let Some(v) = &vector {
+        writeln!(out)?;
+        write_vector(&mut out, v, opened.window, &build)?;
+    }
+    Ok(out.flush()?)
+}
+
+fn write_vector(
+    out: &mut impl Write,
+    v: &SuccessVector,
+    window: i32,
+    build: &StoredBuild,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Success Vector on {} ({}-day window, {}):",
+        v.as_of,
+        window,
+        build_label(build)
+    )?;
+    writeln!(
+        out,
+        "  health {:.1}, velocity {}, {}",
+        v.magnitude,
+        or_dash(v.velocity, |x| format!("{x:+.1} points per 30 days")),
+        or_dash(v.direction, kebab)
+    )?;
+    for m in &v.milestones {
+        let when = match (m.basis, m.expected_on) {
+            (Basis::Reached, Some(d)) => format!("reached {d}"),
+            (Basis::Plugin, Some(d)) => format!("expected {d} (plugin's prediction)"),
+            (Basis::Trend, Some(d)) => format!("expected {d} (progress trend)"),
+            _ => "expected date unknown (flat or too little history)".to_owned(),
+        };
+        writeln!(
+            out,
+            "  {:<20} {:>4}  {:<44} {}",
+            m.id,
+            percent(m.progress),
+            when,
+            or_dash(m.likelihood, |l| format!(
+                "upsell likelihood {}",
+                percent(l)
+            ))
+        )?;
+    }
+    Ok(())
+}
+
+/// Every account's Success Vector from one build's snapshots, for accounts whose
+/// latest snapshot is the book's latest day (the current book).
+fn vectors(snapshots: &[Snapshot], build: &StoredBuild, window: i32) -> Vec<SuccessVector> {
+    let mut by_account: BTreeMap<&str, Vec<Snapshot>> = BTreeMap::new();
+    for s in snapshots {
+        by_account.entry(&s.account_id).or_default().push(s.clone());
+    }
+    by_account
+        .values()
+        .filter_map(|history| success_vector(history, &build.info, window))
+        .filter(|v| v.as_of == build.last)
+        .collect()
+}
+
+/// `headway forecast`: milestone cohorts within the horizon and the expansion ARR.
+pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
+    let opened = args.open()?;
+    let build = args.build(&opened)?;
+    let snapshots = opened
+        .store
+        .snapshots(&opened.tenant, &build.plugin.digest)?;
+    let vectors = vectors(&snapshots, &build, opened.window);
+    let f = forecast_expansion(&vectors, &build.info, build.last, horizon);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.format == Format::Json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({
+                "tenant": opened.tenant,
+                "plugin": build.plugin,
+                "window_days": opened.window,
+                "accounts": vectors.len(),
+                "forecast": f,
+            }),
+        )?;
+        writeln!(out)?;
+        return Ok(out.flush()?);
+    }
+    writeln!(
+        out,
+        "Expansion forecast for {}: {} accounts on {}, milestones reached by {} ({} days); {}",
+        opened.tenant,
+        vectors.len(),
+        f.as_of,
+        f.as_of.add_days(horizon),
+        horizon,
+        build_label(&build)
+    )?;
+    writeln!(
+        out,
+        "{:<22}  {:>6}  {:<26}  {:>10}  {:>5}  {:>12}",
+        "MILESTONE", "COHORT", "UPSELL", "UPSELL ARR", "TAKE", "EXPECTED ARR"
+    )?;
+    for m in &f.milestones {
+        writeln!(
+            out,
+            "{:<22}  {:>6}  {:<26}  {:>10}  {:>5}  {:>12}",
+            m.milestone,
+            m.cohort_size,
+            m.upsell.as_deref().unwrap_or("-"),
+            if m.upsell.is_some() {
+                money(m.upsell_arr)
+            } else {
+                "-".to_owned()
+            },
+            if m.upsell.is_some() {
+                percent(m.take_rate)
+            } else {
+                "-".to_owned()
+            },
+            money(m.expected_arr)
+        )?;
+    }
+    writeln!(out, "{:<79}{:>12}", "TOTAL", money(f.total_expected_arr))?;
+    let by_source = |basis: Basis| {
+        vectors
+            .iter()
+            .flat_map(|v| &v.milestones)
+            .filter(|m| m.basis == basis)
+            .count()
+    };
+    writeln!(
+        out,
+        "Arrival dates: {} from the plugin's own prediction, {} from progress trends, {} unknown.",
+        by_source(Basis::Plugin),
+        by_source(Basis::Trend),
+        by_source(Basis::Unknown)
+    )?;
+    for m in f
+        .milestones
+        .iter()
+        .filter(|m| m.cohort_size > 0 && shown > 0)
+    {
+        let listed: Vec<&str> = m.accounts.iter().take(shown).map(String::as_str).collect();
+        let more = m.cohort_size.saturating_sub(shown);
+        writeln!(
+            out,
+            "  {} soonest: {}{}",
+            m.milestone_id,
+            listed.join(", "),
+            if more > 0 {
+                format!(" (+{more} more)")
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    Ok(out.flush()?)
+}
+
+/// `headway backtest`: how well each stored build's scores predicted churn and
+/// expansion, on the snapshots every build has (so builds compare fairly).
+pub fn backtest_cmd(args: &StoreArgs, outcomes: &Path, horizon: i32, mrr: bool) -> Result<()> {
+    let opened = args.open()?;
+    let (name, text, csv) = crate::read_data(outcomes)?;
+    let rows = headway_core::retention::parse_ledger(&name, &text, csv, mrr).map_err(|errors| {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        anyhow::anyhow!("{}: {} bad rows; nothing judged", name, errors.len())
+    })?;
+    let ledger = headway_core::retention::Ledger::new(rows);
+    let builds = match &args.build {
+        Some(_) => vec![args.build(&opened)?],
+        None => opened.store.builds(&opened.tenant)?,
+    };
+    if builds.is_empty() {
+        bail!(
+            "`{}` has no snapshots of tenant `{}`",
+            args.store.display(),
+            opened.tenant
+        );
+    }
+    let mut per_build: Vec<Vec<Snapshot>> = builds
+        .iter()
+        .map(|b| opened.store.snapshots(&opened.tenant, &b.plugin.digest))
+        .collect::<Result<_, _>>()?;
+    // Shadow comparison: judge every build on the same (account, day) pairs.
+    let common: BTreeSet<(String, headway_core::Date)> = per_build
+        .iter()
+        .map(|s| {
+            s.iter()
+                .map(|s| (s.account_id.clone(), s.as_of))
+                .collect::<BTreeSet<_>>()
+        })
+        .reduce(|a, b| a.intersection(&b).cloned().collect())
+        .unwrap_or_default();
+    for snapshots in &mut per_build {
+        snapshots.retain(|s| common.contains(&(s.account_id.clone(), s.as_of)));
+    }
+    let results: Vec<Backtest> = builds
+        .iter()
+        .zip(&per_build)
+        .map(|(b, s)| backtest(s, &b.info, &b.plugin, &ledger, horizon, opened.window))
+        .collect();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &results)?;
+        writeln!(out)?;
+        return Ok(out.flush()?);
+    }
+    write_backtests(&mut out, &opened.tenant, &builds, &results, horizon)?;
+    Ok(out.flush()?)
+}
+
+fn write_backtests(
+    out: &mut impl Write,
+    tenant: &str,
+    builds: &[StoredBuild],
+    results: &[Backtest],
+    horizon: i32,
+) -> std::io::Result<()> {
+    let ratio = |x: Option<f64>| or_dash(x, |x| format!("{x:.2}"));
+    writeln!(
+        out,
+        "Backtest of {tenant}: did the score predict churn and expansion within {horizon} days?"
+    )?;
+    let width = builds
+        .iter()
+        .map(|b| build_label(b).len() + 2)
+        .max()
+        .unwrap_or(0);
+    write!(out, "{:<28}", "")?;
+    for b in builds {
+        write!(out, "{:>width$}", build_label(b))?;
+    }
+    writeln!(out)?;
+    type Metric = (&'static str, fn(&Backtest) -> String);
+    let metrics: [Metric; 10] = [
+        ("snapshots judged", |b| money(b.snapshots as f64)),
+        ("not observable yet", |b| money(b.not_yet_observable as f64)),
+        ("churned within horizon", |b| money(b.churned as f64)),
+        ("expanded within horizon", |b| money(b.expanded as f64)),
+        ("churn AUC, low score", |b| {
+            or_dash(b.churn_auc, |x| format!("{x:.3}"))
+        }),
+        ("churn AUC, falling score", |b| {
+            or_dash(b.velocity_churn_auc, |x| format!("{x:.3}"))
+        }),
+        ("expansion AUC, high score", |b| {
+            or_dash(b.expansion_auc, |x| format!("{x:.3}"))
+        }),
+        ("expansion AUC, rising score", |b| {
+            or_dash(b.velocity_expansion_auc, |x| format!("{x:.3}"))
+        }),
+        ("lowest band precision", |b| {
+            or_dash(b.red_precision, |x| format!("{x:.3}"))
+        }),
+        ("lowest band recall", |b| {
+            or_dash(b.red_recall, |x| format!("{x:.3}"))
+        }),
+    ];
+    for (label, value) in metrics {
+        write!(out, "{label:<28}")?;
+        for r in results {
+            write!(out, "{:>width$}", value(r))?;
+        }
+        writeln!(out)?;
+    }
+    for (b, r) in builds.iter().zip(results) {
+        writeln!(out)?;
+        writeln!(out, "{}: observed churn by band", build_label(b))?;
+        for c in &r.calibration {
+            writeln!(
+                out,
+                "  {:<10} {:>7} snapshots  {:>5} churned  {:>6}",
+                c.band,
+                money(c.snapshots as f64),
+                money(c.churned as f64),
+                or_dash(c.churn_rate, |x| format!("{:.1}%", x * 100.0))
+            )?;
+        }
+        writeln!(out, "  by snapshot day (AUC):")?;
+        for d in &r.by_day {
+            writeln!(
+                out,
+                "  {}  {:>6} judged  {:>4} churned  AUC {}",
+                d.as_of,
+                money(d.snapshots as f64),
+                d.churned,
+                ratio(d.churn_auc)
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! `score --store`, `history`, `forecast` and `backtest` end to end, on a small
+//! year of the sample SaaS book.
+
+mod common;
+
+use common::{headway, stderr, stdout};
+use serde_json::Value;
+
+/// A temp folder with 80 accounts' year of monthly books, their ledger, and a
+/// store holding that year scored by saas-health.
+struct Year {
+    dir: tempfile::TempDir,
+}
+
+impl Year {
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_owned()
+    }
+
+    fn new() -> Self {
+        let year = Year {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for (what, file) in [("history", "year.jsonl"), ("ledger", "ledger.csv")] {
+            let out = headway(&[
+                "sample",
+                "saas",
+                "--what",
+                what,
+                "--count",
+                "80",
+                "-o",
+                &year.path(file),
+            ]);
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
+        year
+    }
+
+    fn score(&self, extra: &[&str]) -> String {
+        let (store, file) = (self.path("h.db"), self.path("year.jsonl"));
+        let mut args = vec![
+            "score",
+            "--tenant",
+            "tenants/saas-acme",
+            "--store",
+            &store,
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        args.push(&file);
+        let out = headway(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    }
+
+    fn run(&self, command: &str, extra: &[&str]) -> String {
+        let store = self.path("h.db");
+        let mut args = vec![command, "--store", &store, "--tenant", "tenants/saas-acme"];
+        args.extend_from_slice(extra);
+        let out = headway(&args);
+        assert!(out.status.success(), "{command}: {}", stderr(&out));
+        stdout(&out)
+    }
+}
+
+#[test]
+fn a_year_of_snapshots_feeds_history_forecast_and_backtest() {
+    let year = Year::new();
+    let lines = std::fs::read_to_string(year.path("year.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    let first = year.score(&[]);
+    assert!(
+        first.contains(&format!("recorded {lines} snapshots")),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!("{lines} new, 0 changed, 0 unchanged")),
+        "{first}"
+    );
+    // Idempotent: the same days with the same build add nothing.
+    let again = year.score(&[]);
+    assert!(
+        again.contains(&format!("0 new, 0 changed, {lines} unchanged")),
+        "{again}"
+    );
+
+    // One account over the year: one row per month it was a customer, its vector.
+    let months = std::fs::read_to_string(year.path("year.jsonl"))
+        .unwrap()
+        .matches(r#""id":"saas-0005""#)
+        .count();
+    assert!(months >= 2, "saas-0005 has history");
+    let history = year.run("history", &["--account", "saas-0005"]);
+    assert!(
+        history.starts_with(&format!(
+            "saas-0005 (saas-acme): {months} snapshots, 1 plugin build"
+        )),
+        "{history}"
+    );
+    assert!(
+        history.contains("Success Vector on 2026-11-01 (90-day window"),
+        "{history}"
+    );
+    let json: Value =
+        serde_json::from_str(&year.run("history", &["--account", "saas-0005", "--format", "json"]))
+            .unwrap();
+    let rows = json["snapshots"].as_array().unwrap();
+    assert_eq!(rows.len(), months);
+    assert_eq!(json["vector"]["as_of"], "2026-11-01");
+    assert_eq!(json["vector"]["magnitude"], rows[months - 1]["score"]);
+
+    // Forecast: documented keys; every account in a cohort takes the upsell at the
+    // take rate (saas-health gives no per-account likelihood).
+    let forecast: Value =
+        serde_json::from_str(&year.run("forecast", &["--horizon", "90d", "--format", "json"]))
+            .unwrap();
+    let f = &forecast["forecast"];
+    assert_eq!(f["horizon_days"], 90);
+    let mut total = 0.0;
+    for m in f["milestones"].as_array().unwrap() {
+        for key in [
+            "milestone_id",
+            "milestone",
+            "cohort_size",
+            "upsell",
+            "upsell_arr",
+            "take_rate",
+            "expected_arr",
+            "accounts",
+        ] {
+            assert!(m.get(key).is_some(), "{key} in {m}");
+        }
+        let cohort = m["cohort_size"].as_f64().unwrap();
+        assert_eq!(m["accounts"].as_array().unwrap().len() as f64, cohort);
+        let expected =
+            cohort * m["upsell_arr"].as_f64().unwrap() * m["take_rate"].as_f64().unwrap();
+        assert!(
+            (m["expected_arr"].as_f64().unwrap() - expected).abs() < 1e-6,
+            "{m}"
+        );
+        total += expected;
+    }
+    assert!((f["total_expected_arr"].as_f64().unwrap() - total).abs() < 1e-6);
+    assert!(
+        total > 0.0,
+        "some account reaches an upsell milestone: {forecast}"
+    );
+
+    // Shadow scoring: a second build on the same year, judged on the same snapshots.
+    let shadow = year.score(&["--plugin", headway_tests::SAAS_SEATS]);
+    assert!(shadow.contains(&format!("{lines} new")), "{shadow}");
+    let ledger = year.path("ledger.csv");
+    let bt: Value = serde_json::from_str(&year.run(
+        "backtest",
+        &[
+            "--outcomes",
+            &ledger,
+            "--horizon",
+            "90d",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let builds = bt.as_array().unwrap();
+    assert_eq!(builds.len(), 2);
+    let names: Vec<&str> = builds
+        .iter()
+        .map(|b| b["plugin"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["saas-health", "saas-seats"]);
+    assert_eq!(builds[0]["snapshots"], builds[1]["snapshots"]);
+    assert_eq!(builds[0]["churned"], builds[1]["churned"], "same outcomes");
+    let judged = builds[0]["snapshots"].as_u64().unwrap();
+    assert!(judged > 0 && builds[0]["not_yet_observable"].as_u64().unwrap() > 0);
+    let calibrated: u64 = builds[0]["calibration"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["snapshots"].as_u64().unwrap())
+        .sum();
+    assert_eq!(calibrated, judged, "every judged snapshot is in one band");
+    // The default build is the tenant's own plugin, even after the shadow run.
+    let table = year.run("forecast", &[]);
+    assert!(table.contains("saas-health"), "{table}");
+}
+
+#[test]
+fn store_errors_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.db");
+    let out = headway(&[
+        "forecast",
+        "--store",
+        missing.to_str().unwrap(),
+        "--tenant",
+        "tenants/saas-acme",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no history store at"),
+        "{}",
+        stderr(&out)
+    );
+    let out = headway(&["forecast", "--tenant", "x", "--horizon", "soon"]);
+    assert!(
+        stderr(&out).contains("`soon` is not a duration"),
+        "{}",
+        stderr(&out)
+    );
+}
