@@ -149,6 +149,12 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
         .filter(|s| s.plugin.digest == build.plugin.digest)
         .cloned()
         .collect();
+    if mine.is_empty() {
+        bail!(
+            "account `{account}` has no snapshots by {}; pick another with --build",
+            build_label(&build)
+        );
+    }
     let vector = success_vector(&mine, &build.info, opened.window);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.format == Format::Json {
@@ -165,35 +171,36 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
         writeln!(out)?;
         return Ok(out.flush()?);
     }
-    let builds: BTreeSet<&str> = snapshots.iter().map(|s| s.plugin.digest.as_str()).collect();
+    let others: BTreeSet<String> = snapshots
+        .iter()
+        .filter(|s| s.plugin.digest != build.plugin.digest)
+        .map(|s| format!("{} {}", s.plugin.name, s.plugin.version))
+        .collect();
     writeln!(
         out,
-        "{account} ({}): {} snapshots, {} plugin build{}",
+        "{account} ({}): {} snapshots by {}{}",
         opened.tenant,
-        snapshots.len(),
-        builds.len(),
-        if builds.len() == 1 { "" } else { "s" }
+        mine.len(),
+        build_label(&build),
+        if others.is_empty() {
+            String::new()
+        } else {
+            let others: Vec<String> = others.into_iter().collect();
+            format!("; also scored by {} (see --build)", others.join(", "))
+        }
     )?;
-    writeln!(
-        out,
-        "{:<10}  {:>5}  {:<8}  {:<24}  PLUGIN",
-        "AS OF", "SCORE", "BAND", "NEXT MILESTONE"
-    )?;
-    for s in &snapshots {
+    writeln!(out, "{:<10}  {:>5}  {:<8}  NEXT MILESTONE", "AS OF", "SCORE", "BAND")?;
+    for s in &mine {
         let next = s.milestones.iter().find(|m| m.progress < 1.0).map_or_else(
             || "all reached".to_owned(),
             |m| format!("{} {}", m.id, percent(m.progress)),
         );
         writeln!(
             out,
-            "{:<10}  {:>5.1}  {:<8}  {:<24}  {} {} ({})",
+            "{:<10}  {:>5.1}  {:<8}  {next}",
             s.as_of.to_string(),
             s.score,
             s.band,
-            next,
-            s.plugin.name,
-            s.plugin.version,
-            crate::short_digest(&s.plugin.digest)
         )?;
     }
     if let Some(v) = &vector {
