@@ -189,7 +189,11 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
             format!("; also scored by {} (see --build)", others.join(", "))
         }
     )?;
-    writeln!(out, "{:<10}  {:>5}  {:<8}  NEXT MILESTONE", "AS OF", "SCORE", "BAND")?;
+    writeln!(
+        out,
+        "{:<10}  {:>5}  {:<8}  NEXT MILESTONE",
+        "AS OF", "SCORE", "BAND"
+    )?;
     for s in &mine {
         let next = s.milestones.iter().find(|m| m.progress < 1.0).map_or_else(
             || "all reached".to_owned(),

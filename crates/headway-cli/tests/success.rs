@@ -97,7 +97,7 @@ fn a_year_of_snapshots_feeds_history_forecast_and_backtest() {
     let history = year.run("history", &["--account", "saas-0005"]);
     assert!(
         history.starts_with(&format!(
-            "saas-0005 (saas-acme): {months} snapshots, 1 plugin build"
+            "saas-0005 (saas-acme): {months} snapshots by saas-health"
         )),
         "{history}"
     );
