@@ -1,6 +1,7 @@
 //! End-to-end tests: the example plugins, built from source by `build.rs`, run
 //! through the real host. One test binary, one shared engine.
 
+mod cache;
 mod contract;
 mod evolution;
 mod samples;

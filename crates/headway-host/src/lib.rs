@@ -6,6 +6,7 @@
 //! batches, each in a fresh `Store` with the tenant's [`Limits`]: an instruction
 //! budget (fuel), a wall-clock deadline (epochs) and a memory cap.
 
+mod cache;
 pub mod contract;
 mod convert;
 mod error;
@@ -14,6 +15,7 @@ mod runtime;
 mod sandbox;
 mod tenant;
 
+pub use cache::CompiledFrom;
 pub use contract::ContractVersion;
 pub use error::{LoadError, RunError, TenantError};
 pub use plugin::{CallOutcome, Plugin, Report};

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use headway_core::{Account, AccountError, Assessment, PluginInfo, PluginRef};
 use wasmtime::{Engine, Store, Trap};
 
+use crate::cache::CompiledFrom;
 use crate::contract::{ContractVersion, RulesPre, latest as wit};
 use crate::convert;
 use crate::error::RunError;
@@ -56,6 +57,7 @@ fn check_output_size(
 pub struct Plugin {
     pub(crate) pre: RulesPre,
     pub(crate) contract: ContractVersion,
+    pub(crate) compiled_from: CompiledFrom,
     pub(crate) engine: Engine,
     pub(crate) metered: bool,
     pub(crate) limits: Limits,
@@ -118,6 +120,11 @@ impl Plugin {
     /// Name, version and digest: what every result records.
     pub fn plugin_ref(&self) -> &PluginRef {
         &self.plugin_ref
+    }
+
+    /// Whether this load compiled the plugin or reused a compiled artifact.
+    pub fn compiled_from(&self) -> CompiledFrom {
+        self.compiled_from
     }
 
     /// The contract version the plugin was built for.

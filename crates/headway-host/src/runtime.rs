@@ -2,6 +2,7 @@
 //! (header, contract version, imports, compile, link, `describe()`).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::cache::{ArtifactCache, CompiledFrom};
 use crate::contract::{self, ContractVersion, RulesPre};
 use crate::error::{LoadError, RunError};
 use crate::plugin::Plugin;
@@ -62,6 +64,7 @@ pub struct Runtime {
     metered: bool,
     pooling: bool,
     linker: Linker<StoreState>,
+    compiled: ArtifactCache,
 }
 
 impl Runtime {
@@ -104,11 +107,35 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         contract::add_to_linker(&mut linker).map_err(host_error)?;
         Ok(Self {
+            compiled: ArtifactCache::new(&engine, None),
             engine,
             metered: fuel,
             pooling,
             linker,
         })
+    }
+
+    /// Keeps compiled plugins in `dir` too, so the next process deserializes them
+    /// instead of compiling (see [`CompiledFrom`]).
+    pub fn with_artifact_cache(mut self, dir: PathBuf) -> Self {
+        self.compiled = ArtifactCache::new(&self.engine, Some(dir));
+        self
+    }
+
+    /// The compiled component for `bytes`, and where it came from.
+    fn compile(
+        &self,
+        bytes: &[u8],
+        digest: &str,
+        origin: &str,
+    ) -> Result<(Component, CompiledFrom), LoadError> {
+        check_header(bytes, origin)?;
+        self.compiled
+            .component(&self.engine, digest, bytes)
+            .map_err(|e| LoadError::Invalid {
+                origin: origin.to_owned(),
+                reason: format!("{e:#}"),
+            })
     }
 
     /// Whether instances come from the pre-reserved pool (fast) or are allocated
@@ -135,11 +162,7 @@ impl Runtime {
     /// Compiles a component and lists what it exports and imports, with the verdict
     /// on each import, without linking or running it (for `headway check`).
     pub fn inspect(&self, bytes: &[u8], origin: &str) -> Result<Interface, LoadError> {
-        check_header(bytes, origin)?;
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
-            origin: origin.to_owned(),
-            reason: format!("{e:#}"),
-        })?;
+        let (component, _) = self.compile(bytes, &digest(bytes), origin)?;
         Ok(self.interface(&component))
     }
 
@@ -178,12 +201,9 @@ impl Runtime {
         limits: Limits,
         config: BTreeMap<String, String>,
     ) -> Result<Plugin, LoadError> {
+        let digest = digest(bytes);
+        let (component, compiled_from) = self.compile(bytes, &digest, origin)?;
         let origin = origin.to_owned();
-        check_header(bytes, &origin)?;
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
-            origin: origin.clone(),
-            reason: format!("{e:#}"),
-        })?;
         let interface = self.interface(&component);
         // Exports first: a plugin for another contract version also imports that
         // version's host interface, and "wrong version" is the error that helps.
@@ -230,11 +250,12 @@ impl Runtime {
                 expected: format!("the `health-rules` world of {version}"),
                 found: format!("{e:#}"),
             })?;
-        let digest = digest(bytes);
+        tracing::debug!(%origin, %digest, ?compiled_from, "plugin compiled");
         // describe() runs in the plugin's own sandbox; name and version come from it.
         let mut plugin = Plugin {
             pre,
             contract: version,
+            compiled_from,
             engine: self.engine.clone(),
             metered: self.metered,
             limits,
