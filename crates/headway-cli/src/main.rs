@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use headway_core::success::Snapshot;
-use headway_core::{AccountError, Date, InputDefaults, ParsedAccounts, ScoreRecord};
+use headway_core::{Date, InputDefaults, ParsedAccounts};
 use headway_host::{Plugin, Runtime, TenantConfig};
 use headway_samples::Book;
 
@@ -122,6 +122,22 @@ enum Command {
         /// The ledger's `arr` column holds monthly revenue.
         #[arg(long)]
         mrr: bool,
+    },
+    /// Serve every tenant of a directory over HTTP, reloading a tenant's rules when
+    /// its files change (see docs/openapi.json).
+    Serve {
+        /// The tenants directory (one folder per tenant, each with tenant.toml).
+        #[arg(long, default_value = "tenants")]
+        tenants: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Keep compiled plugins here across restarts (outside the tenants directory).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// Largest request body, in MiB.
+        #[arg(long, default_value_t = 8)]
+        max_body_mib: usize,
     },
     /// Revenue and retention metrics (NRR, GRR, churn, renewals, trials, surveys)
     /// from a revenue ledger, per period.
@@ -253,6 +269,17 @@ fn main() -> ExitCode {
         Command::Score(args) => score(&args),
         Command::Describe { tenant } => describe(&tenant).map(|()| ExitCode::SUCCESS),
         Command::Retention(args) => retention(&args).map(|()| ExitCode::SUCCESS),
+        Command::Serve {
+            tenants,
+            listen,
+            cache_dir,
+            max_body_mib,
+        } => {
+            let mut options = headway_server::ServeOptions::new(tenants, listen);
+            options.cache_dir = cache_dir;
+            options.max_body_bytes = max_body_mib << 20;
+            serve(options).map(|()| ExitCode::SUCCESS)
+        }
         Command::History { store, account } => {
             success::history(&store, &account).map(|()| ExitCode::SUCCESS)
         }
@@ -383,36 +410,20 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
 
     // Records in input-line order: scored accounts and rejected lines interleaved.
     let plugin_ref = plugin.plugin_ref();
-    let mut snapshots = Vec::new();
-    let mut records: Vec<(usize, ScoreRecord)> = parsed
-        .accounts
-        .iter()
-        .zip(&parsed.lines)
-        .zip(report.results)
-        .map(|((account, line), result)| {
-            let record = match result {
-                Ok(a) => {
-                    if store.is_some() {
-                        snapshots.push(Snapshot::new(&tenant.id, account, a.clone(), plugin_ref));
-                    }
-                    ScoreRecord::scored(&account.id, account.as_of, a, plugin_ref)
-                }
-                Err(e) => {
-                    ScoreRecord::failed(Some(&account.id), Some(account.as_of), e, Some(plugin_ref))
-                }
-            };
-            (*line, record)
-        })
-        .collect();
     for e in &parsed.errors {
         eprintln!("error: {e}");
-        records.push((
-            e.line,
-            ScoreRecord::failed(e.account_id.as_deref(), None, AccountError::from(e), None),
-        ));
     }
     if let Some(store) = &mut store {
         use headway_store::SnapshotStore;
+        let snapshots: Vec<Snapshot> = parsed
+            .accounts
+            .iter()
+            .zip(&report.results)
+            .filter_map(|(account, result)| {
+                let a = result.as_ref().ok()?;
+                Some(Snapshot::new(&tenant.id, account, a.clone(), plugin_ref))
+            })
+            .collect();
         let done = store.record(plugin.info(), plugin_ref, &snapshots)?;
         eprintln!(
             "recorded {} snapshots in `{}`: {} new, {} changed, {} unchanged",
@@ -423,8 +434,7 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
             done.unchanged
         );
     }
-    records.sort_by_key(|(line, _)| *line);
-    let records: Vec<ScoreRecord> = records.into_iter().map(|(_, r)| r).collect();
+    let records = headway_core::records(&parsed, report.results, plugin_ref);
 
     // Block-buffered: stdout is line-buffered, which flushes every record.
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
@@ -469,6 +479,49 @@ fn describe(dir: &Path) -> Result<()> {
         plugin.plugin_ref(),
     )?;
     Ok(())
+}
+
+/// `headway serve`: runs until SIGTERM or Ctrl-C, then finishes requests in flight.
+fn serve(options: headway_server::ServeOptions) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let server = headway_server::start(options).await?;
+        let tenants = server.registry.tenants();
+        let serving = tenants.values().filter(|t| t.current().is_some()).count();
+        eprintln!(
+            "listening on http://{}: {} tenants, {serving} serving",
+            server.addr,
+            tenants.len()
+        );
+        for id in &server.initial.failed {
+            if let Some(t) = server.registry.tenant(id) {
+                let status = t.status();
+                eprintln!(
+                    "tenant `{id}` not serving: {}",
+                    status.last_reload_error.unwrap_or_default()
+                );
+            }
+        }
+        shutdown_signal().await;
+        eprintln!("shutting down: finishing requests in flight");
+        server.shutdown().await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }
 
 /// `headway retention`: ledger (and surveys) in, metrics per period out.

@@ -23,4 +23,4 @@ pub use assessment::{
 };
 pub use date::{Date, DateError};
 pub use input::{InputDefaults, InputError, ParsedAccounts, parse_csv, parse_jsonl};
-pub use report::{AccountError, ErrorKind, PluginRef, ScoreRecord};
+pub use report::{AccountError, ErrorKind, PluginRef, ScoreRecord, records};

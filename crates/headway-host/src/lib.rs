@@ -21,7 +21,7 @@ pub use error::{LoadError, RunError, TenantError};
 pub use plugin::{CallOutcome, Plugin, Report};
 pub use runtime::{ImportVerdict, Interface, Runtime, digest};
 pub use sandbox::LogLine;
-pub use tenant::{Limits, TenantConfig, VectorSettings};
+pub use tenant::{ApiSettings, Limits, TenantConfig, VectorSettings};
 
 /// Severity of a plugin's log line.
 pub use contract::v0_2_0::headway::rules::host::LogLevel;

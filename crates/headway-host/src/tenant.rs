@@ -58,6 +58,32 @@ pub struct TenantConfig {
     /// How the Success Vector is computed.
     #[serde(default)]
     pub vector: VectorSettings,
+    /// Access to the tenant over `headway serve`'s HTTP API.
+    #[serde(default)]
+    pub api: ApiSettings,
+}
+
+/// `[api]` in tenant.toml. The token itself is never stored: either its SHA-256
+/// (hex) or the name of an environment variable holding it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// SHA-256 of the bearer token, lowercase hex (`printf %s "$TOKEN" | sha256sum`).
+    pub token_sha256: Option<String>,
+    /// The environment variable holding the bearer token.
+    pub token_env: Option<String>,
+    /// Scoring requests served at once; more wait briefly, then get 429.
+    pub max_concurrent: u32,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            token_sha256: None,
+            token_env: None,
+            max_concurrent: 8,
+        }
+    }
 }
 
 /// `[vector]` in tenant.toml.

@@ -1,0 +1,307 @@
+//! The HTTP API: routes, bearer-token checks, JSON errors with a stable `code`.
+//! `docs/openapi.json` documents it; a test keeps the two in step via [`ROUTES`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use headway_core::{Date, InputDefaults, parse_jsonl};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::registry::{Loaded, Registry, Tenant};
+
+/// Every route, as `(method, path)`; the OpenAPI document lists exactly these.
+pub const ROUTES: [(&str, &str); 7] = [
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("POST", "/v1/tenants/{tenant}/score"),
+    ("GET", "/v1/tenants/{tenant}/describe"),
+    ("GET", "/v1/tenants/{tenant}/status"),
+    ("GET", "/v1/tenants/{tenant}/reloads"),
+    ("POST", "/v1/tenants/{tenant}/rollback"),
+];
+
+/// How long a scoring request waits for one of its tenant's slots.
+const QUEUE_WAIT: Duration = Duration::from_secs(2);
+
+struct App {
+    registry: Arc<Registry>,
+}
+
+/// The router over `registry`, refusing bodies above `max_body_bytes`.
+pub fn router(registry: Arc<Registry>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/tenants/{tenant}/score", post(score))
+        .route("/v1/tenants/{tenant}/describe", get(describe))
+        .route("/v1/tenants/{tenant}/status", get(status))
+        .route("/v1/tenants/{tenant}/reloads", get(reloads))
+        .route("/v1/tenants/{tenant}/rollback", post(rollback))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(Arc::new(App { registry }))
+}
+
+/// An error response: `{"code": "...", "message": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The same answer for a wrong token, an unknown tenant and a tenant without
+    /// a token: a caller learns nothing about tenants it may not see.
+    fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token does not give access to this tenant",
+        )
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"code": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+/// The tenant and its current build, if `headers` carry the tenant's token.
+fn authorize(
+    app: &App,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(Arc<Tenant>, Arc<Loaded>), ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "send the tenant's token as `Authorization: Bearer <token>`",
+            )
+        })?;
+    let tenant = app.registry.tenant(id).ok_or_else(ApiError::forbidden)?;
+    let loaded = tenant.current().ok_or_else(ApiError::forbidden)?;
+    let expected = loaded.token_sha256.ok_or_else(ApiError::forbidden)?;
+    let given: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    // Compared in full whatever differs first, so timing says nothing.
+    let differing = expected
+        .iter()
+        .zip(given)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    if differing != 0 {
+        return Err(ApiError::forbidden());
+    }
+    Ok((tenant, loaded))
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Json<Value> {
+    let tenants = app.registry.tenants();
+    let serving = tenants.values().filter(|t| t.current().is_some()).count();
+    Json(json!({"status": "ok", "tenants": tenants.len(), "serving": serving}))
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(&app.registry),
+    )
+}
+
+#[derive(Deserialize)]
+struct ScoreQuery {
+    /// As-of day for accounts that have none.
+    as_of: Option<Date>,
+}
+
+async fn score(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(query): Query<ScoreQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let (tenant, loaded) = authorize(&app, &id, &headers)?;
+    let outcome = score_authorized(&tenant, loaded, query, body).await;
+    let label = match &outcome {
+        Ok(_) => "ok",
+        Err(e) => e.code,
+    };
+    tenant.metrics.request(label, started.elapsed());
+    outcome
+}
+
+async fn score_authorized(
+    tenant: &Tenant,
+    loaded: Arc<Loaded>,
+    query: ScoreQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(e.status(), "payload-too-large", e.body_text())
+        } else {
+            ApiError::bad_request(e.body_text())
+        }
+    })?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    // One account object, an array of them, or {"accounts": [...]}.
+    let (items, single) = match value {
+        Value::Array(items) => (items, false),
+        Value::Object(mut o) if o.contains_key("accounts") => match o.remove("accounts") {
+            Some(Value::Array(items)) => (items, false),
+            _ => return Err(ApiError::bad_request("`accounts` must be an array")),
+        },
+        Value::Object(_) => (vec![value], true),
+        _ => {
+            return Err(ApiError::bad_request(
+                "send an account object, an array of them, or {\"accounts\": [...]}",
+            ));
+        }
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request("no accounts in the request"));
+    }
+    let permit = tokio::time::timeout(QUEUE_WAIT, tenant.permits.acquire())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                format!(
+                    "the tenant's {} concurrent scoring requests are busy; retry shortly",
+                    loaded.config.api.max_concurrent
+                ),
+            )
+        })?
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "shutting down",
+            )
+        })?;
+    // Accounts are validated like a JSON Lines file: "line" N is the Nth account.
+    let jsonl: Vec<String> = items.iter().map(Value::to_string).collect();
+    let defaults = InputDefaults { as_of: query.as_of };
+    let run = tokio::task::spawn_blocking(move || {
+        let parsed = parse_jsonl("request account", &jsonl.join("\n"), &defaults);
+        let report = loaded.plugin.assess(&parsed.accounts, 1);
+        let fuel = report.fuel_used;
+        let records = headway_core::records(&parsed, report.results, loaded.plugin.plugin_ref());
+        (records, fuel, loaded)
+    })
+    .await;
+    drop(permit);
+    let (records, fuel, loaded) = run.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("scoring task failed: {e}"),
+        )
+    })?;
+    let failed = records.iter().filter(|r| r.error.is_some()).count() as u64;
+    use std::sync::atomic::Ordering::Relaxed;
+    tenant
+        .metrics
+        .assessments
+        .fetch_add(records.len() as u64, Relaxed);
+    tenant.metrics.failures.fetch_add(failed, Relaxed);
+    tenant.metrics.fuel.fetch_add(fuel, Relaxed);
+    Ok(if single {
+        Json(records.into_iter().next()).into_response()
+    } else {
+        Json(json!({
+            "plugin": loaded.plugin.plugin_ref(),
+            "instructions": fuel,
+            "results": records,
+        }))
+        .into_response()
+    })
+}
+
+async fn describe(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant, loaded) = authorize(&app, &id, &headers)?;
+    Ok(Json(json!({
+        "tenant": tenant.id,
+        "name": loaded.config.name,
+        "plugin": loaded.plugin.plugin_ref(),
+        "contract": loaded.plugin.contract().to_string(),
+        "info": loaded.plugin.info(),
+    })))
+}
+
+async fn status(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant, _) = authorize(&app, &id, &headers)?;
+    Ok(Json(json!(tenant.status())))
+}
+
+async fn reloads(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (tenant, _) = authorize(&app, &id, &headers)?;
+    Ok(Json(json!(tenant.reloads())))
+}
+
+async fn rollback(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&app, &id, &headers)?;
+    let registry = Arc::clone(&app.registry);
+    let done = tokio::task::spawn_blocking(move || registry.rollback(&id))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    done.map(|build| Json(json!({"serving": build})))
+        .map_err(|reason| ApiError::new(StatusCode::CONFLICT, "no-previous-version", reason))
+}

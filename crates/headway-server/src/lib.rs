@@ -1,0 +1,148 @@
+//! `headway serve`: one engine for many tenants over HTTP.
+//!
+//! [`start`] loads every tenant under the tenants directory ([`Registry`]), serves
+//! the API ([`api::router`]) and keeps watching the directory: a changed plugin,
+//! config or fixtures file is reloaded off the request path, checked, and swapped
+//! in atomically while requests in flight finish on the version they started
+//! with. A failed reload keeps the last good version serving.
+
+pub mod api;
+pub mod metrics;
+pub mod registry;
+mod watch;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use headway_host::Runtime;
+pub use registry::{Reconciled, Registry};
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The tenants directory: one folder per tenant with its tenant.toml.
+    pub tenants: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Where compiled plugins are cached across restarts; none: compile each time.
+    pub cache_dir: Option<PathBuf>,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Quiet time after the last file event before reloading.
+    pub debounce: Duration,
+    /// Rescan interval when no file event arrives.
+    pub poll: Duration,
+}
+
+impl ServeOptions {
+    /// Defaults for `tenants` on `listen`: no cache, 8 MiB bodies, 100 ms
+    /// debounce, a rescan every 5 s.
+    pub fn new(tenants: PathBuf, listen: SocketAddr) -> Self {
+        Self {
+            tenants,
+            listen,
+            cache_dir: None,
+            max_body_bytes: 8 << 20,
+            debounce: Duration::from_millis(100),
+            poll: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The plugin runtime failed to start.
+    #[error("cannot start the plugin runtime: {0}")]
+    Runtime(#[from] headway_host::RunError),
+    /// The address is taken or not allowed.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The tenants directory does not exist.
+    #[error("tenants directory `{0}` not found")]
+    NoTenants(PathBuf),
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Its tenants.
+    pub registry: Arc<Registry>,
+    /// What the first load did.
+    pub initial: Reconciled,
+    stop: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets requests in flight finish, stops the
+    /// watcher.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        let _ = self.watcher.await;
+        self.server
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Loads the tenants, binds, and serves in the background.
+pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
+    if !options.tenants.is_dir() {
+        return Err(ServeError::NoTenants(options.tenants));
+    }
+    let mut runtime = Runtime::new()?;
+    if let Some(dir) = &options.cache_dir {
+        runtime = runtime.with_artifact_cache(dir.clone());
+    }
+    let registry = Arc::new(Registry::new(runtime, options.tenants.clone()));
+    let initial = {
+        let registry = Arc::clone(&registry);
+        tokio::task::spawn_blocking(move || registry.reconcile())
+            .await
+            .unwrap_or_default()
+    };
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: options.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: options.listen,
+        source,
+    })?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let app = api::router(Arc::clone(&registry), options.max_body_bytes);
+    let mut on_stop = stopped.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = on_stop.changed().await;
+            })
+            .await
+    });
+    let watcher = tokio::spawn(watch::run(
+        Arc::clone(&registry),
+        options.debounce,
+        options.poll,
+        stopped,
+    ));
+    Ok(Running {
+        addr,
+        registry,
+        initial,
+        stop,
+        server,
+        watcher,
+    })
+}

@@ -1,0 +1,569 @@
+//! The tenants a server runs, and the one loading pipeline that keeps them current.
+//!
+//! Each tenant has an atomically swapped pointer to its current loaded plugin:
+//! a request takes the pointer once and finishes on that version whatever happens
+//! meanwhile. [`Registry::reconcile`] brings every tenant in line with the tenants
+//! directory: new bytes -> digest (unchanged: nothing to do) -> compile (artifact
+//! cache) -> contract and imports -> fixtures -> swap. Any failure keeps the last
+//! good version serving and is recorded.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use headway_core::fixtures::{differences, parse_fixtures};
+use headway_host::{Plugin, Runtime, TenantConfig};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::metrics::TenantMetrics;
+
+/// Reload events kept per tenant.
+const HISTORY: usize = 100;
+
+/// A tenant's plugin, loaded and checked, with what it was loaded from.
+pub struct Loaded {
+    /// The plugin, ready to assess.
+    pub plugin: Plugin,
+    /// The tenant's configuration at load time.
+    pub config: TenantConfig,
+    /// SHA-256 of the bearer token, if the tenant has one.
+    pub token_sha256: Option<[u8; 32]>,
+    /// Seconds since the Unix epoch.
+    pub loaded_at: u64,
+    /// Digest of everything the load read (config, plugin, fixtures).
+    fingerprint: [u8; 32],
+}
+
+/// One reload attempt, as `GET /v1/tenants/{id}/reloads` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadEvent {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// `loaded`, `failed`, `rolled-back` or `removed`.
+    pub outcome: &'static str,
+    /// The plugin version now serving (for `loaded` and `rolled-back`).
+    pub version: Option<String>,
+    /// Its digest.
+    pub digest: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Time from noticing the change to serving it (or giving up).
+    pub duration_ms: f64,
+}
+
+/// File sizes and times of what a tenant's load reads: unchanged stamps mean
+/// nothing to reread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp(Vec<Option<(u64, SystemTime)>>);
+
+impl Stamp {
+    fn of(paths: &[PathBuf]) -> Self {
+        Self(
+            paths
+                .iter()
+                .map(|p| {
+                    let m = std::fs::metadata(p).ok()?;
+                    Some((m.len(), m.modified().ok()?))
+                })
+                .collect(),
+        )
+    }
+}
+
+#[derive(Default)]
+struct TenantState {
+    /// The stamp of the last attempt, successful or not.
+    seen: Option<Stamp>,
+    /// Fingerprint of the last failed attempt, so one bad build is reported once.
+    failed: Option<[u8; 32]>,
+    last_error: Option<String>,
+    history: VecDeque<ReloadEvent>,
+}
+
+/// A tenant: its current and previous plugin, reload state and counters.
+pub struct Tenant {
+    /// The tenant id (its folder name, or `id` in tenant.toml).
+    pub id: String,
+    dir: PathBuf,
+    current: ArcSwapOption<Loaded>,
+    previous: Mutex<Option<Arc<Loaded>>>,
+    state: Mutex<TenantState>,
+    /// Requests, assessments, fuel, latency.
+    pub metrics: TenantMetrics,
+    /// Scoring requests in flight, at most `[api] max_concurrent`.
+    pub permits: Semaphore,
+    max_concurrent: AtomicU64,
+}
+
+/// What `GET /v1/tenants/{id}/status` shows.
+#[derive(Debug, Serialize)]
+pub struct TenantStatus {
+    /// Tenant id.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// The build serving now.
+    pub current: Option<BuildStatus>,
+    /// The build a rollback would restore.
+    pub previous: Option<BuildStatus>,
+    /// Why the last reload failed, if it did.
+    pub last_reload_error: Option<String>,
+    /// Accounts assessed since start.
+    pub assessments: u64,
+    /// Of those, accounts that failed.
+    pub failures: u64,
+    /// Scoring requests since start.
+    pub requests: u64,
+    /// Successful and failed reloads.
+    pub reloads: u64,
+    /// Failed reloads.
+    pub reload_failures: u64,
+}
+
+/// One loaded build.
+#[derive(Debug, Serialize)]
+pub struct BuildStatus {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// Plugin digest.
+    pub digest: String,
+    /// Contract version it was built for.
+    pub contract: String,
+    /// Seconds since the Unix epoch.
+    pub loaded_at: u64,
+}
+
+impl BuildStatus {
+    fn of(l: &Loaded) -> Self {
+        let r = l.plugin.plugin_ref();
+        Self {
+            name: r.name.clone(),
+            version: r.version.clone(),
+            digest: r.digest.clone(),
+            contract: l.plugin.contract().to_string(),
+            loaded_at: l.loaded_at,
+        }
+    }
+}
+
+impl Tenant {
+    fn new(id: String, dir: PathBuf) -> Self {
+        let max = headway_host::ApiSettings::default().max_concurrent;
+        Self {
+            id,
+            dir,
+            current: ArcSwapOption::empty(),
+            previous: Mutex::new(None),
+            state: Mutex::new(TenantState::default()),
+            metrics: TenantMetrics::default(),
+            permits: Semaphore::new(max as usize),
+            max_concurrent: AtomicU64::new(u64::from(max)),
+        }
+    }
+
+    /// The plugin serving now; a request keeps this `Arc` until it is done.
+    pub fn current(&self) -> Option<Arc<Loaded>> {
+        self.current.load_full()
+    }
+
+    /// Current and previous builds, last error and counters.
+    pub fn status(&self) -> TenantStatus {
+        let current = self.current();
+        let state = self.state.lock().expect("tenant state");
+        TenantStatus {
+            id: self.id.clone(),
+            name: current.as_ref().map(|l| l.config.name.clone()),
+            current: current.as_deref().map(BuildStatus::of),
+            previous: self
+                .previous
+                .lock()
+                .expect("previous")
+                .as_deref()
+                .map(BuildStatus::of),
+            last_reload_error: state.last_error.clone(),
+            assessments: self.metrics.assessments.load(Ordering::Relaxed),
+            failures: self.metrics.failures.load(Ordering::Relaxed),
+            requests: self.metrics.requests(),
+            reloads: self.metrics.reloads.load(Ordering::Relaxed),
+            reload_failures: self.metrics.reload_failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The reload history, oldest first.
+    pub fn reloads(&self) -> Vec<ReloadEvent> {
+        self.state
+            .lock()
+            .expect("tenant state")
+            .history
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn record(&self, event: ReloadEvent) {
+        let mut state = self.state.lock().expect("tenant state");
+        if state.history.len() == HISTORY {
+            state.history.pop_front();
+        }
+        match event.outcome {
+            "failed" => {
+                state.last_error.clone_from(&event.error);
+                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => state.last_error = None,
+        }
+        self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(tenant = %self.id, outcome = event.outcome, version = ?event.version,
+            error = ?event.error, ms = event.duration_ms, "reload");
+        state.history.push_back(event);
+    }
+
+    fn swap_in(&self, loaded: Arc<Loaded>) {
+        let max = u64::from(loaded.config.api.max_concurrent.max(1));
+        let before = self.max_concurrent.swap(max, Ordering::Relaxed);
+        if max > before {
+            self.permits.add_permits((max - before) as usize);
+        } else if max < before {
+            self.permits.forget_permits((before - max) as usize);
+        }
+        let old = self.current.swap(Some(loaded));
+        *self.previous.lock().expect("previous") = old;
+    }
+}
+
+/// Why a tenant's new version was not swapped in.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadFailure {
+    /// tenant.toml is missing or invalid.
+    #[error("{0}")]
+    Config(#[from] headway_host::TenantError),
+    /// The plugin file cannot be read (deleted, permissions).
+    #[error("cannot read plugin `{path}`: {source}")]
+    Plugin {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The component was refused (invalid, forbidden imports, contract, describe).
+    #[error("{0}")]
+    Load(#[from] headway_host::LoadError),
+    /// The tenant's golden fixtures do not pass with this build.
+    #[error("fixtures: {0}")]
+    Fixtures(String),
+    /// `[api] token_sha256` is not 64 hex digits.
+    #[error("[api] token_sha256 is not a SHA-256 in hex")]
+    Token,
+}
+
+/// A refused load: why, and the fingerprint of what was read (none when the
+/// files could not be read at all).
+struct Refused {
+    fingerprint: Option<[u8; 32]>,
+    reason: String,
+}
+
+/// Every tenant of one server.
+pub struct Registry {
+    runtime: Runtime,
+    root: PathBuf,
+    tenants: ArcSwap<BTreeMap<String, Arc<Tenant>>>,
+    /// One loader at a time: reconcile and rollback never interleave.
+    loading: Mutex<()>,
+}
+
+/// What one [`Registry::reconcile`] pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Tenants whose new version now serves.
+    pub loaded: Vec<String>,
+    /// Tenants whose change was refused (last good version kept).
+    pub failed: Vec<String>,
+    /// Tenants whose folder disappeared.
+    pub removed: Vec<String>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Registry {
+    /// A registry for the tenant folders under `root`; nothing loaded until
+    /// [`Registry::reconcile`].
+    pub fn new(runtime: Runtime, root: PathBuf) -> Self {
+        Self {
+            runtime,
+            root,
+            tenants: ArcSwap::from_pointee(BTreeMap::new()),
+            loading: Mutex::new(()),
+        }
+    }
+
+    /// The tenants directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A tenant by id.
+    pub fn tenant(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.tenants.load().get(id).cloned()
+    }
+
+    /// Every tenant, by id.
+    pub fn tenants(&self) -> Arc<BTreeMap<String, Arc<Tenant>>> {
+        self.tenants.load_full()
+    }
+
+    /// Folders the watcher must watch: the root, and the folders of plugin files
+    /// that live outside it.
+    pub fn watched_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.root.clone()];
+        for t in self.tenants.load().values() {
+            if let Some(l) = t.current()
+                && let Some(parent) = l.config.plugin.parent()
+                && !parent.starts_with(&self.root)
+                && !dirs.iter().any(|d| d == parent)
+            {
+                dirs.push(parent.to_owned());
+            }
+        }
+        dirs
+    }
+
+    /// Brings every tenant in line with the tenants directory. Blocking (it
+    /// compiles): run it off the request path.
+    pub fn reconcile(&self) -> Reconciled {
+        let _one_loader = self.loading.lock().expect("loader lock");
+        let mut done = Reconciled::default();
+        let mut dirs: BTreeMap<String, PathBuf> = BTreeMap::new();
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.join("tenant.toml").is_file() {
+                    let id = TenantConfig::load(&path)
+                        .map(|c| c.id)
+                        .unwrap_or_else(|_| e.file_name().to_string_lossy().into_owned());
+                    dirs.insert(id, path);
+                }
+            }
+        }
+        let mut tenants: BTreeMap<String, Arc<Tenant>> = (**self.tenants.load()).clone();
+        // A folder that is gone takes its tenant with it; a folder whose
+        // tenant.toml is gone keeps serving its last good version (reported below).
+        tenants.retain(|id, t| {
+            let keep = dirs.contains_key(id) || t.dir.is_dir();
+            if !keep {
+                tracing::info!(tenant = %id, "tenant folder removed; tenant unloaded");
+                done.removed.push(id.clone());
+            }
+            keep
+        });
+        for (id, dir) in dirs {
+            let tenant = tenants
+                .entry(id.clone())
+                .or_insert_with(|| Arc::new(Tenant::new(id.clone(), dir)));
+            match self.refresh(tenant) {
+                Some(true) => done.loaded.push(id),
+                Some(false) => done.failed.push(id),
+                None => {}
+            }
+        }
+        for (id, t) in &tenants {
+            if !done.loaded.contains(id) && !t.dir.join("tenant.toml").is_file() {
+                self.refresh(t);
+            }
+        }
+        self.tenants.store(Arc::new(tenants));
+        done
+    }
+
+    /// Reloads one tenant if what it reads changed. `None`: nothing to do;
+    /// `Some(true)`: swapped; `Some(false)`: refused, last good kept.
+    fn refresh(&self, tenant: &Tenant) -> Option<bool> {
+        let started = Instant::now();
+        let current = tenant.current();
+        let toml = tenant.dir.join("tenant.toml");
+        let fixtures = tenant.dir.join("fixtures.jsonl");
+        let plugin_path = TenantConfig::load(&tenant.dir)
+            .map(|c| c.plugin)
+            .ok()
+            .or_else(|| current.as_ref().map(|l| l.config.plugin.clone()));
+        let mut paths = vec![toml, fixtures];
+        paths.extend(plugin_path);
+        let stamp = Stamp::of(&paths);
+        {
+            let mut state = tenant.state.lock().expect("tenant state");
+            if state.seen.as_ref() == Some(&stamp) {
+                return None;
+            }
+            state.seen = Some(stamp);
+        }
+        let event = |outcome, loaded: Option<&Loaded>, error: Option<String>| ReloadEvent {
+            at: now(),
+            outcome,
+            version: loaded.map(|l| l.plugin.plugin_ref().version.clone()),
+            digest: loaded.map(|l| l.plugin.plugin_ref().digest.clone()),
+            error,
+            duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        };
+        match self.load(tenant, current.as_deref()) {
+            Ok(None) => None,
+            Ok(Some(loaded)) => {
+                let loaded = Arc::new(loaded);
+                tenant.state.lock().expect("tenant state").failed = None;
+                tenant.swap_in(Arc::clone(&loaded));
+                tenant.record(event("loaded", Some(&loaded), None));
+                Some(true)
+            }
+            Err(Refused {
+                fingerprint,
+                reason,
+            }) => {
+                let mut state = tenant.state.lock().expect("tenant state");
+                if fingerprint.is_some() && state.failed == fingerprint {
+                    return None; // the same bad build, already reported
+                }
+                state.failed = fingerprint;
+                drop(state);
+                tenant.record(event("failed", None, Some(reason)));
+                Some(false)
+            }
+        }
+    }
+
+    /// Reads and checks a tenant's new version. `Ok(None)` when the fingerprint
+    /// equals the current one.
+    fn load(&self, tenant: &Tenant, current: Option<&Loaded>) -> Result<Option<Loaded>, Refused> {
+        let unread = |e: LoadFailure| Refused {
+            fingerprint: None,
+            reason: e.to_string(),
+        };
+        let config = TenantConfig::load(&tenant.dir).map_err(|e| unread(e.into()))?;
+        let bytes = std::fs::read(&config.plugin).map_err(|source| {
+            unread(LoadFailure::Plugin {
+                path: config.plugin.clone(),
+                source,
+            })
+        })?;
+        let toml_text = std::fs::read(tenant.dir.join("tenant.toml")).unwrap_or_default();
+        let fixtures_text = std::fs::read_to_string(tenant.dir.join("fixtures.jsonl")).ok();
+        let mut h = Sha256::new();
+        for part in [
+            &toml_text[..],
+            &Sha256::digest(&bytes)[..],
+            fixtures_text.as_deref().unwrap_or("").as_bytes(),
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        let fingerprint: [u8; 32] = h.finalize().into();
+        if current.is_some_and(|c| c.fingerprint == fingerprint) {
+            return Ok(None);
+        }
+        let fail = |e: LoadFailure| Refused {
+            fingerprint: Some(fingerprint),
+            reason: e.to_string(),
+        };
+        let plugin = self
+            .runtime
+            .load(
+                &bytes,
+                &config.plugin.display().to_string(),
+                &tenant.id,
+                config.limits,
+                config.config.clone(),
+            )
+            .map_err(|e| fail(e.into()))?;
+        if let Some(text) = &fixtures_text {
+            check_fixtures(&plugin, text).map_err(|e| fail(LoadFailure::Fixtures(e)))?;
+        }
+        let token_sha256 = token_hash(&config).map_err(fail)?;
+        Ok(Some(Loaded {
+            plugin,
+            config,
+            token_sha256,
+            loaded_at: now(),
+            fingerprint,
+        }))
+    }
+
+    /// Puts the previous version back (one swap); the current becomes previous.
+    pub fn rollback(&self, id: &str) -> Result<BuildStatus, String> {
+        let _one_loader = self.loading.lock().expect("loader lock");
+        let tenant = self.tenant(id).ok_or("no such tenant")?;
+        let started = Instant::now();
+        let previous = tenant
+            .previous
+            .lock()
+            .expect("previous")
+            .take()
+            .ok_or("no previous version to roll back to")?;
+        tenant.swap_in(Arc::clone(&previous));
+        let r = previous.plugin.plugin_ref();
+        tenant.record(ReloadEvent {
+            at: now(),
+            outcome: "rolled-back",
+            version: Some(r.version.clone()),
+            digest: Some(r.digest.clone()),
+            error: None,
+            duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        });
+        Ok(BuildStatus::of(&previous))
+    }
+}
+
+/// Runs the tenant's golden fixtures through `plugin`; the failures, if any.
+fn check_fixtures(plugin: &Plugin, text: &str) -> Result<(), String> {
+    let (cases, errors) = parse_fixtures("fixtures.jsonl", text);
+    if let Some(e) = errors.first() {
+        return Err(format!("{} unreadable cases, first: {e}", errors.len()));
+    }
+    let accounts: Vec<_> = cases.iter().map(|c| c.account.clone()).collect();
+    let report = plugin.assess(&accounts, 1);
+    let failed: Vec<String> = cases
+        .iter()
+        .zip(&report.results)
+        .filter_map(|(case, result)| {
+            let diff = differences(&case.expect, result);
+            (!diff.is_empty()).then(|| format!("`{}`: {}", case.name, diff.join("; ")))
+        })
+        .collect();
+    match failed.first() {
+        None => Ok(()),
+        Some(first) => Err(format!(
+            "{} of {} cases fail, first {first}",
+            failed.len(),
+            cases.len()
+        )),
+    }
+}
+
+/// The tenant's token hash: from `token_sha256`, or hashed from `token_env`.
+fn token_hash(config: &TenantConfig) -> Result<Option<[u8; 32]>, LoadFailure> {
+    if let Some(hex) = &config.api.token_sha256 {
+        let bytes: Option<Vec<u8>> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect();
+        return bytes
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(Some)
+            .ok_or(LoadFailure::Token);
+    }
+    Ok(config
+        .api
+        .token_env
+        .as_deref()
+        .and_then(|name| std::env::var(name).ok())
+        .filter(|t| !t.is_empty())
+        .map(|t| Sha256::digest(t.as_bytes()).into()))
+}

@@ -1,0 +1,86 @@
+//! Watches the tenants directory (and plugin folders outside it) and runs every
+//! reload on one task: events are debounced, then [`Registry::reconcile`] runs off
+//! the async workers. A slow poll backs the watcher up where file events are lost
+//! (network filesystems, editors that swap folders).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::registry::Registry;
+
+/// Watches and reloads until `stop` fires.
+pub async fn run(
+    registry: Arc<Registry>,
+    debounce: Duration,
+    poll: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut watcher: Option<RecommendedWatcher> =
+        match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok() {
+                let _ = tx.send(());
+            }
+        }) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("file watching unavailable, polling every {poll:?}: {e}");
+                None
+            }
+        };
+    let mut watched: Vec<PathBuf> = Vec::new();
+    loop {
+        update_watches(watcher.as_mut(), &registry, &mut watched);
+        tokio::select! {
+            _ = stop.changed() => return,
+            got = rx.recv() => {
+                if got.is_none() {
+                    return;
+                }
+                // Debounce: wait until the burst of events is over.
+                while let Ok(Some(())) = tokio::time::timeout(debounce, rx.recv()).await {}
+            }
+            _ = tokio::time::sleep(poll) => {}
+        }
+        let registry = Arc::clone(&registry);
+        match tokio::task::spawn_blocking(move || registry.reconcile()).await {
+            Ok(done) if done != Default::default() => tracing::debug!(?done, "reconciled"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("reload task failed: {e}"),
+        }
+    }
+}
+
+fn update_watches(
+    watcher: Option<&mut RecommendedWatcher>,
+    registry: &Registry,
+    watched: &mut Vec<PathBuf>,
+) {
+    let Some(watcher) = watcher else { return };
+    let wanted = registry.watched_dirs();
+    if wanted == *watched {
+        return;
+    }
+    for dir in watched.iter().filter(|d| !wanted.contains(d)) {
+        let _ = watcher.unwatch(dir);
+    }
+    for (i, dir) in wanted.iter().enumerate() {
+        if watched.contains(dir) {
+            continue;
+        }
+        // The root holds tenant folders: recursive. Plugin folders: just the files.
+        let mode = if i == 0 {
+            RecursiveMode::Recursive
+        } else {
+            RecursiveMode::NonRecursive
+        };
+        if let Err(e) = watcher.watch(dir, mode) {
+            tracing::warn!(dir = %dir.display(), "cannot watch: {e}");
+        }
+    }
+    *watched = wanted;
+}

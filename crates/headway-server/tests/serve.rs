@@ -1,0 +1,527 @@
+//! `headway serve` end to end on loopback: tokens, errors, the reload pipeline,
+//! rollback, the OpenAPI document, graceful shutdown, and a tenant's plugin
+//! rewritten 50 times under load without a failed request.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use headway_server::{Running, ServeOptions, api::ROUTES, start};
+use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, SAAS_SEATS, repo_root};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const ALPHA: &str = "alpha-token";
+const BETA: &str = "beta-token";
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn digest_of(path: &str) -> String {
+    headway_host::digest(&std::fs::read(path).unwrap())
+}
+
+/// Two tenants in a temp folder: `alpha` runs saas-health (no fixtures), `beta`
+/// runs logistics-otif with its config and golden fixtures.
+fn tenants() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let alpha = dir.path().join("alpha");
+    std::fs::create_dir(&alpha).unwrap();
+    std::fs::copy(SAAS_HEALTH, alpha.join("plugin.wasm")).unwrap();
+    std::fs::write(
+        alpha.join("tenant.toml"),
+        format!(
+            "name = \"Alpha\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\nmax_concurrent = 16\n",
+            sha256_hex(ALPHA)
+        ),
+    )
+    .unwrap();
+    let beta = dir.path().join("beta");
+    std::fs::create_dir(&beta).unwrap();
+    std::fs::copy(LOGISTICS_OTIF, beta.join("plugin.wasm")).unwrap();
+    let nordic = repo_root().join("tenants/logistics-nordic");
+    std::fs::copy(nordic.join("fixtures.jsonl"), beta.join("fixtures.jsonl")).unwrap();
+    std::fs::write(
+        beta.join("tenant.toml"),
+        format!(
+            "name = \"Beta\"\nplugin = \"plugin.wasm\"\n[config]\ndefault-otif-target = \"0.95\"\n\
+             default-difot-target = \"0.92\"\ndefault-claims-target = \"0.01\"\n\
+             [api]\ntoken_sha256 = \"{}\"\n",
+            sha256_hex(BETA)
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+async fn serve(dir: &Path, max_body_bytes: usize) -> Running {
+    let mut options = ServeOptions::new(dir.to_owned(), "127.0.0.1:0".parse().unwrap());
+    options.debounce = Duration::from_millis(20);
+    options.poll = Duration::from_millis(250);
+    options.max_body_bytes = max_body_bytes;
+    start(options).await.expect("server starts")
+}
+
+/// The first `n` accounts of a sample book, as JSON values.
+fn accounts(tenant: &str, n: usize) -> Vec<Value> {
+    std::fs::read_to_string(
+        repo_root()
+            .join("tenants")
+            .join(tenant)
+            .join("accounts.jsonl"),
+    )
+    .unwrap()
+    .lines()
+    .take(n)
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect()
+}
+
+struct Client {
+    http: reqwest::Client,
+    addr: SocketAddr,
+}
+
+impl Client {
+    fn new(addr: SocketAddr) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            addr,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("http://{}{path}", self.addr));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, token, None).await
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, token, Some(body.to_string()))
+            .await
+    }
+
+    async fn status(&self, tenant: &str, token: &str) -> Value {
+        self.get(&format!("/v1/tenants/{tenant}/status"), Some(token))
+            .await
+            .1
+    }
+}
+
+/// Polls `check` until it holds (10 s at most).
+async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// Replaces a file the way deploy tools do: write aside, then rename over it.
+fn replace(path: &Path, bytes: &[u8]) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rewriting_a_plugin_50_times_under_load_fails_no_request() {
+    let dir = tenants();
+    let server = serve(dir.path(), 8 << 20).await;
+    assert_eq!(server.initial.loaded, ["alpha", "beta"]);
+    let (v1, v2) = (digest_of(SAAS_HEALTH), digest_of(SAAS_SEATS));
+    let beta_digest = digest_of(LOGISTICS_OTIF);
+    let full = std::fs::read(SAAS_HEALTH).unwrap();
+    let seats = std::fs::read(SAAS_SEATS).unwrap();
+    let broken = &full[..full.len() / 2];
+    let broken_digest = headway_host::digest(broken);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = Arc::new(Client::new(server.addr));
+    let load = |tenant: &'static str, token: &'static str, book: &str, n| {
+        let (client, stop) = (Arc::clone(&client), Arc::clone(&stop));
+        let body = json!({"accounts": accounts(book, n)});
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let (code, answer) = client
+                    .post(&format!("/v1/tenants/{tenant}/score"), Some(token), &body)
+                    .await;
+                seen.push((code, answer));
+            }
+            seen
+        })
+    };
+    let clients: Vec<_> = (0..6)
+        .map(|_| load("alpha", ALPHA, "saas-acme", 20))
+        .chain((0..2).map(|_| load("beta", BETA, "logistics-nordic", 20)))
+        .collect();
+
+    let plugin = dir.path().join("alpha/plugin.wasm");
+    for i in 0..50 {
+        let bytes: &[u8] = match i % 3 {
+            0 => &seats,
+            1 => broken,
+            _ => &full,
+        };
+        // Half the writes in place (a reader may catch them half-written), half
+        // by rename.
+        if i % 2 == 0 {
+            std::fs::write(&plugin, bytes).unwrap();
+        } else {
+            replace(&plugin, bytes);
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    replace(&plugin, &seats);
+    eventually("the last version serves", async || {
+        client.status("alpha", ALPHA).await["current"]["digest"] == v2.as_str()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+
+    let mut alpha_digests = BTreeSet::new();
+    let mut requests = 0;
+    for (i, c) in clients.into_iter().enumerate() {
+        let tenant = if i < 6 { "alpha" } else { "beta" };
+        for (code, answer) in c.await.unwrap() {
+            requests += 1;
+            assert_eq!(code, 200, "{tenant}: {answer}");
+            let digest = answer["plugin"]["digest"].as_str().unwrap().to_owned();
+            for r in answer["results"].as_array().unwrap() {
+                assert!(r["error"].is_null(), "{tenant}: {r}");
+                assert_eq!(r["plugin"]["digest"], digest.as_str());
+            }
+            if tenant == "beta" {
+                assert_eq!(digest, beta_digest, "beta is unaffected");
+            } else {
+                alpha_digests.insert(digest);
+            }
+        }
+    }
+    assert!(
+        !alpha_digests.contains(&broken_digest),
+        "the broken build never serves"
+    );
+    assert_eq!(
+        alpha_digests,
+        BTreeSet::from([v1.clone(), v2.clone()]),
+        "both versions served, nothing else"
+    );
+    let status = client.status("alpha", ALPHA).await;
+    assert!(status["reload_failures"].as_u64().unwrap() >= 1, "{status}");
+    let beta = client.status("beta", BETA).await;
+    assert_eq!(
+        (beta["reloads"].as_u64(), beta["reload_failures"].as_u64()),
+        (Some(1), Some(0))
+    );
+    eprintln!(
+        "{requests} requests, {} reloads of alpha",
+        status["reloads"]
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_errors_reveal_nothing_and_name_the_problem() {
+    let dir = tenants();
+    let server = serve(dir.path(), 64 << 10).await;
+    let c = Client::new(server.addr);
+    let one = accounts("saas-acme", 1).remove(0);
+    let score = "/v1/tenants/alpha/score";
+
+    let (code, body) = c.post(score, None, &one).await;
+    assert_eq!((code, body["code"].as_str()), (401, Some("unauthorized")));
+    // Beta's token on alpha, and any token on a tenant that does not exist: the
+    // same 403, word for word.
+    let (code, wrong) = c.post(score, Some(BETA), &one).await;
+    assert_eq!((code, wrong["code"].as_str()), (403, Some("forbidden")));
+    let (code, unknown) = c.post("/v1/tenants/nobody/score", Some(BETA), &one).await;
+    assert_eq!((code, &unknown), (403, &wrong));
+    let (code, _) = c.get("/v1/tenants/alpha/status", Some(BETA)).await;
+    assert_eq!(code, 403);
+
+    let (code, body) = c
+        .send(
+            reqwest::Method::POST,
+            score,
+            Some(ALPHA),
+            Some("{\"id\": ".into()),
+        )
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (400, Some("bad-request")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("not JSON"),
+        "{body}"
+    );
+    let big = json!({"accounts": vec![one.clone(); 200]});
+    let (code, body) = c.post(score, Some(ALPHA), &big).await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (413, Some("payload-too-large")),
+        "{body}"
+    );
+    let (code, body) = c.post(score, Some(ALPHA), &json!([])).await;
+    assert_eq!((code, body["code"].as_str()), (400, Some("bad-request")));
+
+    // A bad account is a per-record error; the good one still scores.
+    let bad = json!({"id": "x", "stage": "asleep", "arr": 1, "start_date": "2026-01-01"});
+    let (code, body) = c.post(score, Some(ALPHA), &json!([one, bad])).await;
+    assert_eq!(code, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert!(results[0]["error"].is_null());
+    assert_eq!(results[1]["error"]["kind"], "input");
+    assert!(
+        results[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("asleep"),
+        "{body}"
+    );
+    // One account in, one record out.
+    let (code, single) = c.post(score, Some(ALPHA), &one).await;
+    assert_eq!(
+        (code, single["account_id"].as_str()),
+        (200, Some("saas-0001"))
+    );
+
+    let (code, body) = c.get("/v1/tenants/alpha/nothing", Some(ALPHA)).await;
+    assert_eq!((code, body["code"].as_str()), (404, Some("not-found")));
+    let (code, body) = c.get(score, Some(ALPHA)).await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (405, Some("method-not-allowed"))
+    );
+
+    let (_, metrics) = c.get("/metrics", None).await;
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("headway_requests_total{tenant=\"alpha\",outcome=\"ok\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("headway_requests_total{tenant=\"alpha\",outcome=\"payload-too-large\"} 1")
+    );
+    assert!(metrics.contains("headway_assessment_failures_total{tenant=\"alpha\"} 1"));
+    assert!(metrics.contains(&format!(
+        "headway_plugin_info{{tenant=\"beta\",plugin=\"logistics-otif\",version=\"0.1.0\",digest=\"{}\"}} 1",
+        digest_of(LOGISTICS_OTIF)
+    )));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipeline_keeps_the_last_good_version_and_rolls_back() {
+    let dir = tenants();
+    let server = serve(dir.path(), 8 << 20).await;
+    let c = Client::new(server.addr);
+    let beta_dir = dir.path().join("beta");
+    let (logistics, seats) = (digest_of(LOGISTICS_OTIF), digest_of(SAAS_SEATS));
+
+    // A build that fails the tenant's golden fixtures is refused.
+    replace(
+        &beta_dir.join("plugin.wasm"),
+        &std::fs::read(SAAS_SEATS).unwrap(),
+    );
+    eventually("the fixture failure is reported", async || {
+        c.status("beta", BETA).await["last_reload_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("fixtures: "))
+    })
+    .await;
+    assert_eq!(
+        c.status("beta", BETA).await["current"]["digest"],
+        logistics.as_str()
+    );
+
+    // Without fixtures it loads; the old build becomes the rollback target.
+    std::fs::remove_file(beta_dir.join("fixtures.jsonl")).unwrap();
+    eventually("the new build serves", async || {
+        c.status("beta", BETA).await["current"]["digest"] == seats.as_str()
+    })
+    .await;
+    let status = c.status("beta", BETA).await;
+    assert_eq!(status["previous"]["digest"], logistics.as_str());
+    assert!(status["last_reload_error"].is_null());
+
+    let (code, body) = c
+        .post("/v1/tenants/beta/rollback", Some(BETA), &json!({}))
+        .await;
+    assert_eq!((code, &body["serving"]["digest"]), (200, &json!(logistics)));
+    let status = c.status("beta", BETA).await;
+    assert_eq!(
+        (&status["current"]["digest"], &status["previous"]["digest"]),
+        (&json!(logistics), &json!(seats))
+    );
+
+    // A deleted plugin: reported, last good keeps serving.
+    std::fs::remove_file(beta_dir.join("plugin.wasm")).unwrap();
+    eventually("the missing plugin is reported", async || {
+        c.status("beta", BETA).await["last_reload_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot read plugin"))
+    })
+    .await;
+    let one = json!(accounts("logistics-nordic", 1)[0]);
+    let (code, body) = c.post("/v1/tenants/beta/score", Some(BETA), &one).await;
+    assert_eq!((code, &body["plugin"]["digest"]), (200, &json!(logistics)));
+
+    // A config-only change reloads the same build with the new config.
+    let toml = beta_dir.join("tenant.toml");
+    std::fs::copy(LOGISTICS_OTIF, beta_dir.join("plugin.wasm")).unwrap();
+    let text = std::fs::read_to_string(&toml).unwrap();
+    replace(&toml, text.replace("0.95", "0.97").as_bytes());
+    eventually("the config change is loaded", async || {
+        let reloads = c.get("/v1/tenants/beta/reloads", Some(BETA)).await.1;
+        reloads.as_array().unwrap().last().unwrap()["outcome"] == "loaded"
+    })
+    .await;
+    let reloads = c.get("/v1/tenants/beta/reloads", Some(BETA)).await.1;
+    let outcomes: Vec<&str> = reloads
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "loaded",
+            "failed",
+            "loaded",
+            "rolled-back",
+            "failed",
+            "loaded"
+        ]
+    );
+
+    // A tenant folder added serves; removed, it is gone.
+    let gamma = dir.path().join("gamma");
+    std::fs::create_dir(&gamma).unwrap();
+    std::fs::copy(SAAS_HEALTH, gamma.join("plugin.wasm")).unwrap();
+    std::fs::write(
+        gamma.join("tenant.toml"),
+        format!(
+            "name = \"G\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
+            sha256_hex("g")
+        ),
+    )
+    .unwrap();
+    eventually("gamma serves", async || {
+        c.status("gamma", "g").await["current"].is_object()
+    })
+    .await;
+    std::fs::remove_dir_all(&gamma).unwrap();
+    eventually("gamma is gone", async || {
+        c.get("/v1/tenants/gamma/status", Some("g")).await.0 == 403
+    })
+    .await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_the_router() {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("docs/openapi.json")).unwrap(),
+    )
+    .unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let routed: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(documented, routed);
+    // Every documented route answers (not the router's 404 or 405).
+    let dir = tenants();
+    let server = serve(dir.path(), 8 << 20).await;
+    let c = Client::new(server.addr);
+    for (method, path) in &routed {
+        let path = path.replace("{tenant}", "alpha");
+        let method: reqwest::Method = method.parse().unwrap();
+        let (code, body) = c.send(method, &path, Some(ALPHA), Some("{}".into())).await;
+        assert!(![404, 405].contains(&code), "{path}: {code} {body}");
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_requests_in_flight() {
+    let dir = tenants();
+    let server = serve(dir.path(), 64 << 20).await;
+    let addr = server.addr;
+    let mut many = Vec::new();
+    for copy in 0..5 {
+        for mut a in accounts("saas-acme", 1000) {
+            a["id"] = json!(format!("{}-{copy}", a["id"].as_str().unwrap()));
+            many.push(a);
+        }
+    }
+    let big = json!({ "accounts": many });
+    let request = tokio::spawn(async move {
+        Client::new(addr)
+            .post("/v1/tenants/alpha/score", Some(ALPHA), &big)
+            .await
+    });
+    // Shut down once the request is being scored (it holds one of alpha's slots).
+    let alpha = server.registry.tenant("alpha").unwrap();
+    let max = 16; // alpha's `max_concurrent`
+    eventually("the request is in flight", async || {
+        alpha.permits.available_permits() < max
+    })
+    .await;
+    server.shutdown().await.unwrap();
+    let (code, body) = request.await.unwrap();
+    assert_eq!(code, 200);
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5000);
+    assert!(results.iter().all(|r| r["error"].is_null()));
+    assert!(
+        reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .is_err(),
+        "no longer listening"
+    );
+}
