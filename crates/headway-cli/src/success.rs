@@ -132,6 +132,11 @@ fn or_dash<T>(x: Option<T>, f: impl FnOnce(T) -> String) -> String {
     x.map_or_else(|| "-".to_owned(), f)
 }
 
+/// A ratio to three decimals, or `-`.
+fn three(x: Option<f64>) -> String {
+    or_dash(x, |x| format!("{x:.3}"))
+}
+
 /// `headway history`: one account over time, and its Success Vector today.
 pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
     let opened = args.open()?;
@@ -428,7 +433,6 @@ fn write_backtests(
     results: &[Backtest],
     horizon: i32,
 ) -> std::io::Result<()> {
-    let ratio = |x: Option<f64>| or_dash(x, |x| format!("{x:.2}"));
     writeln!(
         out,
         "Backtest of {tenant}: did the score predict churn and expansion within {horizon} days?"
@@ -449,24 +453,14 @@ fn write_backtests(
         ("not observable yet", |b| money(b.not_yet_observable as f64)),
         ("churned within horizon", |b| money(b.churned as f64)),
         ("expanded within horizon", |b| money(b.expanded as f64)),
-        ("churn AUC, low score", |b| {
-            or_dash(b.churn_auc, |x| format!("{x:.3}"))
-        }),
-        ("churn AUC, falling score", |b| {
-            or_dash(b.velocity_churn_auc, |x| format!("{x:.3}"))
-        }),
-        ("expansion AUC, high score", |b| {
-            or_dash(b.expansion_auc, |x| format!("{x:.3}"))
-        }),
+        ("churn AUC, low score", |b| three(b.churn_auc)),
+        ("churn AUC, falling score", |b| three(b.velocity_churn_auc)),
+        ("expansion AUC, high score", |b| three(b.expansion_auc)),
         ("expansion AUC, rising score", |b| {
-            or_dash(b.velocity_expansion_auc, |x| format!("{x:.3}"))
+            three(b.velocity_expansion_auc)
         }),
-        ("lowest band precision", |b| {
-            or_dash(b.red_precision, |x| format!("{x:.3}"))
-        }),
-        ("lowest band recall", |b| {
-            or_dash(b.red_recall, |x| format!("{x:.3}"))
-        }),
+        ("lowest band precision", |b| three(b.red_precision)),
+        ("lowest band recall", |b| three(b.red_recall)),
     ];
     for (label, value) in metrics {
         write!(out, "{label:<28}")?;
@@ -496,7 +490,7 @@ fn write_backtests(
                 d.as_of,
                 money(d.snapshots as f64),
                 d.churned,
-                ratio(d.churn_auc)
+                three(d.churn_auc)
             )?;
         }
     }

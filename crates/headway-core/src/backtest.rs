@@ -76,7 +76,7 @@ pub struct Backtest {
 }
 
 fn ratio(part: usize, whole: usize) -> Option<f64> {
-    (whole > 0).then(|| part as f64 / whole as f64)
+    crate::retention::ratio(part as f64, whole as f64)
 }
 
 /// Judges `snapshots` (one plugin build, any accounts and days) against `ledger`

@@ -310,7 +310,7 @@ pub struct PeriodMetrics {
 }
 
 /// `num / den`, or `None` when the denominator is empty.
-fn ratio(num: f64, den: f64) -> Option<f64> {
+pub(crate) fn ratio(num: f64, den: f64) -> Option<f64> {
     (den != 0.0).then(|| num / den)
 }
 
