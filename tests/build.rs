@@ -25,6 +25,7 @@ const WORKSPACES: [(&str, &[(&str, &str)]); 2] = [
             ("NEWER_CONTRACT", "newer_contract"),
             ("BAD_OUTPUT", "bad_output"),
             ("CONTRACT_V0_1_0", "contract_v0_1_0"),
+            ("USES_CLOCK", "uses_clock"),
         ],
     ),
 ];

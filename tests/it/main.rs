@@ -2,6 +2,7 @@
 //! through the real host. One test binary, one shared engine.
 
 mod cache;
+mod capabilities;
 mod contract;
 mod evolution;
 mod samples;

@@ -51,9 +51,12 @@ pub fn check(path: &Path) -> Result<ExitCode> {
     for (i, (name, verdict)) in interface.imports.iter().enumerate() {
         let label = if i == 0 { "imports" } else { "" };
         let verdict = match verdict {
-            ImportVerdict::Contract => "contract",
-            ImportVerdict::InertWasi => "inert WASI, linked as a trap",
-            ImportVerdict::Refused => "REFUSED: not granted",
+            ImportVerdict::Contract => "contract".to_owned(),
+            ImportVerdict::InertWasi => "inert WASI, linked as a trap".to_owned(),
+            ImportVerdict::Grantable(c) => {
+                format!("refused unless the tenant grants `{}`", c.key())
+            }
+            ImportVerdict::Refused => "REFUSED: never granted".to_owned(),
         };
         writeln!(out, "{label:<10} {name:<40} {verdict}")?;
     }
@@ -90,19 +93,12 @@ pub fn check(path: &Path) -> Result<ExitCode> {
     }
 }
 
-/// A plugin with its limits and config: from a tenant folder, or a bare file.
+/// A plugin with its tenant's settings: from a tenant folder, or a bare file.
 fn plugin_for(tenant: Option<&Path>, plugin: Option<&Path>) -> Result<(Plugin, Option<PathBuf>)> {
-    let runtime = Runtime::new()?;
     match (tenant, plugin) {
-        (Some(dir), _) => {
-            let t = headway_host::TenantConfig::load(dir)?;
-            let p = runtime
-                .load_file(&t.plugin, &t.id, t.limits, t.config.clone())
-                .with_context(|| format!("tenant `{}`", t.id))?;
-            Ok((p, Some(dir.join("fixtures.jsonl"))))
-        }
+        (Some(dir), _) => Ok((crate::load_tenant(dir)?.1, Some(dir.join("fixtures.jsonl")))),
         (None, Some(file)) => Ok((
-            runtime.load_file(file, "test", Limits::default(), Default::default())?,
+            Runtime::new()?.load_file(file, "test", Limits::default(), Default::default())?,
             None,
         )),
         (None, None) => bail!("give --tenant <dir> or a plugin file"),

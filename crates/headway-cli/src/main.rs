@@ -339,24 +339,20 @@ fn main() -> ExitCode {
 /// Exit code when some accounts could not be scored (the rest were).
 const EXIT_PARTIAL: u8 = 2;
 
-fn load_tenant(dir: &Path) -> Result<(TenantConfig, Plugin)> {
+pub(crate) fn load_tenant(dir: &Path) -> Result<(TenantConfig, Plugin)> {
     load_tenant_with(dir, None)
 }
 
-/// The tenant's config, with its own plugin or `plugin` instead.
+/// The tenant's config (limits, config values, capabilities), with its own plugin
+/// or `plugin` instead.
 fn load_tenant_with(dir: &Path, plugin: Option<&Path>) -> Result<(TenantConfig, Plugin)> {
     let mut tenant = TenantConfig::load(dir)?;
     if let Some(plugin) = plugin {
         tenant.plugin = plugin.to_owned();
     }
     let runtime = Runtime::new().context("cannot start the plugin runtime")?;
-    let plugin = runtime
-        .load_file(
-            &tenant.plugin,
-            &tenant.id,
-            tenant.limits,
-            tenant.config.clone(),
-        )
+    let plugin = headway_host::read_plugin(&tenant.plugin)
+        .and_then(|bytes| runtime.load_tenant(&tenant, &bytes))
         .with_context(|| format!("tenant `{}`", tenant.id))?;
     Ok((tenant, plugin))
 }

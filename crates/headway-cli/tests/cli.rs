@@ -359,7 +359,7 @@ fn check_reports_contract_imports_and_refusals() {
     assert_eq!(bad.status.code(), Some(1));
     let text = stdout(&bad);
     assert!(
-        text.contains("wasi:filesystem/preopens@0.2.6") && text.contains("REFUSED: not granted"),
+        text.contains("wasi:filesystem/preopens@0.2.6") && text.contains("REFUSED: never granted"),
         "{text}"
     );
 

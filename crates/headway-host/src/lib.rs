@@ -7,6 +7,7 @@
 //! budget (fuel), a wall-clock deadline (epochs) and a memory cap.
 
 mod cache;
+mod capability;
 pub mod contract;
 mod convert;
 mod error;
@@ -16,10 +17,11 @@ mod sandbox;
 mod tenant;
 
 pub use cache::CompiledFrom;
+pub use capability::{Capabilities, Capability};
 pub use contract::ContractVersion;
 pub use error::{LoadError, RunError, TenantError};
 pub use plugin::{CallOutcome, Plugin, Report};
-pub use runtime::{ImportVerdict, Interface, Runtime, digest};
+pub use runtime::{ImportVerdict, Interface, Runtime, digest, read_plugin};
 pub use sandbox::LogLine;
 pub use tenant::{ApiSettings, Limits, TenantConfig, VectorSettings};
 

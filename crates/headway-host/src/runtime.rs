@@ -12,11 +12,12 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache::{ArtifactCache, CompiledFrom};
+use crate::capability::{self, Capabilities, Capability};
 use crate::contract::{self, ContractVersion, RulesPre};
 use crate::error::{LoadError, RunError};
 use crate::plugin::Plugin;
 use crate::sandbox::StoreState;
-use crate::tenant::Limits;
+use crate::tenant::{Limits, TenantConfig};
 
 /// The WASI interfaces a plain Rust `wasm32-wasip2` library imports even when it
 /// never uses them (std's stdio and exit plumbing). They are linked as traps: a
@@ -38,7 +39,10 @@ pub enum ImportVerdict {
     Contract,
     /// WASI plumbing every Rust `wasm32-wasip2` library carries; linked as traps.
     InertWasi,
-    /// Not granted: the component is refused.
+    /// Needs a capability the tenant may grant (`[capabilities]`); refused unless
+    /// granted.
+    Grantable(Capability),
+    /// Never granted: the component is refused.
     Refused,
 }
 
@@ -152,10 +156,7 @@ impl Runtime {
         limits: Limits,
         config: BTreeMap<String, String>,
     ) -> Result<Plugin, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = read_plugin(path)?;
         self.load(&bytes, &path.display().to_string(), tenant, limits, config)
     }
 
@@ -182,6 +183,8 @@ impl Runtime {
                     ImportVerdict::Contract
                 } else if INERT_WASI.iter().any(|p| name.starts_with(p)) {
                     ImportVerdict::InertWasi
+                } else if let Some(c) = Capability::of_import(name) {
+                    ImportVerdict::Grantable(c)
                 } else {
                     ImportVerdict::Refused
                 };
@@ -191,8 +194,21 @@ impl Runtime {
         Interface { exports, imports }
     }
 
-    /// Validates, compiles and links a component, then asks it to describe itself.
-    /// `origin` names the source in errors.
+    /// Loads a tenant's plugin from `bytes` with everything its tenant.toml sets:
+    /// limits, config values and granted capabilities.
+    pub fn load_tenant(&self, tenant: &TenantConfig, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        self.load_granted(
+            bytes,
+            &tenant.plugin.display().to_string(),
+            &tenant.id,
+            tenant.limits,
+            tenant.config.clone(),
+            tenant.capabilities,
+        )
+    }
+
+    /// Validates, compiles and links a component with no capability granted, then
+    /// asks it to describe itself. `origin` names the source in errors.
     pub fn load(
         &self,
         bytes: &[u8],
@@ -200,6 +216,19 @@ impl Runtime {
         tenant: &str,
         limits: Limits,
         config: BTreeMap<String, String>,
+    ) -> Result<Plugin, LoadError> {
+        let none = Capabilities::default();
+        self.load_granted(bytes, origin, tenant, limits, config, none)
+    }
+
+    fn load_granted(
+        &self,
+        bytes: &[u8],
+        origin: &str,
+        tenant: &str,
+        limits: Limits,
+        config: BTreeMap<String, String>,
+        granted: Capabilities,
     ) -> Result<Plugin, LoadError> {
         let digest = digest(bytes);
         let (component, compiled_from) = self.compile(bytes, &digest, origin)?;
@@ -230,8 +259,14 @@ impl Runtime {
         let refused: Vec<String> = interface
             .imports
             .iter()
-            .filter(|(_, verdict)| *verdict == ImportVerdict::Refused)
-            .map(|(name, _)| name.clone())
+            .filter_map(|(name, verdict)| match verdict {
+                ImportVerdict::Refused => Some(name.clone()),
+                ImportVerdict::Grantable(c) if !c.granted_by(granted) => Some(format!(
+                    "{name} (grant with `[capabilities] {} = true`)",
+                    c.key()
+                )),
+                _ => None,
+            })
             .collect();
         if !refused.is_empty() {
             return Err(LoadError::ForbiddenImport {
@@ -241,8 +276,12 @@ impl Runtime {
             });
         }
         let mut linker = self.linker.clone();
-        let pre = linker
-            .define_unknown_imports_as_traps(&component)
+        let pre = interface
+            .imports
+            .iter()
+            .filter(|(_, verdict)| matches!(verdict, ImportVerdict::Grantable(_)))
+            .try_for_each(|(name, _)| capability::link(&mut linker, name))
+            .and_then(|()| linker.define_unknown_imports_as_traps(&component))
             .and_then(|()| linker.instantiate_pre(&component))
             .and_then(|pre| RulesPre::new(version, pre))
             .map_err(|e| LoadError::ContractMismatch {
@@ -309,6 +348,14 @@ fn engine_config(fuel: bool, pooling: bool) -> Config {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config
+}
+
+/// Reads a plugin file; the error names it.
+pub fn read_plugin(path: &std::path::Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The digest that identifies a plugin build in every result: `sha256:<hex>`.

@@ -61,6 +61,9 @@ pub struct TenantConfig {
     /// Access to the tenant over `headway serve`'s HTTP API.
     #[serde(default)]
     pub api: ApiSettings,
+    /// What the plugin may use beyond the contract (clock, randomness).
+    #[serde(default)]
+    pub capabilities: crate::Capabilities,
 }
 
 /// `[api]` in tenant.toml. The token itself is never stored: either its SHA-256

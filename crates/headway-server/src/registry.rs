@@ -475,13 +475,7 @@ impl Registry {
         };
         let plugin = self
             .runtime
-            .load(
-                &bytes,
-                &config.plugin.display().to_string(),
-                &tenant.id,
-                config.limits,
-                config.config.clone(),
-            )
+            .load_tenant(&config, &bytes)
             .map_err(|e| fail(e.into()))?;
         if let Some(text) = &fixtures_text {
             check_fixtures(&plugin, text).map_err(|e| fail(LoadFailure::Fixtures(e)))?;
