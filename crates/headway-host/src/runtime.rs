@@ -148,6 +148,13 @@ impl Runtime {
         self.pooling
     }
 
+    /// How many assessments may run at once across all plugins: one instance each,
+    /// and the pool has this many slots. A caller running more at once gets
+    /// instantiation errors, so servers queue beyond it.
+    pub fn max_concurrent_calls(&self) -> usize {
+        POOL_INSTANCES as usize
+    }
+
     /// Reads and loads a plugin file for `tenant`.
     pub fn load_file(
         &self,

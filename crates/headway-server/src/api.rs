@@ -160,7 +160,7 @@ async fn score(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let (tenant, loaded) = authorize(&app, &id, &headers)?;
-    let outcome = score_authorized(&tenant, loaded, query, body).await;
+    let outcome = score_authorized(&app.registry, &tenant, loaded, query, body).await;
     let label = match &outcome {
         Ok(_) => "ok",
         Err(e) => e.code,
@@ -170,6 +170,7 @@ async fn score(
 }
 
 async fn score_authorized(
+    registry: &Registry,
     tenant: &Tenant,
     loaded: Arc<Loaded>,
     query: ScoreQuery,
@@ -220,6 +221,14 @@ async fn score_authorized(
                 "shutting down",
             )
         })?;
+    // Then a slot of the engine's instance pool, shared by every tenant.
+    let engine_permit = registry.engine_permits.acquire().await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "shutting down",
+        )
+    })?;
     // Accounts are validated like a JSON Lines file: "line" N is the Nth account.
     let jsonl: Vec<String> = items.iter().map(Value::to_string).collect();
     let defaults = InputDefaults { as_of: query.as_of };
@@ -231,7 +240,7 @@ async fn score_authorized(
         (records, fuel, loaded)
     })
     .await;
-    drop(permit);
+    drop((engine_permit, permit));
     let (records, fuel, loaded) = run.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

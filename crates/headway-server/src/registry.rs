@@ -277,6 +277,9 @@ pub struct Registry {
     tenants: ArcSwap<BTreeMap<String, Arc<Tenant>>>,
     /// One loader at a time: reconcile and rollback never interleave.
     loading: Mutex<()>,
+    /// Assessments running at once, all tenants together, within the engine's
+    /// instance pool.
+    pub engine_permits: Semaphore,
 }
 
 /// What one [`Registry::reconcile`] pass did.
@@ -301,6 +304,7 @@ impl Registry {
     /// [`Registry::reconcile`].
     pub fn new(runtime: Runtime, root: PathBuf) -> Self {
         Self {
+            engine_permits: Semaphore::new(runtime.max_concurrent_calls()),
             runtime,
             root,
             tenants: ArcSwap::from_pointee(BTreeMap::new()),
