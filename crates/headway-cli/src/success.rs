@@ -63,6 +63,9 @@ struct Opened {
 
 impl StoreArgs {
     fn open(&self) -> Result<Opened> {
+        if self.format == Format::Csv {
+            bail!("history, forecast and backtest print a table or JSON (--format table|json)");
+        }
         if !self.store.exists() {
             bail!(
                 "no history store at `{}`: fill one with `headway score --tenant <dir> --store {} <accounts>`",
