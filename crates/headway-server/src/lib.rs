@@ -131,12 +131,12 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
             })
             .await
     });
-    let watcher = tokio::spawn(watch::run(
+    let watcher = watch::spawn(
         Arc::clone(&registry),
         options.debounce,
         options.poll,
         stopped,
-    ));
+    );
     Ok(Running {
         addr,
         registry,

@@ -312,11 +312,6 @@ impl Registry {
         }
     }
 
-    /// The tenants directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// A tenant by id.
     pub fn tenant(&self, id: &str) -> Option<Arc<Tenant>> {
         self.tenants.load().get(id).cloned()
@@ -330,14 +325,17 @@ impl Registry {
     /// Folders the watcher must watch: the root, and the folders of plugin files
     /// that live outside it.
     pub fn watched_dirs(&self) -> Vec<PathBuf> {
-        let mut dirs = vec![self.root.clone()];
+        // Canonical, so `tenants/x/../../plugins/...` is seen to be outside.
+        let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
+        let root = canonical(&self.root);
+        let mut dirs = vec![root.clone()];
         for t in self.tenants.load().values() {
             if let Some(l) = t.current()
-                && let Some(parent) = l.config.plugin.parent()
-                && !parent.starts_with(&self.root)
-                && !dirs.iter().any(|d| d == parent)
+                && let Some(parent) = l.config.plugin.parent().map(canonical)
+                && !parent.starts_with(&root)
+                && !dirs.contains(&parent)
             {
-                dirs.push(parent.to_owned());
+                dirs.push(parent);
             }
         }
         dirs

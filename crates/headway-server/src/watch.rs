@@ -12,17 +12,20 @@ use tokio::sync::mpsc;
 
 use crate::registry::Registry;
 
-/// Watches and reloads until `stop` fires.
-pub async fn run(
+/// Starts watching now (so no change after this returns is missed), then reloads
+/// on a task until `stop` fires.
+pub fn spawn(
     registry: Arc<Registry>,
     debounce: Duration,
     poll: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+) -> tokio::task::JoinHandle<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut watcher: Option<RecommendedWatcher> =
         match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
+            // Reading a file is an event too (the loader's own reads among them);
+            // only changes matter.
+            if event.is_ok_and(|e| !e.kind.is_access()) {
                 let _ = tx.send(());
             }
         }) {
@@ -33,26 +36,30 @@ pub async fn run(
             }
         };
     let mut watched: Vec<PathBuf> = Vec::new();
-    loop {
-        update_watches(watcher.as_mut(), &registry, &mut watched);
-        tokio::select! {
-            _ = stop.changed() => return,
-            got = rx.recv() => {
-                if got.is_none() {
-                    return;
+    update_watches(watcher.as_mut(), &registry, &mut watched);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                got = rx.recv() => {
+                    if got.is_none() {
+                        return;
+                    }
+                    // Debounce: wait until the burst of events is over.
+                    while let Ok(Some(())) = tokio::time::timeout(debounce, rx.recv()).await {}
                 }
-                // Debounce: wait until the burst of events is over.
-                while let Ok(Some(())) = tokio::time::timeout(debounce, rx.recv()).await {}
+                _ = tokio::time::sleep(poll) => {}
             }
-            _ = tokio::time::sleep(poll) => {}
+            let reconciling = Arc::clone(&registry);
+            match tokio::task::spawn_blocking(move || reconciling.reconcile()).await {
+                Ok(done) if done != Default::default() => tracing::debug!(?done, "reconciled"),
+                Ok(_) => {}
+                Err(e) => tracing::error!("reload task failed: {e}"),
+            }
+            // Tenants may have moved their plugins: follow them.
+            update_watches(watcher.as_mut(), &registry, &mut watched);
         }
-        let registry = Arc::clone(&registry);
-        match tokio::task::spawn_blocking(move || registry.reconcile()).await {
-            Ok(done) if done != Default::default() => tracing::debug!(?done, "reconciled"),
-            Ok(_) => {}
-            Err(e) => tracing::error!("reload task failed: {e}"),
-        }
-    }
+    })
 }
 
 fn update_watches(

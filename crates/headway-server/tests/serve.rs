@@ -525,3 +525,33 @@ async fn shutdown_finishes_requests_in_flight() {
         "no longer listening"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_outside_the_tenants_folder_is_watched_too() {
+    // tenants/delta/tenant.toml points at ../../plugins/p.wasm, as the example
+    // tenants point at the plugins' build folder.
+    let dir = tempfile::tempdir().unwrap();
+    let (tenants, plugins) = (dir.path().join("tenants"), dir.path().join("plugins"));
+    std::fs::create_dir_all(tenants.join("delta")).unwrap();
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(SAAS_HEALTH, plugins.join("p.wasm")).unwrap();
+    std::fs::write(
+        tenants.join("delta/tenant.toml"),
+        format!(
+            "name = \"D\"\nplugin = \"../../plugins/p.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
+            sha256_hex("d")
+        ),
+    )
+    .unwrap();
+    let mut options = ServeOptions::new(tenants, "127.0.0.1:0".parse().unwrap());
+    options.poll = Duration::from_secs(600); // only a file event can trigger the reload
+    let server = start(options).await.unwrap();
+    let c = Client::new(server.addr);
+    replace(&plugins.join("p.wasm"), &std::fs::read(SAAS_SEATS).unwrap());
+    let seats = digest_of(SAAS_SEATS);
+    eventually("the new build serves", async || {
+        c.status("delta", "d").await["current"]["digest"] == seats.as_str()
+    })
+    .await;
+    server.shutdown().await.unwrap();
+}
