@@ -205,6 +205,13 @@ async fn rewriting_a_plugin_50_times_under_load_fails_no_request() {
         }
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
+    // However the writes above raced the watcher, a broken build that stays is
+    // refused (and reported) while the last good one keeps serving.
+    std::fs::write(&plugin, broken).unwrap();
+    eventually("the broken build is refused", async || {
+        client.status("alpha", ALPHA).await["last_reload_error"].is_string()
+    })
+    .await;
     replace(&plugin, &seats);
     eventually("the last version serves", async || {
         client.status("alpha", ALPHA).await["current"]["digest"] == v2.as_str()
