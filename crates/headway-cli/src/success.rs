@@ -135,6 +135,14 @@ fn or_dash<T>(x: Option<T>, f: impl FnOnce(T) -> String) -> String {
     x.map_or_else(|| "-".to_owned(), f)
 }
 
+/// `value` as pretty JSON on standard output.
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(out.flush()?)
+}
+
 /// A ratio to three decimals, or `-`.
 fn three(x: Option<f64>) -> String {
     or_dash(x, |x| format!("{x:.3}"))
@@ -164,21 +172,16 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
         );
     }
     let vector = success_vector(&mine, &build.info, opened.window);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.format == Format::Json {
-        serde_json::to_writer_pretty(
-            &mut out,
-            &serde_json::json!({
-                "tenant": opened.tenant,
-                "account_id": account,
-                "window_days": opened.window,
-                "snapshots": snapshots,
-                "vector": vector,
-            }),
-        )?;
-        writeln!(out)?;
-        return Ok(out.flush()?);
+        return print_json(&serde_json::json!({
+            "tenant": opened.tenant,
+            "account_id": account,
+            "window_days": opened.window,
+            "snapshots": snapshots,
+            "vector": vector,
+        }));
     }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let others: BTreeSet<String> = snapshots
         .iter()
         .filter(|s| s.plugin.digest != build.plugin.digest)
@@ -287,21 +290,16 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
         .snapshots(&opened.tenant, &build.plugin.digest)?;
     let vectors = vectors(&snapshots, &build, opened.window);
     let f = forecast_expansion(&vectors, &build.info, build.last, horizon);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.format == Format::Json {
-        serde_json::to_writer_pretty(
-            &mut out,
-            &serde_json::json!({
-                "tenant": opened.tenant,
-                "plugin": build.plugin,
-                "window_days": opened.window,
-                "accounts": vectors.len(),
-                "forecast": f,
-            }),
-        )?;
-        writeln!(out)?;
-        return Ok(out.flush()?);
+        return print_json(&serde_json::json!({
+            "tenant": opened.tenant,
+            "plugin": build.plugin,
+            "window_days": opened.window,
+            "accounts": vectors.len(),
+            "forecast": f,
+        }));
     }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     writeln!(
         out,
         "Expansion forecast for {}: {} accounts on {}, milestones reached by {} ({} days); {}",
@@ -419,12 +417,10 @@ pub fn backtest_cmd(args: &StoreArgs, outcomes: &Path, horizon: i32, mrr: bool) 
         .zip(&per_build)
         .map(|(b, s)| backtest(s, &b.info, &b.plugin, &ledger, horizon, opened.window))
         .collect();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.format == Format::Json {
-        serde_json::to_writer_pretty(&mut out, &results)?;
-        writeln!(out)?;
-        return Ok(out.flush()?);
+        return print_json(&results);
     }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     write_backtests(&mut out, &opened.tenant, &builds, &results, horizon)?;
     Ok(out.flush()?)
 }
