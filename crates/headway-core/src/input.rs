@@ -242,8 +242,32 @@ pub fn parse_jsonl(source_name: &str, text: &str, defaults: &InputDefaults) -> P
     c.out
 }
 
+/// Validates accounts already parsed as JSON (an API request's body), as
+/// [`parse_jsonl`] would: "line" N is the Nth value.
+pub fn parse_json_values(
+    source_name: &str,
+    values: Vec<serde_json::Value>,
+    defaults: &InputDefaults,
+) -> ParsedAccounts {
+    let mut c = Collector::new(source_name);
+    for (i, value) in values.into_iter().enumerate() {
+        let id_hint = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        c.push(i + 1, validate_json(value, defaults), id_hint);
+    }
+    c.out
+}
+
 fn parse_line(line: &str, defaults: &InputDefaults) -> Result<Account, FieldError> {
-    let de = &mut serde_json::Deserializer::from_str(line);
+    validate_json(&mut serde_json::Deserializer::from_str(line), defaults)
+}
+
+fn validate_json<'de, D: serde::Deserializer<'de>>(
+    de: D,
+    defaults: &InputDefaults,
+) -> Result<Account, FieldError>
+where
+    D::Error: std::fmt::Display,
+{
     serde_path_to_error::deserialize::<_, RawAccount>(de)
         .map_err(|e| {
             let path = e.path().to_string();
@@ -531,6 +555,38 @@ mod tests {
 
     fn jsonl(text: &str) -> ParsedAccounts {
         parse_jsonl("accounts.jsonl", text, &InputDefaults::default())
+    }
+
+    #[test]
+    fn json_values_validate_like_json_lines() {
+        let text = "{\"id\":\"a\",\"stage\":\"active\",\"arr\":1,\"start_date\":\"2026-01-01\",\"as_of\":\"2026-11-01\"}\n\
+                    {\"id\":\"b\",\"stage\":\"asleep\",\"arr\":1,\"start_date\":\"2026-01-01\"}\n\
+                    {\"id\":\"a\",\"stage\":\"active\",\"arr\":1,\"start_date\":\"2026-01-01\",\"as_of\":\"2026-11-01\"}";
+        let values = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let from_values = parse_json_values("req", values, &InputDefaults::default());
+        let from_lines = parse_jsonl("req", text, &InputDefaults::default());
+        assert_eq!(from_values.accounts, from_lines.accounts);
+        assert_eq!(from_values.lines, [1]);
+        // The same errors, less the column a parsed value no longer has.
+        let messages = |p: &ParsedAccounts| {
+            p.errors
+                .iter()
+                .map(|e| {
+                    let m = e.to_string();
+                    m.split(" (column").next().unwrap_or(&m).to_owned()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(messages(&from_values), messages(&from_lines));
+        assert_eq!(
+            from_values.errors.len(),
+            2,
+            "an unknown stage and a duplicate"
+        );
+        assert_eq!(from_values.errors[0].account_id.as_deref(), Some("b"));
     }
 
     #[test]

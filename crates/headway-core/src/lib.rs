@@ -22,5 +22,7 @@ pub use assessment::{
     PluginInfo, Upsell,
 };
 pub use date::{Date, DateError};
-pub use input::{InputDefaults, InputError, ParsedAccounts, parse_csv, parse_jsonl};
+pub use input::{
+    InputDefaults, InputError, ParsedAccounts, parse_csv, parse_json_values, parse_jsonl,
+};
 pub use report::{AccountError, ErrorKind, PluginRef, ScoreRecord, records};

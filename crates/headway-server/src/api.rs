@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use headway_core::{Date, InputDefaults, parse_jsonl};
+use headway_core::{Date, InputDefaults, parse_json_values};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -229,11 +229,10 @@ async fn score_authorized(
             "shutting down",
         )
     })?;
-    // Accounts are validated like a JSON Lines file: "line" N is the Nth account.
-    let jsonl: Vec<String> = items.iter().map(Value::to_string).collect();
     let defaults = InputDefaults { as_of: query.as_of };
     let run = tokio::task::spawn_blocking(move || {
-        let parsed = parse_jsonl("request account", &jsonl.join("\n"), &defaults);
+        // Validated like a JSON Lines file: "line" N is the Nth account.
+        let parsed = parse_json_values("request account", items, &defaults);
         let report = loaded.plugin.assess(&parsed.accounts, 1);
         let fuel = report.fuel_used;
         let records = headway_core::records(&parsed, report.results, loaded.plugin.plugin_ref());

@@ -346,15 +346,18 @@ impl Registry {
     pub fn reconcile(&self) -> Reconciled {
         let _one_loader = self.loading.lock().expect("loader lock");
         let mut done = Reconciled::default();
-        let mut dirs: BTreeMap<String, PathBuf> = BTreeMap::new();
+        // Each tenant.toml is parsed once per pass (for the id and the plugin's
+        // path); it is read again only when something changed.
+        let mut dirs: BTreeMap<String, (PathBuf, Option<PathBuf>)> = BTreeMap::new();
         if let Ok(entries) = std::fs::read_dir(&self.root) {
             for e in entries.flatten() {
                 let path = e.path();
                 if path.join("tenant.toml").is_file() {
-                    let id = TenantConfig::load(&path)
-                        .map(|c| c.id)
-                        .unwrap_or_else(|_| e.file_name().to_string_lossy().into_owned());
-                    dirs.insert(id, path);
+                    let (id, plugin) = match TenantConfig::load(&path) {
+                        Ok(c) => (c.id, Some(c.plugin)),
+                        Err(_) => (e.file_name().to_string_lossy().into_owned(), None),
+                    };
+                    dirs.insert(id, (path, plugin));
                 }
             }
         }
@@ -369,11 +372,11 @@ impl Registry {
             }
             keep
         });
-        for (id, dir) in dirs {
+        for (id, (dir, plugin)) in dirs {
             let tenant = tenants
                 .entry(id.clone())
                 .or_insert_with(|| Arc::new(Tenant::new(id.clone(), dir)));
-            match self.refresh(tenant) {
+            match self.refresh(tenant, plugin) {
                 Some(true) => done.loaded.push(id),
                 Some(false) => done.failed.push(id),
                 None => {}
@@ -381,24 +384,22 @@ impl Registry {
         }
         for (id, t) in &tenants {
             if !done.loaded.contains(id) && !t.dir.join("tenant.toml").is_file() {
-                self.refresh(t);
+                self.refresh(t, None);
             }
         }
         self.tenants.store(Arc::new(tenants));
         done
     }
 
-    /// Reloads one tenant if what it reads changed. `None`: nothing to do;
-    /// `Some(true)`: swapped; `Some(false)`: refused, last good kept.
-    fn refresh(&self, tenant: &Tenant) -> Option<bool> {
+    /// Reloads one tenant if what it reads changed (`plugin`: the plugin path its
+    /// tenant.toml names, when it parses). `None`: nothing to do; `Some(true)`:
+    /// swapped; `Some(false)`: refused, last good kept.
+    fn refresh(&self, tenant: &Tenant, plugin: Option<PathBuf>) -> Option<bool> {
         let started = Instant::now();
         let current = tenant.current();
         let toml = tenant.dir.join("tenant.toml");
         let fixtures = tenant.dir.join("fixtures.jsonl");
-        let plugin_path = TenantConfig::load(&tenant.dir)
-            .map(|c| c.plugin)
-            .ok()
-            .or_else(|| current.as_ref().map(|l| l.config.plugin.clone()));
+        let plugin_path = plugin.or_else(|| current.as_ref().map(|l| l.config.plugin.clone()));
         let mut paths = vec![toml, fixtures];
         paths.extend(plugin_path);
         let stamp = Stamp::of(&paths);
