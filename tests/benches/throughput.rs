@@ -44,7 +44,7 @@ fn main() {
         let plugin = load(batch);
         let host_batches: Vec<_> = accounts
             .chunks(batch)
-            .map(|chunk| plugin.columnar_batch(chunk))
+            .map(|chunk| plugin.columnar_batch(&plugin.batch_of(chunk)))
             .collect();
         let call = median(|| {
             for b in &host_batches {

@@ -74,7 +74,7 @@ fn declared_reads_limit_the_columns_sent() {
     );
     let saas = load(SAAS_HEALTH, &[]);
     assert_eq!(saas.contract(), ContractVersion::LATEST);
-    let batch = saas.columnar_batch(&data);
+    let batch = saas.columnar_batch(&saas.batch_of(&data));
     let names = |v: Vec<&str>| v.join(",");
     assert_eq!(
         names(batch.measures.iter().map(|c| c.name.as_str()).collect()),
@@ -92,7 +92,7 @@ fn declared_reads_limit_the_columns_sent() {
     );
 
     let legacy = load(CONTRACT_V0_1_0, &[]);
-    let batch = legacy.columnar_batch(&data);
+    let batch = legacy.columnar_batch(&legacy.batch_of(&data));
     assert_eq!(
         names(batch.measures.iter().map(|c| c.name.as_str()).collect()),
         "seats-purchased,secret-margin"

@@ -5,15 +5,14 @@
 
 mod author;
 mod output;
+mod score;
 mod success;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use headway_core::success::Snapshot;
 use headway_core::{Date, InputDefaults, ParsedAccounts};
 use headway_host::{Plugin, Runtime, TenantConfig};
 use headway_samples::Book;
@@ -266,7 +265,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Score(args) => score(&args),
+        Command::Score(args) => score::score(&args),
         Command::Describe { tenant } => describe(&tenant).map(|()| ExitCode::SUCCESS),
         Command::Retention(args) => retention(&args).map(|()| ExitCode::SUCCESS),
         Command::Serve {
@@ -375,89 +374,6 @@ fn read_accounts(path: &Path, defaults: &InputDefaults) -> Result<ParsedAccounts
         headway_core::parse_csv(&name, &text, defaults)
     } else {
         headway_core::parse_jsonl(&name, &text, defaults)
-    })
-}
-
-/// `headway score`: parse, assess in the sandbox, print one record per input line.
-fn score(args: &ScoreArgs) -> Result<ExitCode> {
-    let started = Instant::now();
-    let (tenant, plugin) = load_tenant_with(&args.tenant, args.plugin.as_deref())?;
-    tracing::debug!(ms = started.elapsed().as_millis(), "plugin loaded");
-    // Opened before scoring, so a bad path fails fast.
-    let mut store = args
-        .store
-        .as_deref()
-        .map(headway_store::SqliteStore::open)
-        .transpose()?;
-    let parsed = read_accounts(&args.accounts, &InputDefaults { as_of: args.as_of })?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    tracing::debug!(
-        ms = started.elapsed().as_millis(),
-        accounts = parsed.accounts.len(),
-        "plugin loaded, input parsed"
-    );
-    let report = plugin.assess(&parsed.accounts, threads);
-    tracing::debug!(ms = started.elapsed().as_millis(), "assessed");
-    for line in &report.logs {
-        tracing::info!(tenant = %tenant.id, plugin = %plugin.plugin_ref().name, level = ?line.level, "{}", line.message);
-    }
-
-    // Records in input-line order: scored accounts and rejected lines interleaved.
-    let plugin_ref = plugin.plugin_ref();
-    for e in &parsed.errors {
-        eprintln!("error: {e}");
-    }
-    if let Some(store) = &mut store {
-        use headway_store::SnapshotStore;
-        let snapshots: Vec<Snapshot> = parsed
-            .accounts
-            .iter()
-            .zip(&report.results)
-            .filter_map(|(account, result)| {
-                let a = result.as_ref().ok()?;
-                Some(Snapshot::new(&tenant.id, account, a.clone(), plugin_ref))
-            })
-            .collect();
-        let done = store.record(plugin.info(), plugin_ref, &snapshots)?;
-        eprintln!(
-            "recorded {} snapshots in `{}`: {} new, {} changed, {} unchanged",
-            snapshots.len(),
-            args.store.as_deref().unwrap_or(Path::new("")).display(),
-            done.new,
-            done.changed,
-            done.unchanged
-        );
-    }
-    let records = headway_core::records(&parsed, report.results, plugin_ref);
-
-    // Block-buffered: stdout is line-buffered, which flushes every record.
-    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    match args.format {
-        Format::Json => output::jsonl(stdout, &records)?,
-        Format::Csv => output::csv(stdout, &records)?,
-        Format::Table => output::table(stdout, &records, args.limit)?,
-    }
-    tracing::debug!(ms = started.elapsed().as_millis(), "written");
-    let failed = records.iter().filter(|r| r.error.is_some()).count();
-    let summary = output::Summary::of(&records, plugin.info());
-    eprintln!(
-        "{} accounts, {} scored ({}), {} failed; plugin {} {} ({}); {} instructions; {:.0} ms",
-        records.len(),
-        records.len() - failed,
-        summary.bands_line(),
-        failed,
-        plugin_ref.name,
-        plugin_ref.version,
-        short_digest(&plugin_ref.digest),
-        report.fuel_used,
-        started.elapsed().as_secs_f64() * 1e3,
-    );
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_PARTIAL)
     })
 }
 

@@ -6,15 +6,6 @@ use headway_core::retention::{CohortRow, PeriodMetrics};
 use headway_core::{PluginInfo, PluginRef, ScoreRecord};
 use headway_host::TenantConfig;
 
-/// One JSON object per line, keys as documented in the README.
-pub fn jsonl(mut out: impl Write, records: &[ScoreRecord]) -> io::Result<()> {
-    for r in records {
-        serde_json::to_writer(&mut out, r)?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()
-}
-
 /// A serde enum's name as written in JSON (`bad-fit`, `out-of-fuel`).
 pub fn kebab(value: impl serde::Serialize) -> String {
     serde_json::to_value(value)
@@ -23,114 +14,9 @@ pub fn kebab(value: impl serde::Serialize) -> String {
         .unwrap_or_default()
 }
 
-/// A flat CSV: one row per account, each factor's contribution in its own column.
-pub fn csv(out: impl Write, records: &[ScoreRecord]) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    let factor_ids: Vec<String> = records
-        .iter()
-        .find(|r| !r.factors.is_empty())
-        .map(|r| r.factors.iter().map(|f| f.name.clone()).collect())
-        .unwrap_or_default();
-    let mut header: Vec<String> = [
-        "account_id",
-        "as_of",
-        "score",
-        "band",
-        "top_factor",
-        "top_factor_reason",
-        "next_milestone",
-        "next_milestone_progress",
-        "fit",
-        "plugin",
-        "plugin_version",
-        "plugin_digest",
-        "error_kind",
-        "error_message",
-    ]
-    .map(String::from)
-    .into();
-    header.extend(factor_ids.iter().map(|id| format!("factor.{id}")));
-    w.write_record(&header)?;
-    for r in records {
-        let top = r.top_factor();
-        let next = r.next_milestone_progress();
-        let mut row = vec![
-            r.account_id.clone().unwrap_or_default(),
-            r.as_of.map(|d| d.to_string()).unwrap_or_default(),
-            r.score.map(|s| format!("{s:.2}")).unwrap_or_default(),
-            r.band.clone().unwrap_or_default(),
-            top.map(|f| f.name.clone()).unwrap_or_default(),
-            top.map(|f| f.reason.clone()).unwrap_or_default(),
-            next.map(|m| m.id.clone()).unwrap_or_default(),
-            next.map(|m| format!("{:.3}", m.progress))
-                .unwrap_or_default(),
-            r.fit.map(kebab).unwrap_or_default(),
-            r.plugin
-                .as_ref()
-                .map(|p| p.name.clone())
-                .unwrap_or_default(),
-            r.plugin
-                .as_ref()
-                .map(|p| p.version.clone())
-                .unwrap_or_default(),
-            r.plugin
-                .as_ref()
-                .map(|p| p.digest.clone())
-                .unwrap_or_default(),
-            r.error.as_ref().map(|e| kebab(e.kind)).unwrap_or_default(),
-            r.error
-                .as_ref()
-                .map(|e| e.message.clone())
-                .unwrap_or_default(),
-        ];
-        row.extend(factor_ids.iter().map(|id| {
-            r.factors
-                .iter()
-                .find(|f| &f.name == id)
-                .map(|f| format!("{:.2}", f.contribution))
-                .unwrap_or_default()
-        }));
-        w.write_record(&row)?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
-/// Counts per band, in the plugin's declared order.
-pub struct Summary {
-    bands: Vec<(String, usize)>,
-}
-
-impl Summary {
-    pub fn of(records: &[ScoreRecord], info: &PluginInfo) -> Self {
-        let bands = info
-            .bands
-            .iter()
-            .map(|b| {
-                let n = records
-                    .iter()
-                    .filter(|r| r.band.as_deref() == Some(&b.name))
-                    .count();
-                (b.name.clone(), n)
-            })
-            .collect();
-        Self { bands }
-    }
-
-    pub fn bands_line(&self) -> String {
-        let parts: Vec<String> = self
-            .bands
-            .iter()
-            .rev()
-            .map(|(name, n)| format!("{n} {name}"))
-            .collect();
-        parts.join(", ")
-    }
-}
-
 /// An aligned table: account, score, band, what holds the score back, next milestone.
-pub fn table(mut out: impl Write, records: &[ScoreRecord], limit: Option<usize>) -> io::Result<()> {
-    let shown = &records[..limit.unwrap_or(records.len()).min(records.len())];
+/// `shown` are the first records of `total`.
+pub fn table(mut out: impl Write, shown: &[ScoreRecord], total: usize) -> io::Result<()> {
     let rows: Vec<[String; 5]> = shown
         .iter()
         .map(|r| {
@@ -186,11 +72,11 @@ pub fn table(mut out: impl Write, records: &[ScoreRecord], limit: Option<usize>)
             w3 = widths[3],
         )?;
     }
-    if shown.len() < records.len() {
+    if shown.len() < total {
         writeln!(
             out,
             "... {} more (use --limit or --format json|csv)",
-            records.len() - shown.len()
+            total - shown.len()
         )?;
     }
     out.flush()

@@ -161,6 +161,17 @@ pub enum Fit {
     BadFit,
 }
 
+impl Fit {
+    /// The name as written in output (`bad-fit`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ideal => "ideal",
+            Self::Stretch => "stretch",
+            Self::BadFit => "bad-fit",
+        }
+    }
+}
+
 /// One factor of one account's score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FactorScore {

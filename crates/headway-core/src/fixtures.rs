@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::Account;
 use crate::assessment::{Assessment, Fit};
-use crate::input::{InputDefaults, InputError, RawAccount};
+use crate::input::{InputDefaults, InputError, account_from_value};
 use crate::report::AccountError;
 
 /// What a fixture expects.
@@ -57,7 +57,7 @@ pub struct Fixture {
 #[serde(deny_unknown_fields)]
 struct RawFixture {
     name: String,
-    account: RawAccount,
+    account: serde_json::Value,
     #[serde(default)]
     expect: Expectation,
 }
@@ -86,7 +86,7 @@ pub fn parse_fixtures(source: &str, text: &str) -> (Vec<Fixture>, Vec<InputError
                     e.into_inner().to_string(),
                 ));
             }
-            Ok(raw) => match raw.account.validate(&InputDefaults::default()) {
+            Ok(raw) => match account_from_value(raw.account, &InputDefaults::default()) {
                 Ok(account) => fixtures.push(Fixture {
                     name: raw.name,
                     line: i + 1,

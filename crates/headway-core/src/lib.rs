@@ -6,8 +6,10 @@
 //! types and the WIT contract.
 
 pub mod account;
+pub mod assessed;
 pub mod assessment;
 pub mod backtest;
+pub mod batch;
 mod date;
 pub mod fixtures;
 pub mod input;
@@ -21,8 +23,10 @@ pub use assessment::{
     Assessment, BandInfo, FactorInfo, FactorScore, Fit, MilestoneInfo, MilestoneProgress,
     PluginInfo, Upsell,
 };
+pub use batch::{AccountBatch, Reads};
 pub use date::{Date, DateError};
 pub use input::{
-    InputDefaults, InputError, ParsedAccounts, parse_csv, parse_json_values, parse_jsonl,
+    CsvColumns, DuplicateIds, InputDefaults, InputError, ParsedAccounts, parse_csv,
+    parse_json_values, parse_jsonl, parse_jsonl_batch,
 };
 pub use report::{AccountError, ErrorKind, PluginRef, ScoreRecord, records};

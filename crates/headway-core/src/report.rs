@@ -42,6 +42,23 @@ pub enum ErrorKind {
     Plugin,
 }
 
+impl ErrorKind {
+    /// The name as written in output (`out-of-fuel`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Input => "input",
+            Self::Rule => "rule",
+            Self::InvalidOutput => "invalid-output",
+            Self::Trap => "trap",
+            Self::OutOfFuel => "out-of-fuel",
+            Self::Deadline => "deadline",
+            Self::MemoryLimit => "memory-limit",
+            Self::OutputTooLarge => "output-too-large",
+            Self::Plugin => "plugin",
+        }
+    }
+}
+
 /// Why one account has no score.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountError {

@@ -1,152 +1,71 @@
-//! Between headway-core's row-wise types and the contract's columnar ones.
+//! Between headway-core's columnar types and the contract's.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use headway_core::{
-    Account, AccountError, Assessment, Date, ErrorKind, FactorScore, Fit, LifecycleStage,
-    MilestoneProgress, PluginInfo,
-};
+use headway_core::assessed::{AssessedBatch, FactorResults, MilestoneResults};
+use headway_core::batch::TextColumn;
+use headway_core::{AccountBatch, AccountError, Date, ErrorKind, Fit, LifecycleStage, PluginInfo};
 
 use crate::contract::latest as wit;
 
-/// Builds the columnar batch for `accounts`. Names of measures, KPIs, attributes and
-/// milestones are sent once; accounts without a value get the contract's "missing"
-/// marker (NaN, empty string, none). With `reads`, only the measures, histories,
-/// outcomes and attributes it names are sent (milestones always are).
-pub(crate) fn batch(accounts: &[Account], reads: Option<&[String]>) -> wit::AccountBatch {
-    let n = accounts.len();
-    let wanted = |name: &str| reads.is_none_or(|r| r.iter().any(|w| w == name));
-    let text = |f: fn(&Account) -> &str| {
-        let mut col = wit::TextColumn {
-            data: String::new(),
-            ends: Vec::with_capacity(n),
-        };
-        for a in accounts {
-            col.data.push_str(f(a));
-            col.ends.push(col.data.len() as u32);
-        }
-        col
+/// The contract's batch for a core batch: the same columns, copied.
+pub(crate) fn batch(b: &AccountBatch) -> wit::AccountBatch {
+    let text = |c: &TextColumn| wit::TextColumn {
+        data: c.data.clone(),
+        ends: c.ends.clone(),
     };
-
-    // Column names first (each allocated once), then values row by row.
-    let mut measures: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    let mut history: BTreeSet<&str> = BTreeSet::new();
-    let mut outcomes: BTreeMap<&str, (bool, Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    let mut attributes: BTreeSet<&str> = BTreeSet::new();
-    let mut reached: BTreeMap<&str, Vec<Option<i32>>> = BTreeMap::new();
-    for a in accounts {
-        for k in a.measures.keys().filter(|k| wanted(k)) {
-            measures.entry(k).or_insert_with(|| vec![f64::NAN; n]);
-        }
-        history.extend(a.history.keys().map(String::as_str).filter(|k| wanted(k)));
-        for o in a.outcomes.iter().filter(|o| wanted(&o.name)) {
-            outcomes
-                .entry(&o.name)
-                .or_insert_with(|| (o.higher_is_better, vec![f64::NAN; n], vec![f64::NAN; n]));
-        }
-        attributes.extend(
-            a.attributes
-                .keys()
-                .map(String::as_str)
-                .filter(|k| wanted(k)),
-        );
-        for k in a.milestones_reached.keys() {
-            reached.entry(k).or_insert_with(|| vec![None; n]);
-        }
-    }
-    for (row, a) in accounts.iter().enumerate() {
-        for (k, v) in &a.measures {
-            if let Some(col) = measures.get_mut(k.as_str()) {
-                col[row] = *v;
-            }
-        }
-        for o in &a.outcomes {
-            if let Some((_, values, targets)) = outcomes.get_mut(o.name.as_str()) {
-                values[row] = o.value;
-                targets[row] = o.target.unwrap_or(f64::NAN);
-            }
-        }
-        for (k, d) in &a.milestones_reached {
-            if let Some(col) = reached.get_mut(k.as_str()) {
-                col[row] = Some(d.days());
-            }
-        }
-    }
-
+    let days = |d: &[Date]| d.iter().map(|d| d.days()).collect();
+    let opt_days = |d: &[Option<Date>]| d.iter().map(|d| d.map(Date::days)).collect();
     wit::AccountBatch {
-        ids: text(|a| &a.id),
-        names: text(|a| &a.name),
-        segments: text(|a| &a.segment),
-        plans: text(|a| &a.plan),
-        stages: accounts.iter().map(|a| stage(a.stage)).collect(),
-        arr: accounts.iter().map(|a| a.arr).collect(),
-        start_dates: accounts.iter().map(|a| a.start_date.days()).collect(),
-        renewal_dates: accounts
+        ids: text(&b.ids),
+        names: text(&b.names),
+        segments: text(&b.segments),
+        plans: text(&b.plans),
+        stages: b.stages.iter().map(|s| stage(*s)).collect(),
+        arr: b.arr.clone(),
+        start_dates: days(&b.start_dates),
+        renewal_dates: opt_days(&b.renewal_dates),
+        as_of: days(&b.as_of),
+        measures: b
+            .measures
             .iter()
-            .map(|a| a.renewal_date.map(Date::days))
-            .collect(),
-        as_of: accounts.iter().map(|a| a.as_of.days()).collect(),
-        measures: measures
-            .into_iter()
-            .map(|(name, values)| wit::MeasureColumn {
-                name: name.to_owned(),
-                values,
+            .map(|m| wit::MeasureColumn {
+                name: m.name.clone(),
+                values: m.values.clone(),
             })
             .collect(),
-        history: history
-            .into_iter()
-            .map(|name| {
-                let mut col = wit::SeriesColumn {
-                    name: name.to_owned(),
-                    ends: Vec::with_capacity(n),
-                    days: Vec::new(),
-                    values: Vec::new(),
-                };
-                for a in accounts {
-                    for p in a.history.get(name).into_iter().flatten() {
-                        col.days.push(p.date.days());
-                        col.values.push(p.value);
-                    }
-                    col.ends.push(col.days.len() as u32);
-                }
-                col
+        history: b
+            .history
+            .iter()
+            .map(|s| wit::SeriesColumn {
+                name: s.name.clone(),
+                ends: s.ends.clone(),
+                days: days(&s.days),
+                values: s.values.clone(),
             })
             .collect(),
-        outcomes: outcomes
-            .into_iter()
-            .map(
-                |(name, (higher_is_better, values, targets))| wit::OutcomeColumn {
-                    name: name.to_owned(),
-                    higher_is_better,
-                    values,
-                    targets,
-                },
-            )
-            .collect(),
-        attributes: attributes
-            .into_iter()
-            .map(|key| {
-                let mut values = wit::TextColumn {
-                    data: String::new(),
-                    ends: Vec::with_capacity(n),
-                };
-                for a in accounts {
-                    values
-                        .data
-                        .push_str(a.attributes.get(key).map_or("", String::as_str));
-                    values.ends.push(values.data.len() as u32);
-                }
-                wit::AttributeColumn {
-                    key: key.to_owned(),
-                    values,
-                }
+        outcomes: b
+            .outcomes
+            .iter()
+            .map(|o| wit::OutcomeColumn {
+                name: o.name.clone(),
+                higher_is_better: o.higher_is_better,
+                values: o.values.clone(),
+                targets: o.targets.clone(),
             })
             .collect(),
-        milestones_reached: reached
-            .into_iter()
-            .map(|(id, on)| wit::ReachedColumn {
-                milestone: id.to_owned(),
-                on,
+        attributes: b
+            .attributes
+            .iter()
+            .map(|a| wit::AttributeColumn {
+                key: a.key.clone(),
+                values: text(&a.values),
+            })
+            .collect(),
+        milestones_reached: b
+            .reached
+            .iter()
+            .map(|r| wit::ReachedColumn {
+                milestone: r.milestone.clone(),
+                on: opt_days(&r.on),
             })
             .collect(),
     }
@@ -201,28 +120,22 @@ pub(crate) fn plugin_info(info: wit::PluginInfo) -> PluginInfo {
     }
 }
 
-/// Splits a text column into its values, checking offsets are in order, in bounds
-/// and on character boundaries.
-fn texts(col: &wit::TextColumn, rows: usize, what: &str) -> Result<Vec<String>, String> {
-    if col.ends.len() != rows {
-        return Err(format!(
-            "{what}: {} values for {rows} accounts",
-            col.ends.len()
-        ));
-    }
+/// A text column with its offsets checked: in order, in bounds and on character
+/// boundaries, one per row.
+fn texts(col: wit::TextColumn, rows: usize, what: &str) -> Result<TextColumn, String> {
+    check_len(&col.ends, rows, what)?;
     let mut start = 0usize;
-    col.ends
-        .iter()
-        .map(|&end| {
-            let end = end as usize;
-            let s = col
-                .data
-                .get(start..end)
-                .ok_or_else(|| format!("{what}: offset {end} out of order or bounds"))?;
-            start = end;
-            Ok(s.to_owned())
-        })
-        .collect()
+    for &end in &col.ends {
+        let end = end as usize;
+        if col.data.get(start..end).is_none() {
+            return Err(format!("{what}: offset {end} out of order or bounds"));
+        }
+        start = end;
+    }
+    Ok(TextColumn {
+        data: col.data,
+        ends: col.ends,
+    })
 }
 
 fn check_len<T>(list: &[T], rows: usize, what: &str) -> Result<(), String> {
@@ -233,14 +146,18 @@ fn check_len<T>(list: &[T], rows: usize, what: &str) -> Result<(), String> {
     }
 }
 
-/// Turns a plugin's columnar answer into one result per account. A malformed shape
+fn days(d: Vec<Option<i32>>) -> Vec<Option<Date>> {
+    d.into_iter().map(|d| d.map(Date::from_days)).collect()
+}
+
+/// Checks a plugin's columnar answer against the contract. A malformed shape
 /// (wrong column lengths or counts) fails the whole batch with the reason; a bad
 /// value in one row fails that row as `invalid-output`.
 pub(crate) fn assessments(
     out: wit::AssessmentBatch,
     info: &PluginInfo,
     rows: usize,
-) -> Result<Vec<Result<Assessment, AccountError>>, String> {
+) -> Result<AssessedBatch, String> {
     check_len(&out.scores, rows, "scores")?;
     check_len(&out.bands, rows, "bands")?;
     check_len(&out.fit, rows, "fit")?;
@@ -258,107 +175,101 @@ pub(crate) fn assessments(
             info.milestones.len()
         ));
     }
-    let mut reasons = Vec::with_capacity(out.factors.len());
-    for (col, f) in out.factors.iter().zip(&info.factors) {
+    let mut factors = Vec::with_capacity(out.factors.len());
+    for (col, f) in out.factors.into_iter().zip(&info.factors) {
         let what = format!("factor `{}`", f.id);
         check_len(&col.values, rows, &what)?;
         check_len(&col.weights, rows, &what)?;
         check_len(&col.contributions, rows, &what)?;
-        reasons.push(texts(&col.reasons, rows, &what)?.into_iter());
+        factors.push(FactorResults {
+            reasons: texts(col.reasons, rows, &what)?,
+            values: col.values,
+            weights: col.weights,
+            contributions: col.contributions,
+        });
     }
-    for (col, m) in out.milestones.iter().zip(&info.milestones) {
+    let mut milestones = Vec::with_capacity(out.milestones.len());
+    for (col, m) in out.milestones.into_iter().zip(&info.milestones) {
         let what = format!("milestone `{}`", m.id);
         check_len(&col.progress, rows, &what)?;
         check_len(&col.reached_on, rows, &what)?;
         check_len(&col.predicted_on, rows, &what)?;
         check_len(&col.likelihood, rows, &what)?;
+        milestones.push(MilestoneResults {
+            progress: col.progress,
+            reached_on: days(col.reached_on),
+            predicted_on: days(col.predicted_on),
+            likelihood: col.likelihood,
+        });
     }
-    let mut results: Vec<Option<Result<Assessment, AccountError>>> = vec![None; rows];
-    for e in &out.errors {
-        let slot = results
+    let mut errors: Vec<Option<AccountError>> = vec![None; rows];
+    for e in out.errors {
+        let slot = errors
             .get_mut(e.index as usize)
             .ok_or_else(|| format!("error for account index {} of {rows}", e.index))?;
-        *slot = Some(Err(AccountError {
-            code: Some(e.code.clone()),
-            ..AccountError::new(ErrorKind::Rule, e.message.clone())
-        }));
+        *slot = Some(AccountError {
+            code: Some(e.code),
+            ..AccountError::new(ErrorKind::Rule, e.message)
+        });
     }
-    Ok(results
-        .into_iter()
-        .enumerate()
-        .map(|(row, done)| {
-            // Reasons are consumed in row order, failed rows included.
-            let row_reasons: Vec<String> = reasons
-                .iter_mut()
-                .map(|r| r.next().unwrap_or_default())
-                .collect();
-            done.unwrap_or_else(|| row_assessment(&out, row, row_reasons, info))
-        })
-        .collect())
+    let mut batch = AssessedBatch {
+        scores: out.scores,
+        bands: out.bands,
+        factors,
+        milestones,
+        fit: out
+            .fit
+            .into_iter()
+            .map(|f| {
+                f.map(|f| match f {
+                    wit::Fit::Ideal => Fit::Ideal,
+                    wit::Fit::Stretch => Fit::Stretch,
+                    wit::Fit::BadFit => Fit::BadFit,
+                })
+            })
+            .collect(),
+        errors,
+    };
+    for row in 0..rows {
+        if batch.errors[row].is_none()
+            && let Err(reason) = check_row(&batch, row, info)
+        {
+            batch.fail(row, AccountError::new(ErrorKind::InvalidOutput, reason));
+        }
+    }
+    Ok(batch)
 }
 
-fn row_assessment(
-    out: &wit::AssessmentBatch,
-    row: usize,
-    reasons: Vec<String>,
-    info: &PluginInfo,
-) -> Result<Assessment, AccountError> {
-    let invalid = |m: String| Err(AccountError::new(ErrorKind::InvalidOutput, m));
-    let score = out.scores[row];
+/// What the contract requires of one row's values.
+fn check_row(b: &AssessedBatch, row: usize, info: &PluginInfo) -> Result<(), String> {
+    let score = b.scores[row];
     if !(0.0..=100.0).contains(&score) {
-        return invalid(format!("score {score} is outside 0-100"));
+        return Err(format!("score {score} is outside 0-100"));
     }
-    let Some(band) = info.bands.get(usize::from(out.bands[row])) else {
-        return invalid(format!(
+    if usize::from(b.bands[row]) >= info.bands.len() {
+        return Err(format!(
             "band index {} but {} bands declared",
-            out.bands[row],
+            b.bands[row],
             info.bands.len()
         ));
-    };
-    let mut factor_scores = Vec::with_capacity(out.factors.len());
-    for ((col, f), reason) in out.factors.iter().zip(&info.factors).zip(reasons) {
+    }
+    for (col, f) in b.factors.iter().zip(&info.factors) {
         let (weight, contribution) = (col.weights[row], col.contributions[row]);
         if !weight.is_finite() || !contribution.is_finite() {
-            return invalid(format!(
+            return Err(format!(
                 "factor `{}` has weight {weight}, contribution {contribution}",
                 f.id
             ));
         }
-        factor_scores.push(FactorScore {
-            name: f.id.clone(),
-            value: col.values[row],
-            weight,
-            contribution,
-            reason,
-        });
     }
-    let mut progress = Vec::with_capacity(out.milestones.len());
-    for (col, m) in out.milestones.iter().zip(&info.milestones) {
+    for (col, m) in b.milestones.iter().zip(&info.milestones) {
         let p = col.progress[row];
         if !(0.0..=1.0).contains(&p) {
-            return invalid(format!("milestone `{}` progress {p} is outside 0-1", m.id));
+            return Err(format!("milestone `{}` progress {p} is outside 0-1", m.id));
         }
-        let likelihood = col.likelihood[row];
-        if likelihood.is_some_and(|l| !(0.0..=1.0).contains(&l)) {
-            return invalid(format!("milestone `{}` likelihood is outside 0-1", m.id));
+        if col.likelihood[row].is_some_and(|l| !(0.0..=1.0).contains(&l)) {
+            return Err(format!("milestone `{}` likelihood is outside 0-1", m.id));
         }
-        progress.push(MilestoneProgress {
-            id: m.id.clone(),
-            progress: p,
-            reached_on: col.reached_on[row].map(Date::from_days),
-            predicted_on: col.predicted_on[row].map(Date::from_days),
-            likelihood,
-        });
     }
-    Ok(Assessment {
-        score,
-        band: band.name.clone(),
-        factors: factor_scores,
-        milestones: progress,
-        fit: out.fit[row].map(|f| match f {
-            wit::Fit::Ideal => Fit::Ideal,
-            wit::Fit::Stretch => Fit::Stretch,
-            wit::Fit::BadFit => Fit::BadFit,
-        }),
-    })
+    Ok(())
 }

@@ -20,7 +20,7 @@ pub use cache::CompiledFrom;
 pub use capability::{Capabilities, Capability};
 pub use contract::ContractVersion;
 pub use error::{LoadError, RunError, TenantError};
-pub use plugin::{CallOutcome, Plugin, Report};
+pub use plugin::{BatchReport, CallOutcome, Plugin, Report};
 pub use runtime::{ImportVerdict, Interface, Runtime, digest, read_plugin};
 pub use sandbox::LogLine;
 pub use tenant::{ApiSettings, Limits, TenantConfig, VectorSettings};

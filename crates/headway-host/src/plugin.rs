@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use headway_core::{Account, AccountError, Assessment, PluginInfo, PluginRef};
+use headway_core::assessed::AssessedBatch;
+use headway_core::{Account, AccountBatch, AccountError, Assessment, PluginInfo, PluginRef, Reads};
 use wasmtime::{Engine, Store, Trap};
 
 use crate::cache::CompiledFrom;
@@ -79,7 +80,38 @@ pub struct CallOutcome {
     pub logs: Vec<LogLine>,
 }
 
-/// The results of assessing a list of accounts.
+/// The results of assessing a batch, column by column.
+#[derive(Debug)]
+pub struct BatchReport {
+    /// One result per row, in row order.
+    pub assessed: AssessedBatch,
+    /// Instructions (fuel) used, in total.
+    pub fuel_used: u64,
+    /// The largest linear memory any call grew to, in bytes.
+    pub peak_memory_bytes: u64,
+    /// What the plugin logged, call by call.
+    pub logs: Vec<LogLine>,
+}
+
+impl BatchReport {
+    fn new(info: &PluginInfo) -> Self {
+        Self {
+            assessed: AssessedBatch::empty(info),
+            fuel_used: 0,
+            peak_memory_bytes: 0,
+            logs: Vec::new(),
+        }
+    }
+
+    fn append(&mut self, other: BatchReport) {
+        self.assessed.append(other.assessed);
+        self.fuel_used += other.fuel_used;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(other.peak_memory_bytes);
+        self.logs.extend(other.logs);
+    }
+}
+
+/// The results of assessing a list of accounts, row by row.
 #[derive(Debug)]
 pub struct Report {
     /// One result per input account, in input order.
@@ -90,25 +122,6 @@ pub struct Report {
     pub peak_memory_bytes: u64,
     /// What the plugin logged, batch by batch.
     pub logs: Vec<LogLine>,
-}
-
-impl Report {
-    fn append(&mut self, other: Report) {
-        self.results.extend(other.results);
-        self.fuel_used += other.fuel_used;
-        self.peak_memory_bytes = self.peak_memory_bytes.max(other.peak_memory_bytes);
-        self.logs.extend(other.logs);
-    }
-
-    fn failed(accounts: usize, e: &RunError, fuel_used: u64, logs: Vec<LogLine>) -> Self {
-        let err = AccountError::new(e.kind(), e.to_string());
-        Self {
-            results: vec![Err(err); accounts],
-            fuel_used,
-            peak_memory_bytes: 0,
-            logs,
-        }
-    }
 }
 
 impl Plugin {
@@ -132,10 +145,20 @@ impl Plugin {
         self.contract
     }
 
-    /// The columnar batch [`Plugin::call`] takes: only the columns the plugin
-    /// declared it reads (all of them when it declared nothing).
-    pub fn columnar_batch(&self, accounts: &[Account]) -> wit::AccountBatch {
-        convert::batch(accounts, self.info.reads.as_deref())
+    /// The columns this plugin reads (all when it declared nothing): what parsers
+    /// keep for it.
+    pub fn reads(&self) -> Reads<'_> {
+        Reads(self.info.reads.as_deref())
+    }
+
+    /// The batch of `accounts`, with only the columns the plugin reads.
+    pub fn batch_of(&self, accounts: &[Account]) -> AccountBatch {
+        AccountBatch::from_accounts(accounts, None, self.reads())
+    }
+
+    /// The contract's form of `batch`, what [`Plugin::call`] takes.
+    pub fn columnar_batch(&self, batch: &AccountBatch) -> wit::AccountBatch {
+        convert::batch(batch)
     }
 
     /// The limits this plugin runs under.
@@ -227,60 +250,72 @@ impl Plugin {
         }
     }
 
-    /// Assesses one batch: columns in, [`Plugin::call`], results checked and turned
-    /// into one result per account.
+    /// Assesses one call's worth of rows: columns in, [`Plugin::call`], results
+    /// checked against the contract.
     ///
     /// One account can poison a whole call (a panic, a runaway loop, an allocation
     /// spree): then the batch is split in halves, each in a fresh instance, until
     /// the culprit is alone and fails with the error while the others get their
     /// results. Same input, same split, same outcome. A deadline or a malformed
     /// answer fails the whole batch.
-    fn assess_batch(&self, accounts: &[Account], isolation_calls: &mut u32) -> Report {
+    fn assess_call(&self, batch: &AccountBatch, isolation_calls: &mut u32) -> BatchReport {
+        let rows = batch.len();
         let CallOutcome {
             answer,
             fuel_used,
             peak_memory_bytes,
             logs,
-        } = self.call(&self.columnar_batch(accounts));
+        } = self.call(&self.columnar_batch(batch));
         let checked = answer.and_then(|out| {
-            check_output_size(&out, accounts.len(), self.limits.output_kib_per_account)?;
-            convert::assessments(out, &self.info, accounts.len())
+            check_output_size(&out, rows, self.limits.output_kib_per_account)?;
+            convert::assessments(out, &self.info, rows)
                 .map_err(|reason| RunError::InvalidOutput { reason })
         });
+        let mut report = BatchReport {
+            fuel_used,
+            peak_memory_bytes,
+            logs,
+            ..BatchReport::new(&self.info)
+        };
         match checked {
-            Ok(results) => Report {
-                results,
-                fuel_used,
-                peak_memory_bytes,
-                logs,
-            },
-            Err(e) if e.may_be_one_account() && accounts.len() > 1 && *isolation_calls >= 2 => {
+            Ok(assessed) => report.assessed = assessed,
+            Err(e) if e.may_be_one_account() && rows > 1 && *isolation_calls >= 2 => {
                 *isolation_calls -= 2;
-                let (left, right) = accounts.split_at(accounts.len() / 2);
-                let mut report = Report {
-                    results: Vec::with_capacity(accounts.len()),
-                    fuel_used,
-                    peak_memory_bytes,
-                    logs,
-                };
-                report.append(self.assess_batch(left, isolation_calls));
-                report.append(self.assess_batch(right, isolation_calls));
-                report
+                let mid = rows / 2;
+                report.append(self.assess_call(&batch.select(0..mid), isolation_calls));
+                report.append(self.assess_call(&batch.select(mid..rows), isolation_calls));
             }
-            Err(e) => Report {
-                peak_memory_bytes,
-                ..Report::failed(accounts.len(), &e, fuel_used, logs)
-            },
+            Err(e) => {
+                let err = AccountError::new(e.kind(), e.to_string());
+                report.assessed = AssessedBatch::failed(rows, &self.info, &err);
+            }
         }
+        report
     }
 
-    /// Assesses accounts in batches of `limits.batch_size`, spread over `threads`
-    /// worker threads. A batch that fails (trap, limit) fails each of its accounts
-    /// with that error; other batches are unaffected.
+    /// Assesses a batch on this thread, in calls of `limits.batch_size` rows. A
+    /// call that fails (trap, limit) fails each of its rows with that error; the
+    /// other calls are unaffected.
+    pub fn assess_batch(&self, batch: &AccountBatch) -> BatchReport {
+        let size = self.limits.batch_size.max(1);
+        if batch.len() <= size {
+            return self.assess_call(batch, &mut MAX_ISOLATION_CALLS.clone());
+        }
+        let mut report = BatchReport::new(&self.info);
+        for start in (0..batch.len()).step_by(size) {
+            let part = batch.select(start..(start + size).min(batch.len()));
+            report.append(self.assess_call(&part, &mut MAX_ISOLATION_CALLS.clone()));
+        }
+        report
+    }
+
+    /// Assesses accounts row by row, in batches of `limits.batch_size` spread over
+    /// `threads` worker threads: for tools that hold a few accounts (fixtures,
+    /// `explain`, a request). A run over a file goes through `headway-pipeline`.
     pub fn assess(&self, accounts: &[Account], threads: usize) -> Report {
         let chunks: Vec<&[Account]> = accounts.chunks(self.limits.batch_size.max(1)).collect();
         let next = AtomicUsize::new(0);
-        let mut done: Vec<_> = std::thread::scope(|scope| {
+        let mut done: Vec<(usize, BatchReport)> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads.clamp(1, chunks.len().max(1)))
                 .map(|_| {
                     scope.spawn(|| {
@@ -290,10 +325,7 @@ impl Plugin {
                             let Some(chunk) = chunks.get(i) else {
                                 break mine;
                             };
-                            mine.push((
-                                i,
-                                self.assess_batch(chunk, &mut MAX_ISOLATION_CALLS.clone()),
-                            ));
+                            mine.push((i, self.assess_batch(&self.batch_of(chunk))));
                         }
                     })
                 })
@@ -311,7 +343,12 @@ impl Plugin {
             logs: Vec::new(),
         };
         for (_, part) in done {
-            report.append(part);
+            report
+                .results
+                .extend((0..part.assessed.len()).map(|row| part.assessed.result(row, &self.info)));
+            report.fuel_used += part.fuel_used;
+            report.peak_memory_bytes = report.peak_memory_bytes.max(part.peak_memory_bytes);
+            report.logs.extend(part.logs);
         }
         report
     }

@@ -85,6 +85,15 @@ pub trait SnapshotStore {
         snapshots: &[Snapshot],
     ) -> Result<Recorded, StoreError>;
 
+    /// Starts recording a run of one build whose snapshots arrive in parts (a
+    /// streaming run): nothing is visible to readers until
+    /// [`RunRecorder::commit`]; dropping the recorder takes everything back.
+    fn begin_run<'s>(
+        &'s mut self,
+        info: &PluginInfo,
+        plugin: &PluginRef,
+    ) -> Result<Box<dyn RunRecorder + 's>, StoreError>;
+
     /// One account's snapshots, every build, oldest day first.
     fn account_history(&self, tenant: &str, account: &str) -> Result<Vec<Snapshot>, StoreError>;
 
@@ -221,6 +230,73 @@ impl SqliteStore {
     }
 }
 
+/// One run being recorded, in one transaction.
+pub trait RunRecorder {
+    /// Adds snapshots of the run.
+    fn add(&mut self, snapshots: &[Snapshot]) -> Result<(), StoreError>;
+
+    /// Makes the run visible, all of it at once.
+    fn commit(self: Box<Self>) -> Result<Recorded, StoreError>;
+}
+
+struct SqliteRun<'s> {
+    tx: rusqlite::Transaction<'s>,
+    path: &'s Path,
+    digest: String,
+    recorded: Recorded,
+}
+
+impl RunRecorder for SqliteRun<'_> {
+    fn add(&mut self, snapshots: &[Snapshot]) -> Result<(), StoreError> {
+        let result = (|| -> rusqlite::Result<()> {
+            let mut insert = self.tx.prepare_cached(
+                "INSERT INTO snapshots VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT DO NOTHING",
+            )?;
+            let mut update = self.tx.prepare_cached(
+                "UPDATE snapshots SET arr = ?5, score = ?6, band = ?7, factors = ?8, milestones = ?9
+                 WHERE tenant = ?1 AND digest = ?2 AND account_id = ?3 AND as_of = ?4
+                   AND (arr IS NOT ?5 OR score IS NOT ?6 OR band IS NOT ?7
+                        OR factors IS NOT ?8 OR milestones IS NOT ?9)",
+            )?;
+            for s in snapshots {
+                let values = params![
+                    s.tenant,
+                    self.digest,
+                    s.account_id,
+                    s.as_of.to_string(),
+                    s.arr,
+                    s.score,
+                    s.band,
+                    serde_json::to_string(&s.factors).expect("factors serialise"),
+                    serde_json::to_string(&s.milestones).expect("milestones serialise"),
+                ];
+                if insert.execute(values)? == 1 {
+                    self.recorded.new += 1;
+                } else if update.execute(values)? == 1 {
+                    self.recorded.changed += 1;
+                } else {
+                    self.recorded.unchanged += 1;
+                }
+            }
+            Ok(())
+        })();
+        result.map_err(|source| StoreError::Sqlite {
+            path: self.path.to_owned(),
+            source,
+        })
+    }
+
+    fn commit(self: Box<Self>) -> Result<Recorded, StoreError> {
+        let recorded = self.recorded;
+        let path = self.path.to_owned();
+        self.tx
+            .commit()
+            .map_err(|source| StoreError::Sqlite { path, source })?;
+        Ok(recorded)
+    }
+}
+
 struct RawSnapshot {
     tenant: String,
     account_id: String,
@@ -240,6 +316,16 @@ impl SnapshotStore for SqliteStore {
         plugin: &PluginRef,
         snapshots: &[Snapshot],
     ) -> Result<Recorded, StoreError> {
+        let mut run = self.begin_run(info, plugin)?;
+        run.add(snapshots)?;
+        run.commit()
+    }
+
+    fn begin_run<'s>(
+        &'s mut self,
+        info: &PluginInfo,
+        plugin: &PluginRef,
+    ) -> Result<Box<dyn RunRecorder + 's>, StoreError> {
         let info_json = serde_json::to_string(info).expect("plugin info serialises");
         let tx = self
             .conn
@@ -248,52 +334,21 @@ impl SnapshotStore for SqliteStore {
                 path: self.path.clone(),
                 source,
             })?;
-        let mut recorded = Recorded::default();
-        let result = (|| -> rusqlite::Result<()> {
-            tx.execute(
-                "INSERT INTO plugin_builds (digest, name, version, info) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (digest) DO NOTHING",
-                params![plugin.digest, plugin.name, plugin.version, info_json],
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO snapshots VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT DO NOTHING",
-            )?;
-            let mut update = tx.prepare_cached(
-                "UPDATE snapshots SET arr = ?5, score = ?6, band = ?7, factors = ?8, milestones = ?9
-                 WHERE tenant = ?1 AND digest = ?2 AND account_id = ?3 AND as_of = ?4
-                   AND (arr IS NOT ?5 OR score IS NOT ?6 OR band IS NOT ?7
-                        OR factors IS NOT ?8 OR milestones IS NOT ?9)",
-            )?;
-            for s in snapshots {
-                let values = params![
-                    s.tenant,
-                    plugin.digest,
-                    s.account_id,
-                    s.as_of.to_string(),
-                    s.arr,
-                    s.score,
-                    s.band,
-                    serde_json::to_string(&s.factors).expect("factors serialise"),
-                    serde_json::to_string(&s.milestones).expect("milestones serialise"),
-                ];
-                if insert.execute(values)? == 1 {
-                    recorded.new += 1;
-                } else if update.execute(values)? == 1 {
-                    recorded.changed += 1;
-                } else {
-                    recorded.unchanged += 1;
-                }
-            }
-            Ok(())
-        })();
-        result
-            .and_then(|()| tx.commit())
-            .map_err(|source| StoreError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })?;
-        Ok(recorded)
+        tx.execute(
+            "INSERT INTO plugin_builds (digest, name, version, info) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (digest) DO NOTHING",
+            params![plugin.digest, plugin.name, plugin.version, info_json],
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(Box::new(SqliteRun {
+            tx,
+            path: &self.path,
+            digest: plugin.digest.clone(),
+            recorded: Recorded::default(),
+        }))
     }
 
     fn account_history(&self, tenant: &str, account: &str) -> Result<Vec<Snapshot>, StoreError> {

@@ -1,0 +1,230 @@
+//! `headway score`: a file through the pipeline, records to stdout, snapshots to
+//! the store, problems and the summary to stderr.
+
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use headway_core::{InputDefaults, ScoreRecord};
+use headway_host::Plugin;
+use headway_pipeline::{
+    InputFormat, OutputFormat, RunOptions, ScoredChunk, Sink, SinkError, Source, StoreSink,
+    WriteSink,
+};
+
+use crate::{EXIT_PARTIAL, Format, ScoreArgs, output, short_digest};
+
+pub(crate) fn score(args: &ScoreArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let (tenant, plugin) = crate::load_tenant_with(&args.tenant, args.plugin.as_deref())?;
+    tracing::debug!(ms = started.elapsed().as_millis(), "plugin loaded");
+    // Opened before scoring, so a bad path fails fast.
+    let mut store = args
+        .store
+        .as_deref()
+        .map(headway_store::SqliteStore::open)
+        .transpose()?;
+    let source = open_source(&args.accounts)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut options = RunOptions::new(threads);
+    options.defaults = InputDefaults { as_of: args.as_of };
+    options.format = match args.format {
+        Format::Json => Some(OutputFormat::JsonLines),
+        Format::Csv => Some(OutputFormat::Csv),
+        Format::Table => None,
+    };
+
+    // Block-buffered: stdout is line-buffered, which flushes every record.
+    let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut problems = Problems::new(&tenant.id, &plugin);
+    let mut store_sink = match &mut store {
+        Some(s) => Some(StoreSink::begin(s, &tenant.id, &plugin)?),
+        None => None,
+    };
+    let summary = match options.format {
+        Some(format) => {
+            let mut writer = WriteSink::new(stdout, format, &plugin)?;
+            let summary = run(
+                source,
+                &plugin,
+                &options,
+                &mut writer,
+                &mut problems,
+                &mut store_sink,
+            )?;
+            writer.finish()?;
+            summary
+        }
+        None => {
+            let mut table = TableSink {
+                plugin: &plugin,
+                limit: args.limit.unwrap_or(usize::MAX),
+                shown: Vec::new(),
+                total: 0,
+            };
+            let summary = run(
+                source,
+                &plugin,
+                &options,
+                &mut table,
+                &mut problems,
+                &mut store_sink,
+            )?;
+            output::table(stdout, &table.shown, table.total)?;
+            summary
+        }
+    };
+    problems.finish();
+    if let Some(sink) = store_sink {
+        let (snapshots, done) = sink.commit()?;
+        eprintln!(
+            "recorded {snapshots} snapshots in `{}`: {} new, {} changed, {} unchanged",
+            args.store.as_deref().unwrap_or(Path::new("")).display(),
+            done.new,
+            done.changed,
+            done.unchanged
+        );
+    }
+    let plugin_ref = plugin.plugin_ref();
+    let bands: Vec<String> = summary
+        .bands
+        .iter()
+        .rev()
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect();
+    eprintln!(
+        "{} accounts, {} scored ({}), {} failed; plugin {} {} ({}); {} instructions; {:.0} ms",
+        summary.records,
+        summary.scored(),
+        bands.join(", "),
+        summary.failed,
+        plugin_ref.name,
+        plugin_ref.version,
+        short_digest(&plugin_ref.digest),
+        summary.fuel_used,
+        started.elapsed().as_secs_f64() * 1e3,
+    );
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    })
+}
+
+/// The accounts file as a source, its format from its name.
+pub(crate) fn open_source(path: &Path) -> Result<Source<BufReader<std::fs::File>>> {
+    let name = path.display().to_string();
+    let format = InputFormat::of_path(path)
+        .with_context(|| format!("`{name}`: unknown format; use a .jsonl or .csv file"))?;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read `{name}`"))?;
+    Ok(Source::new(
+        name,
+        BufReader::with_capacity(1 << 20, file),
+        format,
+    ))
+}
+
+fn run(
+    source: Source<BufReader<std::fs::File>>,
+    plugin: &Plugin,
+    options: &RunOptions,
+    output: &mut dyn Sink,
+    problems: &mut Problems,
+    store: &mut Option<StoreSink>,
+) -> Result<headway_pipeline::RunSummary> {
+    let mut sinks: Vec<&mut dyn Sink> = vec![output, problems];
+    if let Some(store) = store {
+        sinks.push(store);
+    }
+    Ok(headway_pipeline::run(source, plugin, options, &mut sinks)?)
+}
+
+/// Keeps the first `limit` records for the table; counts the rest.
+struct TableSink<'p> {
+    plugin: &'p Plugin,
+    limit: usize,
+    shown: Vec<ScoreRecord>,
+    total: usize,
+}
+
+impl Sink for TableSink<'_> {
+    fn chunk(&mut self, chunk: &ScoredChunk) -> Result<(), SinkError> {
+        let records = chunk.records(self.plugin);
+        self.total += records.len();
+        let room = self.limit.saturating_sub(self.shown.len());
+        self.shown.extend(records.into_iter().take(room));
+        Ok(())
+    }
+}
+
+/// Rejected lines and plugin log lines to stderr as they come, and progress
+/// on a terminal for runs longer than a second.
+struct Problems {
+    tenant: String,
+    plugin: String,
+    started: Instant,
+    accounts: usize,
+    progress: Option<indicatif::ProgressBar>,
+    terminal: bool,
+}
+
+/// How long a run goes before it shows progress.
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+
+impl Problems {
+    fn new(tenant: &str, plugin: &Plugin) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            plugin: plugin.plugin_ref().name.clone(),
+            started: Instant::now(),
+            accounts: 0,
+            progress: None,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn say(&self, line: &str) {
+        match &self.progress {
+            Some(bar) => bar.println(line),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.progress {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Sink for Problems {
+    fn chunk(&mut self, chunk: &ScoredChunk) -> Result<(), SinkError> {
+        for e in &chunk.rejected {
+            self.say(&format!("error: {e}"));
+        }
+        for line in &chunk.logs {
+            tracing::info!(tenant = %self.tenant, plugin = %self.plugin, level = ?line.level, "{}", line.message);
+        }
+        self.accounts += chunk.batch.len() + chunk.rejected.len();
+        if self.terminal && self.progress.is_none() && self.started.elapsed() >= PROGRESS_AFTER {
+            let bar = indicatif::ProgressBar::new_spinner().with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {human_pos} accounts, {per_sec}, {elapsed}",
+                )
+                .expect("a valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            self.progress = Some(bar);
+        }
+        if let Some(bar) = &self.progress {
+            bar.set_position(self.accounts as u64);
+        }
+        Ok(())
+    }
+}

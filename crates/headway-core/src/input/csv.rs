@@ -1,0 +1,393 @@
+//! CSV rows straight into a batch: the header fixes where each field sits once,
+//! then every row writes its cells into the batch's columns.
+
+use super::{FieldError, InputDefaults, InputError, field_error};
+use crate::Date;
+use crate::account::{LifecycleStage, OutcomeKpi};
+use crate::batch::{AccountBatch, Reads};
+
+/// Where each known field sits in a CSV header. Columns: `id`, `name`, `segment`,
+/// `plan`, `stage`, `arr`, `start_date`, `renewal_date`, `as_of`, then any of
+/// `measure.<name>`, `attribute.<key>`, `outcome.<name>`,
+/// `outcome.<name>.target`, `outcome.<name>.direction` (`higher` or `lower`),
+/// `reached.<milestone-id>`. Empty cells are missing values. Histories cannot be
+/// written in CSV.
+#[derive(Debug, Clone)]
+pub struct CsvColumns {
+    width: usize,
+    cells: Vec<Cell>,
+    /// Outcome names, in the order outcome slots are numbered.
+    outcomes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+enum Cell {
+    Fixed(Fixed),
+    Measure(String),
+    Attribute(String),
+    Reached(String),
+    Outcome(usize),
+    OutcomeTarget(usize),
+    OutcomeDirection(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fixed {
+    Id,
+    Name,
+    Segment,
+    Plan,
+    Stage,
+    Arr,
+    StartDate,
+    RenewalDate,
+    AsOf,
+}
+
+const FIXED: [(&str, Fixed); 9] = [
+    ("id", Fixed::Id),
+    ("name", Fixed::Name),
+    ("segment", Fixed::Segment),
+    ("plan", Fixed::Plan),
+    ("stage", Fixed::Stage),
+    ("arr", Fixed::Arr),
+    ("start_date", Fixed::StartDate),
+    ("renewal_date", Fixed::RenewalDate),
+    ("as_of", Fixed::AsOf),
+];
+
+fn reader(text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+}
+
+impl CsvColumns {
+    /// Reads the header row (line 1 of `source_name`).
+    pub fn from_header(source_name: &str, header: &str) -> Result<Self, InputError> {
+        let at = |e: FieldError| InputError::at(source_name, 1, None, e);
+        let record = reader(header)
+            .records()
+            .next()
+            .transpose()
+            .map_err(|e| at((None, format!("unreadable header row: {e}"))))?
+            .filter(|r| r.iter().any(|c| !c.trim().is_empty()))
+            .ok_or_else(|| at((None, "unreadable header row: the file is empty".to_owned())))?;
+        let mut columns = Self {
+            width: record.len(),
+            cells: Vec::with_capacity(record.len()),
+            outcomes: Vec::new(),
+        };
+        for h in record.iter().map(str::trim) {
+            let cell = columns.cell(h).map_err(at)?;
+            columns.cells.push(cell);
+        }
+        let has = |f: Fixed| {
+            columns
+                .cells
+                .iter()
+                .any(|c| matches!(c, Cell::Fixed(x) if *x == f))
+        };
+        for (name, f) in [
+            ("id", Fixed::Id),
+            ("stage", Fixed::Stage),
+            ("arr", Fixed::Arr),
+            ("start_date", Fixed::StartDate),
+        ] {
+            if !has(f) {
+                return Err(at(field_error(
+                    name,
+                    format!("header has no `{name}` column"),
+                )));
+            }
+        }
+        Ok(columns)
+    }
+
+    fn cell(&mut self, h: &str) -> Result<Cell, FieldError> {
+        if let Some((_, f)) = FIXED.iter().find(|(name, _)| *name == h) {
+            return Ok(Cell::Fixed(*f));
+        }
+        let mut slot = |name: &str| match self.outcomes.iter().position(|o| o == name) {
+            Some(i) => i,
+            None => {
+                self.outcomes.push(name.to_owned());
+                self.outcomes.len() - 1
+            }
+        };
+        Ok(if let Some(rest) = h.strip_prefix("measure.") {
+            Cell::Measure(rest.to_owned())
+        } else if let Some(rest) = h.strip_prefix("attribute.") {
+            Cell::Attribute(rest.to_owned())
+        } else if let Some(rest) = h.strip_prefix("reached.") {
+            Cell::Reached(rest.to_owned())
+        } else if let Some(rest) = h.strip_prefix("outcome.") {
+            if let Some(name) = rest.strip_suffix(".target") {
+                Cell::OutcomeTarget(slot(name))
+            } else if let Some(name) = rest.strip_suffix(".direction") {
+                Cell::OutcomeDirection(slot(name))
+            } else {
+                Cell::Outcome(slot(rest))
+            }
+        } else {
+            return Err(field_error(
+                h,
+                "unknown column (see the CSV format in the README)",
+            ));
+        })
+    }
+
+    fn header_of(&self, i: usize) -> String {
+        match &self.cells[i] {
+            Cell::Fixed(f) => FIXED
+                .iter()
+                .find(|(_, x)| x == f)
+                .map_or("", |(name, _)| name)
+                .to_owned(),
+            Cell::Measure(n) => format!("measure.{n}"),
+            Cell::Attribute(n) => format!("attribute.{n}"),
+            Cell::Reached(n) => format!("reached.{n}"),
+            Cell::Outcome(s) => format!("outcome.{}", self.outcomes[*s]),
+            Cell::OutcomeTarget(s) => format!("outcome.{}.target", self.outcomes[*s]),
+            Cell::OutcomeDirection(s) => format!("outcome.{}.direction", self.outcomes[*s]),
+        }
+    }
+
+    /// Parses data rows (no header) into a batch; `text`'s first line is line
+    /// `first_line` of the source.
+    pub fn parse(
+        &self,
+        source_name: &str,
+        text: &str,
+        first_line: usize,
+        defaults: &InputDefaults,
+        reads: Reads,
+    ) -> (AccountBatch, Vec<InputError>) {
+        let mut batch = AccountBatch::default();
+        let mut errors = Vec::new();
+        let mut outcomes = Vec::new();
+        let mut record = csv::StringRecord::new();
+        let mut rdr = reader(text);
+        loop {
+            let line = first_line + rdr.position().line() as usize - 1;
+            match rdr.read_record(&mut record) {
+                Ok(false) => break,
+                Err(e) => {
+                    errors.push(InputError::at(
+                        source_name,
+                        line,
+                        None,
+                        (None, e.to_string()),
+                    ));
+                    continue;
+                }
+                Ok(true) => {}
+            }
+            if record.len() == 1 && record[0].trim().is_empty() {
+                continue;
+            }
+            let id = self.id_of(&record);
+            if record.len() != self.width {
+                let msg = format!(
+                    "found a row with {} fields, but the header has {}",
+                    record.len(),
+                    self.width
+                );
+                errors.push(InputError::at(source_name, line, id, (None, msg)));
+                continue;
+            }
+            if let Err(e) = self.row(&record, &mut batch, &mut outcomes, line, defaults, reads) {
+                errors.push(InputError::at(source_name, line, id, e));
+            }
+        }
+        (batch, errors)
+    }
+
+    fn id_of(&self, record: &csv::StringRecord) -> Option<String> {
+        let i = self
+            .cells
+            .iter()
+            .position(|c| matches!(c, Cell::Fixed(Fixed::Id)))?;
+        record.get(i).map(|s| s.trim().to_owned())
+    }
+
+    fn row(
+        &self,
+        record: &csv::StringRecord,
+        batch: &mut AccountBatch,
+        outcomes: &mut Vec<OutcomeKpi>,
+        line: usize,
+        defaults: &InputDefaults,
+        reads: Reads,
+    ) -> Result<(), FieldError> {
+        let mark = batch.begin_row();
+        outcomes.clear();
+        outcomes.extend(self.outcomes.iter().map(|name| OutcomeKpi {
+            name: name.clone(),
+            value: f64::NAN,
+            target: None,
+            higher_is_better: true,
+        }));
+        let mut fixed = FixedCells::default();
+        let result = (|| {
+            for (i, cell) in self.cells.iter().enumerate() {
+                let v = record[i].trim();
+                let header = || self.header_of(i);
+                match cell {
+                    Cell::Fixed(f) => fixed.set(*f, v, batch)?,
+                    Cell::Measure(name) => {
+                        if let Some(x) = number(&header(), v)?.filter(|_| reads.wants(name)) {
+                            batch.set_measure(mark, name, x);
+                        }
+                    }
+                    Cell::Attribute(key) => {
+                        if !v.is_empty() && reads.wants(key) {
+                            batch.attribute(mark, key).push_str(v);
+                        }
+                    }
+                    Cell::Reached(id) => {
+                        if let Some(d) = date(&header(), v)? {
+                            batch.set_reached(mark, id, d);
+                        }
+                    }
+                    Cell::Outcome(s) => {
+                        if let Some(x) = number(&header(), v)? {
+                            outcomes[*s].value = x;
+                        }
+                    }
+                    Cell::OutcomeTarget(s) => outcomes[*s].target = number(&header(), v)?,
+                    Cell::OutcomeDirection(s) => match v {
+                        "" | "higher" => {}
+                        "lower" => outcomes[*s].higher_is_better = false,
+                        other => {
+                            return Err(field_error(
+                                &header(),
+                                format!("expected `higher` or `lower`, got `{other}`"),
+                            ));
+                        }
+                    },
+                }
+            }
+            fixed.finish(batch, defaults)?;
+            // A KPI with a target or direction but no value is not tracked.
+            for o in outcomes.iter().filter(|o| !o.value.is_nan()) {
+                if reads.wants(&o.name) {
+                    batch.set_outcome(mark, &o.name, o.higher_is_better, o.value, o.target);
+                }
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => batch.end_row(mark, line),
+            Err(_) => batch.abandon_row(mark),
+        }
+        result
+    }
+}
+
+/// The fixed fields of one CSV row.
+#[derive(Default)]
+struct FixedCells {
+    texts: [bool; 4],
+    stage: Option<LifecycleStage>,
+    arr: Option<f64>,
+    start_date: Option<Date>,
+    renewal_date: Option<Date>,
+    as_of: Option<Date>,
+}
+
+impl FixedCells {
+    fn set(&mut self, f: Fixed, v: &str, batch: &mut AccountBatch) -> Result<(), FieldError> {
+        let name = FIXED.iter().find(|(_, x)| *x == f).map_or("", |(n, _)| *n);
+        match f {
+            Fixed::Id | Fixed::Name | Fixed::Segment | Fixed::Plan => {
+                let (i, column) = match f {
+                    Fixed::Id => (0, &mut batch.ids),
+                    Fixed::Name => (1, &mut batch.names),
+                    Fixed::Segment => (2, &mut batch.segments),
+                    _ => (3, &mut batch.plans),
+                };
+                column.push(v);
+                self.texts[i] = true;
+            }
+            Fixed::Stage => {
+                self.stage = Some(stage(v).map_err(|m| field_error(name, m))?);
+            }
+            Fixed::Arr => self.arr = Some(number(name, v)?.unwrap_or(f64::NAN)),
+            Fixed::StartDate => {
+                self.start_date = Some(date(name, v)?.ok_or_else(|| field_error(name, "missing"))?);
+            }
+            Fixed::RenewalDate => self.renewal_date = date(name, v)?,
+            Fixed::AsOf => self.as_of = date(name, v)?,
+        }
+        Ok(())
+    }
+
+    fn finish(&self, batch: &mut AccountBatch, defaults: &InputDefaults) -> Result<(), FieldError> {
+        let row = batch.lines.len();
+        for (i, column) in [
+            &mut batch.ids,
+            &mut batch.names,
+            &mut batch.segments,
+            &mut batch.plans,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if !self.texts[i] {
+                column.end_value();
+            }
+        }
+        if batch.ids.get(row).is_empty() {
+            return Err(field_error("id", "must not be empty"));
+        }
+        let arr = self.arr.unwrap_or(f64::NAN);
+        if !arr.is_finite() || arr < 0.0 {
+            return Err(field_error("arr", format!("must be >= 0, got {arr}")));
+        }
+        let as_of = self
+            .as_of
+            .or(defaults.as_of)
+            .ok_or_else(|| field_error("as_of", "missing (set it per line, or pass --as-of)"))?;
+        batch
+            .stages
+            .push(self.stage.unwrap_or(LifecycleStage::Active));
+        batch.arr.push(arr);
+        batch
+            .start_dates
+            .push(self.start_date.unwrap_or(Date::from_days(0)));
+        batch.renewal_dates.push(self.renewal_date);
+        batch.as_of.push(as_of);
+        Ok(())
+    }
+}
+
+fn stage(v: &str) -> Result<LifecycleStage, String> {
+    LifecycleStage::ALL
+        .into_iter()
+        .find(|s| s.as_str() == v)
+        .ok_or_else(|| {
+            let names: Vec<_> = LifecycleStage::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown stage `{v}`, expected one of {}", names.join(", "))
+        })
+}
+
+fn number(field: &str, v: &str) -> Result<Option<f64>, FieldError> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() => Ok(Some(x)),
+        _ => Err(field_error(field, format!("expected a number, got `{v}`"))),
+    }
+}
+
+fn date(field: &str, v: &str) -> Result<Option<Date>, FieldError> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .map_err(|e: crate::date::DateError| field_error(field, e.to_string()))
+}

@@ -1,0 +1,94 @@
+//! One scoring run, streaming, for every caller: `headway score`, `score
+//! --store` and `headway serve` all go through [`run`].
+//!
+//! ```text
+//! Source (file, request body) -> chunks of whole lines
+//!   -> worker threads: parse into columns, assess in the sandbox, render
+//!   -> this thread: input order, repeated ids, then every Sink in turn
+//!        (output writer, history store, progress, ...)
+//! ```
+//!
+//! A run holds a bounded number of chunks (`RunOptions::in_flight`), so its
+//! memory does not grow with the input; the only per-account state kept for the
+//! whole run is the 8-byte hash per (id, day) that catches a repeated account.
+
+mod render;
+mod run;
+mod source;
+
+use std::io::Write;
+
+use headway_host::Plugin;
+use headway_store::{Recorded, RunRecorder, SnapshotStore, StoreError};
+
+pub use render::{OutputFormat, clean};
+pub use run::{RunError, RunOptions, RunSummary, ScoredChunk, Sink, SinkError, run};
+pub use source::{InputFormat, MAX_LINE_BYTES, Source};
+
+/// Writes each chunk's rendered records to `out` (after the CSV header, for CSV).
+pub struct WriteSink<W> {
+    out: W,
+}
+
+impl<W: Write> WriteSink<W> {
+    /// A sink writing `format` for `plugin`'s records to `out`.
+    pub fn new(mut out: W, format: OutputFormat, plugin: &Plugin) -> std::io::Result<Self> {
+        if format == OutputFormat::Csv {
+            out.write_all(&render::csv_header(plugin.info()))?;
+        }
+        Ok(Self { out })
+    }
+
+    /// Flushes and gives the writer back.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Sink for WriteSink<W> {
+    fn chunk(&mut self, chunk: &ScoredChunk) -> Result<(), SinkError> {
+        self.out.write_all(&chunk.rendered)?;
+        Ok(())
+    }
+}
+
+/// Records every scored row as a snapshot, all in one transaction: a run that
+/// stops halfway leaves nothing behind.
+pub struct StoreSink<'s, 'p> {
+    run: Box<dyn RunRecorder + 's>,
+    tenant: String,
+    plugin: &'p Plugin,
+    snapshots: usize,
+}
+
+impl<'s, 'p> StoreSink<'s, 'p> {
+    /// Starts recording `plugin`'s run for `tenant` in `store`.
+    pub fn begin(
+        store: &'s mut dyn SnapshotStore,
+        tenant: &str,
+        plugin: &'p Plugin,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            run: store.begin_run(plugin.info(), plugin.plugin_ref())?,
+            tenant: tenant.to_owned(),
+            plugin,
+            snapshots: 0,
+        })
+    }
+
+    /// Commits the run: how many snapshots were new, changed or the same.
+    pub fn commit(self) -> Result<(usize, Recorded), StoreError> {
+        let snapshots = self.snapshots;
+        Ok((snapshots, self.run.commit()?))
+    }
+}
+
+impl Sink for StoreSink<'_, '_> {
+    fn chunk(&mut self, chunk: &ScoredChunk) -> Result<(), SinkError> {
+        let snapshots = chunk.snapshots(&self.tenant, self.plugin);
+        self.snapshots += snapshots.len();
+        self.run.add(&snapshots)?;
+        Ok(())
+    }
+}
