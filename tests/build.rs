@@ -14,6 +14,7 @@ const WORKSPACES: [(&str, &[(&str, &str)]); 2] = [
             ("SAAS_HEALTH", "saas_health"),
             ("LOGISTICS_OTIF", "logistics_otif"),
             ("SAAS_SEATS", "saas_seats"),
+            ("FIVE_FACTORS", "five_factors"),
         ],
     ),
     (

@@ -26,6 +26,8 @@ pub const NEWER_CONTRACT: &str = env!("HEADWAY_PLUGIN_NEWER_CONTRACT");
 pub const BAD_OUTPUT: &str = env!("HEADWAY_PLUGIN_BAD_OUTPUT");
 /// Built against the frozen contract 0.1.0, never rebuilt.
 pub const CONTRACT_V0_1_0: &str = env!("HEADWAY_PLUGIN_CONTRACT_V0_1_0");
+/// The benchmark rule: five factors over six measures (`plugins/five-factors`).
+pub const FIVE_FACTORS: &str = env!("HEADWAY_PLUGIN_FIVE_FACTORS");
 /// Reads the wall clock and seeds a `HashMap`: needs the clock and random grants.
 pub const USES_CLOCK: &str = env!("HEADWAY_PLUGIN_USES_CLOCK");
 

@@ -4,7 +4,7 @@
 //! `wasm32-wasip2`; Headway runs them in a sandbox.
 //!
 //! ```ignore
-//! use headway_pdk::{Account, PluginInfo, RuleError, Rules, Scorecard};
+//! use headway_pdk::{Account, PluginInfo, RuleError, Rules, Scorecard, num};
 //!
 //! struct MyRules;
 //!
@@ -18,7 +18,7 @@
 //!
 //!     fn assess(account: &Account, card: &mut Scorecard) -> Result<(), RuleError> {
 //!         let wau = account.require("weekly-active-users")?;
-//!         card.factor("usage", wau, (wau / 50.0).min(1.0), format_args!("{wau} weekly users"));
+//!         card.factor("usage", wau, (wau / 50.0).min(1.0), (num::fixed(wau, 0), " weekly users"));
 //!         Ok(())
 //!     }
 //! }
@@ -35,8 +35,9 @@
 //! [`Account::as_of`]. Use `BTreeMap` rather than `HashMap` (whose random seed would
 //! need an import the host refuses). [`log`] writes to the host's log and
 //! [`config`] reads the tenant's settings. Reasons are written for every account:
-//! format numbers in them with [`num`] (`num::percent(x, 0)`), which is many times
-//! cheaper in the sandbox than `{:.0}`.
+//! write them as a tuple of pieces with numbers from [`num`] (`("used by ",
+//! num::percent(x, 0))`), which is many times cheaper in the sandbox than
+//! `format!("used by {:.0}%", x * 100.0)` (see [`Reason`]).
 
 extern crate self as headway_pdk;
 
@@ -48,7 +49,7 @@ mod scorecard;
 
 pub use account::{Account, Outcome, Stage};
 pub use info::{Milestone, PluginInfo};
-pub use scorecard::{Fit, MilestoneMark, RuleError, Scorecard};
+pub use scorecard::{Fit, MilestoneMark, Reason, RuleError, Scorecard};
 
 /// A calendar day: days since 1970-01-01. Subtract two to get a duration in days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

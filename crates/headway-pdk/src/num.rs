@@ -3,7 +3,8 @@
 //! `format!("{:.1}", x)` runs the exact float-to-decimal algorithm, which inside the
 //! sandbox costs more than the rest of a typical rule. These helpers round to a
 //! few decimals with integer arithmetic instead; use them in reasons written for
-//! every account.
+//! every account, as pieces of a tuple (see [`Reason`](crate::Reason)):
+//! `(fixed(active, 0), " of ", fixed(seats, 0), " seats in use")`.
 
 use std::fmt;
 
@@ -54,16 +55,22 @@ impl Num {
     }
 }
 
-impl fmt::Display for Num {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Powers of ten for the supported decimals: a table, not `powi` (a loop in wasm).
+const SCALE: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
+
+impl Num {
+    /// The text, written into a stack buffer: `None` when the number is too large
+    /// or not finite for the integer path.
+    fn digits<'b>(&self, buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
         let v = self.x * self.scale;
         if !v.is_finite() || v.abs() >= 1e15 {
-            return write!(f, "{v}{}", self.suffix);
+            return None;
         }
-        let scaled = (v.abs() * 10f64.powi(i32::from(self.decimals))).round() as u64;
-        // Digits are written backwards into a stack buffer: one write_str, no
-        // formatting machinery per digit.
-        let mut buf = [0u8; 32];
+        // Halves away from zero with `trunc` (one wasm instruction), not `round`
+        // (a library call in wasm).
+        let scaled = v.abs() * SCALE[usize::from(self.decimals)];
+        let whole = scaled.trunc();
+        let scaled = (whole + if scaled - whole >= 0.5 { 1.0 } else { 0.0 }) as u64;
         let mut at = buf.len();
         let mut push = |byte: u8| {
             at -= 1;
@@ -89,9 +96,31 @@ impl fmt::Display for Num {
         } else if self.sign {
             push(b'+');
         }
-        let digits = std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?;
-        f.write_str(digits)?;
-        f.write_str(self.suffix)
+        Some(&buf[at..])
+    }
+}
+
+impl crate::Reason for Num {
+    fn write_to(&self, out: &mut String) {
+        let mut buf = [0u8; 32];
+        match self.digits(&mut buf) {
+            Some(digits) => {
+                out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+                out.push_str(self.suffix);
+            }
+            None => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{}{}", self.x * self.scale, self.suffix);
+            }
+        }
+    }
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
+        crate::Reason::write_to(self, &mut text);
+        f.write_str(&text)
     }
 }
 

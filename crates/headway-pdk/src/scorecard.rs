@@ -32,6 +32,67 @@ impl fmt::Display for RuleError {
     }
 }
 
+/// A factor's reason: text written straight into the result, piece by piece.
+///
+/// Write a reason as a tuple of pieces, `(fixed(active, 0), " of ",
+/// fixed(seats, 0), " seats in use")`: each piece appends itself, which in the
+/// sandbox costs a fraction of `format_args!("{} of {} seats in use", ...)`
+/// (still accepted, as are `&str` and `String`).
+pub trait Reason {
+    /// Appends the text to `out`.
+    fn write_to(&self, out: &mut String);
+}
+
+impl Reason for str {
+    fn write_to(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl Reason for String {
+    fn write_to(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
+impl<T: Reason + ?Sized> Reason for &T {
+    fn write_to(&self, out: &mut String) {
+        (**self).write_to(out);
+    }
+}
+
+impl Reason for fmt::Arguments<'_> {
+    fn write_to(&self, out: &mut String) {
+        match self.as_str() {
+            Some(text) => out.push_str(text),
+            None => {
+                let _ = out.write_fmt(*self);
+            }
+        }
+    }
+}
+
+macro_rules! reason_tuple {
+    ($($piece:ident),+) => {
+        impl<$($piece: Reason),+> Reason for ($($piece,)+) {
+            #[allow(non_snake_case)]
+            fn write_to(&self, out: &mut String) {
+                let ($($piece,)+) = self;
+                $($piece.write_to(out);)+
+            }
+        }
+    };
+}
+
+reason_tuple!(A);
+reason_tuple!(A, B);
+reason_tuple!(A, B, C);
+reason_tuple!(A, B, C, D);
+reason_tuple!(A, B, C, D, E);
+reason_tuple!(A, B, C, D, E, F);
+reason_tuple!(A, B, C, D, E, F, G);
+reason_tuple!(A, B, C, D, E, F, G, H);
+
 /// What [`PluginInfo`](crate::PluginInfo) declared, resolved once per batch.
 pub(crate) struct Layout {
     pub factor_ids: Vec<String>,
@@ -63,6 +124,8 @@ pub(crate) struct Scratch {
     pub band: Option<u8>,
     pub fit: Option<Fit>,
     pub problem: Option<RuleError>,
+    /// The factor after the one set last.
+    pub next_factor: usize,
 }
 
 impl Scratch {
@@ -81,6 +144,7 @@ impl Scratch {
             band: None,
             fit: None,
             problem: None,
+            next_factor: 0,
         }
     }
 
@@ -97,6 +161,7 @@ impl Scratch {
         self.band = None;
         self.fit = None;
         self.problem = None;
+        self.next_factor = 0;
     }
 }
 
@@ -116,8 +181,19 @@ impl Scorecard<'_> {
     }
 
     fn factor_slot(&mut self, id: &str) -> Option<&mut FactorSlot> {
-        match self.layout.factor_ids.iter().position(|f| f == id) {
-            Some(i) => Some(&mut self.scratch.factors[i]),
+        // Rules mostly set factors in declared order: try the next one first.
+        let ids = &self.layout.factor_ids;
+        let next = self.scratch.next_factor;
+        let found = if ids.get(next).is_some_and(|f| f == id) {
+            Some(next)
+        } else {
+            ids.iter().position(|f| f == id)
+        };
+        match found {
+            Some(i) => {
+                self.scratch.next_factor = i + 1;
+                Some(&mut self.scratch.factors[i])
+            }
             None => {
                 self.note_problem(
                     "unknown-factor",
@@ -130,7 +206,7 @@ impl Scorecard<'_> {
 
     /// Sets a declared factor: the raw `value` it looked at, its `score` from 0
     /// (worst) to 1 (best; clamped to that range), and a short human reason.
-    pub fn factor(&mut self, id: &str, value: f64, score: f64, reason: impl fmt::Display) {
+    pub fn factor(&mut self, id: &str, value: f64, score: f64, reason: impl Reason) {
         if score.is_nan() {
             self.note_problem("invalid-factor", format!("factor `{id}` scored NaN"));
             return;
@@ -140,19 +216,19 @@ impl Scorecard<'_> {
             slot.score = Some(score.clamp(0.0, 1.0));
             slot.skipped = false;
             slot.reason.clear();
-            let _ = write!(slot.reason, "{reason}");
+            reason.write_to(&mut slot.reason);
         }
     }
 
     /// Marks a factor as not applicable to this account (e.g. no NPS answer yet):
     /// its weight is shared among the other factors.
-    pub fn skip(&mut self, id: &str, reason: impl fmt::Display) {
+    pub fn skip(&mut self, id: &str, reason: impl Reason) {
         if let Some(slot) = self.factor_slot(id) {
             slot.value = f64::NAN;
             slot.score = None;
             slot.skipped = true;
             slot.reason.clear();
-            let _ = write!(slot.reason, "{reason}");
+            reason.write_to(&mut slot.reason);
         }
     }
 

@@ -106,15 +106,49 @@ fn company(rng: &mut Rng, kinds: &[&str]) -> String {
 
 /// `count` accounts of `book`, as of [`AS_OF`], from `seed`.
 pub fn generate(book: Book, count: usize, seed: u64) -> Vec<Account> {
+    accounts(book, seed).take(count).collect()
+}
+
+/// The same accounts as [`generate`], one at a time, without end: for books too
+/// large to hold (`generate(b, n, s)` is the first `n`).
+pub fn accounts(book: Book, seed: u64) -> impl Iterator<Item = Account> {
     let mut rng = Rng(seed ^ book as u64);
     let (y, m, d) = AS_OF;
     let as_of = Date::from_ymd(y, m, d).expect("AS_OF is a real date");
-    (1..=count)
-        .map(|i| match book {
-            Book::Saas => saas_account(&mut rng, i, as_of),
-            Book::Logistics => logistics_account(&mut rng, i, as_of),
-        })
-        .collect()
+    (1..).map(move |i| match book {
+        Book::Saas => saas_account(&mut rng, i, as_of),
+        Book::Logistics => logistics_account(&mut rng, i, as_of),
+    })
+}
+
+/// Writes the accounts with only what a measures-only rule reads: id, stage, ARR,
+/// dates and current measures (about 200 bytes a line), for benchmarks at scale.
+pub fn write_measures_jsonl(
+    mut out: impl std::io::Write,
+    accounts: impl IntoIterator<Item = Account>,
+) -> std::io::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        id: &'a str,
+        stage: LifecycleStage,
+        arr: f64,
+        start_date: Date,
+        as_of: Date,
+        measures: &'a BTreeMap<String, f64>,
+    }
+    for a in accounts {
+        let line = Line {
+            id: &a.id,
+            stage: a.stage,
+            arr: a.arr,
+            start_date: a.start_date,
+            as_of: a.as_of,
+            measures: &a.measures,
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// Fields shared by both books: stage, dates, hidden health and its drift.
@@ -811,12 +845,21 @@ pub fn surveys_csv(rows: &[SurveyResponse]) -> String {
 
 /// Accounts as JSON Lines, one per line, each ending in a newline.
 pub fn to_jsonl(accounts: &[Account]) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
+    write_jsonl(&mut out, accounts).expect("writing to memory");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// Writes accounts as JSON Lines.
+pub fn write_jsonl<'a>(
+    mut out: impl std::io::Write,
+    accounts: impl IntoIterator<Item = &'a Account>,
+) -> std::io::Result<()> {
     for a in accounts {
-        out.push_str(&serde_json::to_string(a).expect("accounts always serialize"));
-        out.push('\n');
+        serde_json::to_writer(&mut out, a)?;
+        out.write_all(b"\n")?;
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]

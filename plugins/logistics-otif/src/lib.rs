@@ -104,10 +104,12 @@ impl Rules for LogisticsOtif {
                 "claims",
                 c.value,
                 ramp(c.value / t, 3.0, 1.0),
-                format_args!(
-                    "claims {} of shipments (target {})",
+                (
+                    "claims ",
                     percent(c.value, 1),
-                    percent(t, 1)
+                    " of shipments (target ",
+                    percent(t, 1),
+                    ")",
                 ),
             ),
             _ => card.skip("claims", "claims not reported"),
@@ -122,9 +124,10 @@ impl Rules for LogisticsOtif {
                     "otif-trend",
                     delta,
                     ramp(delta, -0.05, 0.05),
-                    format_args!(
-                        "OTIF {} points over 90 days",
-                        fixed(delta * 100.0, 1).signed()
+                    (
+                        "OTIF ",
+                        fixed(delta * 100.0, 1).signed(),
+                        " points over 90 days",
                     ),
                 );
             }
@@ -142,10 +145,11 @@ impl Rules for LogisticsOtif {
             "volume",
             volume,
             ramp(volume, 0.5, 1.0),
-            format_args!(
-                "{} shipments in 30 days of {} committed",
+            (
                 fixed(shipped, 0),
-                fixed(committed, 0)
+                " shipments in 30 days of ",
+                fixed(committed, 0),
+                " committed",
             ),
         );
 
@@ -188,10 +192,12 @@ fn kpi_factor(card: &mut Scorecard, id: &str, label: &str, kpi: Outcome, floor: 
         id,
         kpi.value,
         ramp(attainment, floor, 1.0),
-        format_args!(
-            "{label} {} vs target {}",
+        (
+            label,
+            " ",
             percent(kpi.value, 1),
-            percent(target, 1)
+            " vs target ",
+            percent(target, 1),
         ),
     );
 }

@@ -61,21 +61,21 @@ impl Rules for SaasHealth {
             "seat-utilisation",
             utilisation,
             ramp(utilisation, 0.3, 0.9),
-            format_args!("{} of {} seats in use", fixed(active, 0), fixed(seats, 0)),
+            (fixed(active, 0), " of ", fixed(seats, 0), " seats in use"),
         );
         let engagement = if active > 0.0 { wau / active } else { 0.0 };
         card.factor(
             "engagement",
             engagement,
             ramp(engagement, 0.2, 0.8),
-            format_args!("{} of active seats used weekly", percent(engagement, 0)),
+            (percent(engagement, 0), " of active seats used weekly"),
         );
         match usage_trend(a, wau) {
             Some(ratio) => card.factor(
                 "usage-trend",
                 ratio,
                 ramp(ratio, 0.7, 1.2),
-                format_args!("weekly users {} over 90 days", change(ratio - 1.0, 0)),
+                ("weekly users ", change(ratio - 1.0, 0), " over 90 days"),
             ),
             None => card.skip("usage-trend", "under 90 days of usage history"),
         }
@@ -84,7 +84,7 @@ impl Rules for SaasHealth {
             "feature-adoption",
             adoption,
             ramp(adoption, 0.1, 0.7),
-            format_args!("{} of key features adopted", percent(adoption, 0)),
+            (percent(adoption, 0), " of key features adopted"),
         );
         let tickets = a.measure("open-tickets").unwrap_or(0.0);
         let per_ten_seats = tickets / seats * 10.0;
@@ -92,20 +92,16 @@ impl Rules for SaasHealth {
             "support-load",
             tickets,
             ramp(per_ten_seats, 3.0, 0.5),
-            format_args!(
-                "{} open tickets ({} per 10 seats)",
+            (
                 fixed(tickets, 0),
-                fixed(per_ten_seats, 1)
+                " open tickets (",
+                fixed(per_ten_seats, 1),
+                " per 10 seats)",
             ),
         );
         match a.measure("nps") {
             Some(nps) => {
-                card.factor(
-                    "nps",
-                    nps,
-                    nps / 10.0,
-                    format_args!("last NPS answer {}", fixed(nps, 0)),
-                );
+                card.factor("nps", nps, nps / 10.0, ("last NPS answer ", fixed(nps, 0)));
                 // A strong detractor is a risk whatever the usage says.
                 if nps <= 3.0 {
                     card.band("red");

@@ -32,14 +32,14 @@ impl Rules for SaasSeats {
             "seat-utilisation",
             utilisation,
             ramp(utilisation, 0.3, 0.9),
-            format_args!("{} of {} seats in use", fixed(active, 0), fixed(seats, 0)),
+            (fixed(active, 0), " of ", fixed(seats, 0), " seats in use"),
         );
         let engagement = if active > 0.0 { wau / active } else { 0.0 };
         card.factor(
             "engagement",
             engagement,
             ramp(engagement, 0.2, 0.8),
-            format_args!("{} of active seats used weekly", percent(engagement, 0)),
+            (percent(engagement, 0), " of active seats used weekly"),
         );
         card.milestone("team-rollout", (utilisation / 0.8).min(1.0));
         Ok(())
