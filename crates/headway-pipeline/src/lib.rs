@@ -22,7 +22,7 @@ use headway_host::Plugin;
 use headway_store::{Recorded, RunRecorder, SnapshotStore, StoreError};
 
 pub use render::{OutputFormat, clean};
-pub use run::{RunError, RunOptions, RunSummary, ScoredChunk, Sink, SinkError, run};
+pub use run::{RunError, RunOptions, RunSummary, ScoredChunk, Sink, SinkError, run, score_values};
 pub use source::{InputFormat, MAX_LINE_BYTES, Source};
 
 /// Writes each chunk's rendered records to `out` (after the CSV header, for CSV).

@@ -109,6 +109,24 @@ impl ScoredChunk {
         self.rendered = out;
     }
 
+    /// Records in the chunk (rows not dropped, and rejected lines).
+    pub fn len(&self) -> usize {
+        self.rows().count() + self.rejected.len()
+    }
+
+    /// True without records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records without a score.
+    pub fn failed(&self) -> usize {
+        self.rows()
+            .filter(|r| self.assessed.errors[*r].is_some())
+            .count()
+            + self.rejected.len()
+    }
+
     /// The rows that count (not dropped).
     fn rows(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.batch.len()).filter(|r| !self.dropped[*r])
@@ -381,6 +399,30 @@ fn next_chunk<R: BufRead>(
             None
         }
     }
+}
+
+/// Scores accounts already parsed as JSON (a request body) on this thread, as a
+/// run would score them from a file: "line" N is the Nth value, repeated ids
+/// are rejected, and the records are rendered in `format`.
+pub fn score_values(
+    source_name: &str,
+    values: Vec<serde_json::Value>,
+    plugin: &Plugin,
+    defaults: &InputDefaults,
+    format: OutputFormat,
+) -> ScoredChunk {
+    let (batch, rejected) =
+        headway_core::parse_json_values(source_name, values, defaults, plugin.reads());
+    let mut chunk = ScoredChunk::score(0, batch, rejected, plugin);
+    chunk.render(format, plugin);
+    reject_repeated_ids(
+        &mut chunk,
+        &mut DuplicateIds::default(),
+        source_name,
+        plugin,
+        Some(format),
+    );
+    chunk
 }
 
 /// A worker's part: parse, assess, render.

@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use headway_core::{Date, InputDefaults, parse_json_values};
+use headway_core::{Date, InputDefaults};
+use headway_pipeline::OutputFormat;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -231,40 +232,54 @@ async fn score_authorized(
     })?;
     let defaults = InputDefaults { as_of: query.as_of };
     let run = tokio::task::spawn_blocking(move || {
-        // Validated like a JSON Lines file: "line" N is the Nth account.
-        let parsed = parse_json_values("request account", items, &defaults);
-        let report = loaded.plugin.assess(&parsed.accounts, 1);
-        let fuel = report.fuel_used;
-        let records = headway_core::records(&parsed, report.results, loaded.plugin.plugin_ref());
-        (records, fuel, loaded)
+        let chunk = headway_pipeline::score_values(
+            "request account",
+            items,
+            &loaded.plugin,
+            &defaults,
+            OutputFormat::JsonLines,
+        );
+        (chunk, loaded)
     })
     .await;
     drop((engine_permit, permit));
-    let (records, fuel, loaded) = run.map_err(|e| {
+    let (chunk, loaded) = run.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             format!("scoring task failed: {e}"),
         )
     })?;
-    let failed = records.iter().filter(|r| r.error.is_some()).count() as u64;
     use std::sync::atomic::Ordering::Relaxed;
-    tenant
-        .metrics
-        .assessments
-        .fetch_add(records.len() as u64, Relaxed);
-    tenant.metrics.failures.fetch_add(failed, Relaxed);
-    tenant.metrics.fuel.fetch_add(fuel, Relaxed);
-    Ok(if single {
-        Json(records.into_iter().next()).into_response()
+    let metrics = &tenant.metrics;
+    metrics.assessments.fetch_add(chunk.len() as u64, Relaxed);
+    metrics.failures.fetch_add(chunk.failed() as u64, Relaxed);
+    metrics.fuel.fetch_add(chunk.fuel_used, Relaxed);
+    // The records as the CLI writes them: one JSON object per line, joined.
+    let records = chunk
+        .rendered
+        .strip_suffix(b"\n")
+        .unwrap_or(&chunk.rendered);
+    let body = if single {
+        records.to_vec()
     } else {
-        Json(json!({
+        let mut body = serde_json::to_vec(&json!({
             "plugin": loaded.plugin.plugin_ref(),
-            "instructions": fuel,
-            "results": records,
+            "instructions": chunk.fuel_used,
         }))
-        .into_response()
-    })
+        .expect("a JSON value serialises");
+        body.pop(); // the closing brace: the results follow
+        body.extend_from_slice(b",\"results\":[");
+        for (i, record) in records.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(record);
+        }
+        body.extend_from_slice(b"]}");
+        body
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn describe(

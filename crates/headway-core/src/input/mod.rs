@@ -192,22 +192,23 @@ pub fn parse_jsonl(source_name: &str, text: &str, defaults: &InputDefaults) -> P
     rows(source_name, &batch, errors)
 }
 
-/// Validates accounts already parsed as JSON (an API request's body), as
-/// [`parse_jsonl`] would: "line" N is the Nth value.
+/// Validates accounts already parsed as JSON (an API request's body) into a
+/// batch, as [`parse_jsonl_batch`] would: "line" N is the Nth value.
 pub fn parse_json_values(
     source_name: &str,
     values: Vec<serde_json::Value>,
     defaults: &InputDefaults,
-) -> ParsedAccounts {
+    reads: Reads,
+) -> (AccountBatch, Vec<InputError>) {
     let mut batch = AccountBatch::default();
     let mut errors = Vec::new();
     for (i, value) in values.into_iter().enumerate() {
         let id_hint = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        if let Err(e) = json::read_row(value, &mut batch, i + 1, defaults, Reads::default()) {
+        if let Err(e) = json::read_row(value, &mut batch, i + 1, defaults, reads) {
             errors.push(InputError::at(source_name, i + 1, id_hint, e));
         }
     }
-    rows(source_name, &batch, errors)
+    (batch, errors)
 }
 
 /// One account from a parsed JSON value, validated as a line of JSON Lines is.
@@ -289,7 +290,9 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        let from_values = parse_json_values("req", values, &InputDefaults::default());
+        let (batch, errors) =
+            parse_json_values("req", values, &InputDefaults::default(), Reads::default());
+        let from_values = rows("req", &batch, errors);
         let from_lines = parse_jsonl("req", text, &InputDefaults::default());
         assert_eq!(from_values.accounts, from_lines.accounts);
         assert_eq!(from_values.lines, [1]);
