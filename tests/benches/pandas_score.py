@@ -33,7 +33,7 @@ def whole(x):
 
 def main(src, dst):
     df = pd.read_json(src, lines=True)
-    m = pd.json_normalize(df["measures"])
+    m = pd.DataFrame(df["measures"].tolist(), index=df.index)
     seats = m["seats-purchased"]
     ok = seats > 0
     active = m.get("seats-active", 0).fillna(0.0)
@@ -82,7 +82,8 @@ def main(src, dst):
         out[name + ".weight"] = w
         out[name + ".contribution"] = contribution
         out[name + ".reason"] = reasons[name]
-    out["score"] = total.clip(0.0, 100.0)
+    # Ten decimals, as the plugin kit rounds, so a score shown as 70.0 is green.
+    out["score"] = total.clip(0.0, 100.0).round(10)
     out["band"] = pd.cut(
         out["score"],
         bins=[b[1] for b in BANDS] + [np.inf],

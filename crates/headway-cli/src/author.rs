@@ -16,7 +16,7 @@ pub fn check(path: &Path) -> Result<ExitCode> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let runtime = Runtime::new()?;
     let origin = path.display().to_string();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::human_stdout();
     writeln!(
         out,
         "file       {origin} ({} bytes)",
@@ -126,7 +126,7 @@ pub fn test(
     if cases.is_empty() && errors.is_empty() {
         bail!("`{}` holds no fixtures", path.display());
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::human_stdout();
     let width = cases
         .iter()
         .map(|c| c.name.chars().count())
@@ -175,7 +175,7 @@ pub fn explain(tenant: &Path, account_id: &str, accounts: &Path) -> Result<()> {
         .find(|a| a.id == account_id)
         .with_context(|| format!("no account `{account_id}` in `{}`", accounts.display()))?;
     let report = plugin.assess(std::slice::from_ref(account), 1);
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::human_stdout();
     let p = plugin.plugin_ref();
     writeln!(
         out,

@@ -333,7 +333,7 @@ fn main() -> ExitCode {
         if closed_pipe {
             return ExitCode::SUCCESS;
         }
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", output::terminal_safe(&format!("{e:#}")));
         ExitCode::from(1)
     })
 }
@@ -407,7 +407,7 @@ pub(crate) fn short_digest(digest: &str) -> &str {
 fn describe(dir: &Path) -> Result<()> {
     let (tenant, plugin) = load_tenant(dir)?;
     output::describe(
-        std::io::stdout().lock(),
+        output::human_stdout(),
         &tenant,
         plugin.info(),
         plugin.plugin_ref(),
@@ -494,7 +494,10 @@ fn retention(args: &RetentionArgs) -> Result<()> {
         return match args.format {
             Format::Json => Ok(serde_json::to_writer_pretty(out, &rows)?),
             Format::Csv => output::cohorts_csv(out, &rows),
-            Format::Table => Ok(output::cohorts_table(out, &rows)?),
+            Format::Table => Ok(output::cohorts_table(
+                output::TerminalSafe::new(out),
+                &rows,
+            )?),
         };
     }
     let query = RetentionQuery {
@@ -516,7 +519,9 @@ fn retention(args: &RetentionArgs) -> Result<()> {
             writeln!(out)?;
         }
         Format::Csv => output::retention_csv(out, &metrics)?,
-        Format::Table => output::retention_table(out, &metrics, args.segment)?,
+        Format::Table => {
+            output::retention_table(output::TerminalSafe::new(out), &metrics, args.segment)?
+        }
     }
     Ok(())
 }

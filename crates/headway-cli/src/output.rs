@@ -243,6 +243,11 @@ pub fn retention_table(
 pub fn retention_csv(out: impl Write, metrics: &[PeriodMetrics]) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     for m in metrics {
+        // Segments come from the tenant's ledger: never a formula.
+        let mut m = m.clone();
+        m.segment = m
+            .segment
+            .map(|s| headway_core::spreadsheet_safe(&s).into_owned());
         w.serialize(m)?;
     }
     w.flush()?;
@@ -317,5 +322,96 @@ mod tests {
         ] {
             assert_eq!(super::money(x), s);
         }
+    }
+}
+
+/// Standard output for text people read (tables, `explain`, `describe`), with
+/// control characters made visible.
+pub fn human_stdout() -> TerminalSafe<io::BufWriter<io::StdoutLock<'static>>> {
+    TerminalSafe::new(io::BufWriter::new(io::stdout().lock()))
+}
+
+/// Writes text for a terminal with control characters made visible: ESC, BEL,
+/// CR, DEL and the C1 controls in tenants' ids, plugins' reasons or log lines
+/// would otherwise move the cursor, ring, rewrite the line or smuggle in a link.
+/// Newlines and tabs pass. JSON and CSV output are never filtered.
+pub struct TerminalSafe<W> {
+    out: W,
+    /// A 0xC2 byte seen last: the first byte of a C1 control, or of a character.
+    pending_c2: bool,
+}
+
+impl<W: Write> TerminalSafe<W> {
+    /// Filters what is written to `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            pending_c2: false,
+        }
+    }
+}
+
+impl<W: Write> Write for TerminalSafe<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut start = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            if self.pending_c2 {
+                self.pending_c2 = false;
+                if (0x80..=0x9f).contains(&b) {
+                    write!(self.out, "\\u{{{b:04x}}}")?;
+                } else {
+                    self.out.write_all(&[0xc2, b])?;
+                }
+                start = i + 1;
+                continue;
+            }
+            let control = b == 0x7f || (b < 0x20 && b != b'\n' && b != b'\t');
+            if control || b == 0xc2 {
+                self.out.write_all(&buf[start..i])?;
+                if control {
+                    write!(self.out, "\\x{b:02x}")?;
+                } else {
+                    self.pending_c2 = true;
+                }
+                start = i + 1;
+            }
+        }
+        self.out.write_all(&buf[start..])?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.pending_c2) {
+            self.out.write_all(&[0xc2])?;
+        }
+        self.out.flush()
+    }
+}
+
+/// `text` as [`TerminalSafe`] would write it.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = TerminalSafe::new(Vec::new());
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    String::from_utf8(out.out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_visible_text_passes() {
+        assert_eq!(
+            terminal_safe("a\u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{7}\rb\u{9b}31m"),
+            "a\\x1b]8;;http://x\\x07link\\x1b]8;;\\x07\\x0db\\u{009b}31m"
+        );
+        assert_eq!(terminal_safe("Café ✓ ¢\ttab\nline"), "Café ✓ ¢\ttab\nline");
+        // A character split across two writes still comes out whole.
+        let mut out = TerminalSafe::new(Vec::new());
+        out.write_all("x¢".as_bytes().split_at(2).0).unwrap();
+        out.write_all(&"¢".as_bytes()[1..]).unwrap();
+        out.flush().unwrap();
+        assert_eq!(String::from_utf8(out.out).unwrap(), "x¢");
     }
 }

@@ -74,7 +74,7 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<ExitCode> {
                 &mut problems,
                 &mut store_sink,
             )?;
-            output::table(stdout, &table.shown, table.total)?;
+            output::table(output::TerminalSafe::new(stdout), &table.shown, table.total)?;
             summary
         }
     };
@@ -206,10 +206,11 @@ impl Problems {
 impl Sink for Problems {
     fn chunk(&mut self, chunk: &ScoredChunk) -> Result<(), SinkError> {
         for e in &chunk.rejected {
-            self.say(&format!("error: {e}"));
+            self.say(&output::terminal_safe(&format!("error: {e}")));
         }
         for line in &chunk.logs {
-            tracing::info!(tenant = %self.tenant, plugin = %self.plugin, level = ?line.level, "{}", line.message);
+            let message = output::terminal_safe(&line.message);
+            tracing::info!(tenant = %self.tenant, plugin = %self.plugin, level = ?line.level, "{message}");
         }
         self.accounts += chunk.batch.len() + chunk.rejected.len();
         if self.terminal && self.progress.is_none() && self.started.elapsed() >= PROGRESS_AFTER {

@@ -181,7 +181,7 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
             "vector": vector,
         }));
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = crate::output::human_stdout();
     let others: BTreeSet<String> = snapshots
         .iter()
         .filter(|s| s.plugin.digest != build.plugin.digest)
@@ -299,7 +299,7 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
             "forecast": f,
         }));
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = crate::output::human_stdout();
     writeln!(
         out,
         "Expansion forecast for {}: {} accounts on {}, milestones reached by {} ({} days); {}",
@@ -420,7 +420,7 @@ pub fn backtest_cmd(args: &StoreArgs, outcomes: &Path, horizon: i32, mrr: bool) 
     if args.format == Format::Json {
         return print_json(&results);
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = crate::output::human_stdout();
     write_backtests(&mut out, &opened.tenant, &builds, &results, horizon)?;
     Ok(out.flush()?)
 }

@@ -7,6 +7,18 @@ use crate::Date;
 use crate::assessment::{Assessment, FactorScore, Fit, MilestoneProgress};
 use crate::input::InputError;
 
+/// A CSV cell that a spreadsheet shows as text instead of running as a formula:
+/// text starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
+/// leading `'`, unless it is a number (`-5`, `+1.5e3` stay as they are).
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// Which plugin build produced a result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PluginRef {
@@ -206,4 +218,47 @@ pub fn records(
     }
     lines.sort_by_key(|(line, _)| *line);
     lines.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_numbers_are_not() {
+        for (cell, shown) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-5", "-5"),
+            ("+1.5e3", "+1.5e3"),
+            ("acme-1", "acme-1"),
+            ("", ""),
+        ] {
+            assert_eq!(spreadsheet_safe(cell), shown, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn kinds_print_as_their_json_names() {
+        for kind in [
+            ErrorKind::Input,
+            ErrorKind::Rule,
+            ErrorKind::InvalidOutput,
+            ErrorKind::Trap,
+            ErrorKind::OutOfFuel,
+            ErrorKind::Deadline,
+            ErrorKind::MemoryLimit,
+            ErrorKind::OutputTooLarge,
+            ErrorKind::Plugin,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for fit in [crate::Fit::Ideal, crate::Fit::Stretch, crate::Fit::BadFit] {
+            assert_eq!(serde_json::to_value(fit).unwrap(), fit.as_str());
+        }
+    }
 }

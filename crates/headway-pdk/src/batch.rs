@@ -119,7 +119,9 @@ impl Columns {
             column.contributions.push(contribution);
             push_text(&mut column.reasons, &slot.reason);
         }
-        let score = score.clamp(0.0, 100.0);
+        // Ten decimals: the binary noise of the sum (69.99999999999999) would
+        // otherwise put a score shown as 70.0 in the band below 70.
+        let score = to_ten_decimals(score.clamp(0.0, 100.0));
         let band = row.band.unwrap_or_else(|| {
             layout
                 .band_floors
@@ -186,7 +188,28 @@ impl Columns {
     }
 }
 
+/// `x` (0-100) rounded to ten decimals, halves up, without a library call.
+fn to_ten_decimals(x: f64) -> f64 {
+    let scaled = x * 1e10;
+    let whole = scaled.trunc();
+    (whole + if scaled - whole >= 0.5 { 1.0 } else { 0.0 }) / 1e10
+}
+
 fn push_text(column: &mut wit::TextColumn, value: &str) {
     column.data.push_str(value);
     column.ends.push(column.data.len() as u32);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_ten_decimals;
+
+    #[test]
+    fn scores_lose_binary_noise_not_value() {
+        assert_eq!(to_ten_decimals(69.999_999_999_999_99), 70.0);
+        assert_eq!(to_ten_decimals(29.849_037_127_288_728), 29.849_037_127_3);
+        assert_eq!(to_ten_decimals(0.0), 0.0);
+        assert_eq!(to_ten_decimals(100.0), 100.0);
+        assert_eq!(to_ten_decimals(45.000_000_000_04), 45.0);
+    }
 }

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use headway_core::assessed::AssessedBatch;
 use headway_core::{
     AccountBatch, AccountError, Date, ErrorKind, Fit, InputError, PluginInfo, PluginRef,
+    spreadsheet_safe,
 };
 
 /// The output formats rendered per chunk.
@@ -350,7 +351,12 @@ fn csv_rows(v: &View, out: &mut Vec<u8>) {
             cells[12].push_str(kind.as_str());
             cells[13] = message;
         }
-        w.write_record(&cells).expect("writing to memory");
+        // Ids, reasons and messages come from tenants' data and plugins.
+        for cell in &cells {
+            w.write_field(spreadsheet_safe(cell).as_bytes())
+                .expect("writing to memory");
+        }
+        w.write_record(None::<&[u8]>).expect("writing to memory");
     }
     *out = w.into_inner().expect("writing to memory");
 }

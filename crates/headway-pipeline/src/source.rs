@@ -70,6 +70,17 @@ impl<R: BufRead> Source<R> {
     /// Reads the CSV header, if the format has one. An unusable header is an
     /// input error at line 1 and the end of the source.
     pub(crate) fn start(&mut self) -> io::Result<Option<InputError>> {
+        // A UTF-8 byte order mark (spreadsheet exports) is not part of the data.
+        let head = loop {
+            match self.reader.fill_buf() {
+                Ok(b) => break b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if head.starts_with(b"\xEF\xBB\xBF") {
+            self.reader.consume(3);
+        }
         if self.format != InputFormat::Csv {
             return Ok(None);
         }
@@ -305,6 +316,18 @@ mod tests {
             got,
             [(2, "\"a\nb\"\n".to_owned(), 0), (4, "c\n".to_owned(), 0)]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let got = chunks(b"\xEF\xBB\xBF{}\n", InputFormat::JsonLines, 10);
+        assert_eq!(got, [(1, "{}\n".to_owned(), 0)]);
+        let got = chunks(
+            b"\xEF\xBB\xBFid,stage,arr,start_date\nx\n",
+            InputFormat::Csv,
+            10,
+        );
+        assert_eq!(got, [(2, "x\n".to_owned(), 0)]);
     }
 
     #[test]

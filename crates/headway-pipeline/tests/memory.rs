@@ -63,7 +63,11 @@ fn peak_while_scoring(n: usize) -> usize {
 fn peak_memory_does_not_grow_with_the_input() {
     let small = peak_while_scoring(20_000);
     let large = peak_while_scoring(200_000);
-    println!("peak heap: {} KB for 20k accounts, {} KB for 200k", small >> 10, large >> 10);
+    println!(
+        "peak heap: {} KB for 20k accounts, {} KB for 200k",
+        small >> 10,
+        large >> 10
+    );
     // The only state kept for the whole run: 8 bytes (plus table overhead) per
     // account for repeated ids, about 4 MB at 200k.
     assert!(

@@ -233,11 +233,12 @@ impl CsvColumns {
         let result = (|| {
             for (i, cell) in self.cells.iter().enumerate() {
                 let v = record[i].trim();
-                let header = || self.header_of(i);
+                // The column's name only when there is an error to name it in.
+                let at = |message: String| (Some(self.header_of(i)), message);
                 match cell {
                     Cell::Fixed(f) => fixed.set(*f, v, batch)?,
                     Cell::Measure(name) => {
-                        if let Some(x) = number(&header(), v)?.filter(|_| reads.wants(name)) {
+                        if let Some(x) = number(v).map_err(at)?.filter(|_| reads.wants(name)) {
                             batch.set_measure(mark, name, x);
                         }
                     }
@@ -247,24 +248,21 @@ impl CsvColumns {
                         }
                     }
                     Cell::Reached(id) => {
-                        if let Some(d) = date(&header(), v)? {
+                        if let Some(d) = date(v).map_err(at)? {
                             batch.set_reached(mark, id, d);
                         }
                     }
                     Cell::Outcome(s) => {
-                        if let Some(x) = number(&header(), v)? {
+                        if let Some(x) = number(v).map_err(at)? {
                             outcomes[*s].value = x;
                         }
                     }
-                    Cell::OutcomeTarget(s) => outcomes[*s].target = number(&header(), v)?,
+                    Cell::OutcomeTarget(s) => outcomes[*s].target = number(v).map_err(at)?,
                     Cell::OutcomeDirection(s) => match v {
                         "" | "higher" => {}
                         "lower" => outcomes[*s].higher_is_better = false,
                         other => {
-                            return Err(field_error(
-                                &header(),
-                                format!("expected `higher` or `lower`, got `{other}`"),
-                            ));
+                            return Err(at(format!("expected `higher` or `lower`, got `{other}`")));
                         }
                     },
                 }
@@ -300,6 +298,7 @@ struct FixedCells {
 impl FixedCells {
     fn set(&mut self, f: Fixed, v: &str, batch: &mut AccountBatch) -> Result<(), FieldError> {
         let name = FIXED.iter().find(|(_, x)| *x == f).map_or("", |(n, _)| *n);
+        let at = |message: String| field_error(name, message);
         match f {
             Fixed::Id | Fixed::Name | Fixed::Segment | Fixed::Plan => {
                 let (i, column) = match f {
@@ -314,12 +313,13 @@ impl FixedCells {
             Fixed::Stage => {
                 self.stage = Some(stage(v).map_err(|m| field_error(name, m))?);
             }
-            Fixed::Arr => self.arr = Some(number(name, v)?.unwrap_or(f64::NAN)),
+            Fixed::Arr => self.arr = Some(number(v).map_err(at)?.unwrap_or(f64::NAN)),
             Fixed::StartDate => {
-                self.start_date = Some(date(name, v)?.ok_or_else(|| field_error(name, "missing"))?);
+                let day = date(v).map_err(at)?;
+                self.start_date = Some(day.ok_or_else(|| field_error(name, "missing"))?);
             }
-            Fixed::RenewalDate => self.renewal_date = date(name, v)?,
-            Fixed::AsOf => self.as_of = date(name, v)?,
+            Fixed::RenewalDate => self.renewal_date = date(v).map_err(at)?,
+            Fixed::AsOf => self.as_of = date(v).map_err(at)?,
         }
         Ok(())
     }
@@ -373,21 +373,21 @@ fn stage(v: &str) -> Result<LifecycleStage, String> {
         })
 }
 
-fn number(field: &str, v: &str) -> Result<Option<f64>, FieldError> {
+fn number(v: &str) -> Result<Option<f64>, String> {
     if v.is_empty() {
         return Ok(None);
     }
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(Some(x)),
-        _ => Err(field_error(field, format!("expected a number, got `{v}`"))),
+        _ => Err(format!("expected a number, got `{v}`")),
     }
 }
 
-fn date(field: &str, v: &str) -> Result<Option<Date>, FieldError> {
+fn date(v: &str) -> Result<Option<Date>, String> {
     if v.is_empty() {
         return Ok(None);
     }
     v.parse()
         .map(Some)
-        .map_err(|e: crate::date::DateError| field_error(field, e.to_string()))
+        .map_err(|e: crate::date::DateError| e.to_string())
 }

@@ -242,7 +242,7 @@ impl<'de> Visitor<'de> for RowVisitor<'_, '_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let row = self.0;
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            row.set_path(&[&key]);
+            row.set_path(&[&*key]);
             let Some(field) = Field::of(&key) else {
                 return Err(A::Error::unknown_field(&key, FIELDS));
             };
@@ -416,8 +416,13 @@ impl<'de> Visitor<'de> for MapSeed<'_, '_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let MapSeed(row, field) = self;
         let prefix = FIELDS[field as usize];
+        // A key given twice is an error, not "the last one wins".
+        let mut keys: Vec<Cow<'de, str>> = Vec::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             row.set_path(&[prefix, ".", &key]);
+            if keys.contains(&key) {
+                return Err(A::Error::custom(format!("`{key}` is given twice")));
+            }
             let (mark, wanted) = (row.mark, row.reads.wants(&key));
             match field {
                 Field::Measures => {
@@ -453,6 +458,7 @@ impl<'de> Visitor<'de> for MapSeed<'_, '_, '_> {
                 }
                 _ => unreachable!("only the four maps are read with MapSeed"),
             }
+            keys.push(key);
         }
         Ok(())
     }

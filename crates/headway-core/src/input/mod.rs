@@ -49,11 +49,27 @@ impl InputError {
         Self {
             source_name: source_name.to_owned(),
             line,
-            field: e.0,
-            account_id,
-            message: e.1,
+            field: e.0.map(|f| excerpt(&f)),
+            account_id: account_id.map(|id| excerpt(&id)),
+            message: excerpt(&e.1),
         }
     }
+}
+
+/// The longest text an error quotes from its input: a 100 MB value makes a
+/// 100 MB message otherwise.
+pub const MAX_QUOTED_BYTES: usize = 200;
+
+/// `text`, cut to about [`MAX_QUOTED_BYTES`] at a character boundary.
+pub(crate) fn excerpt(text: &str) -> String {
+    if text.len() <= MAX_QUOTED_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_QUOTED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
 }
 
 /// What a row-wise parse produced: the good accounts (with the line each came
@@ -407,6 +423,103 @@ mod tests {
         assert!(msg(10).contains("unknown field `mesures`"), "{}", msg(10));
         assert_eq!(p.errors[0].account_id.as_deref(), Some("a2"));
         assert_eq!(p.errors[8].account_id, None, "unparsable line has no id");
+    }
+
+    #[test]
+    fn repeated_keys_are_errors_and_long_values_are_quoted_short() {
+        let base = r#""stage":"active","arr":5,"start_date":"2025-01-01","as_of":"2026-11-01""#;
+        let text = [
+            format!(r#"{{"id":"a",{base},"measures":{{"seats":1,"seats":2}}}}"#),
+            format!(r#"{{"id":"b",{base},"attributes":{{"x":"1","x":"2"}}}}"#),
+            format!(r#"{{"id":"c",{base},"id":"d"}}"#),
+            format!(r#"{{"id":"e",{base},"measures":{{"seats":"{}"}}}}"#, "x".repeat(1 << 20)),
+            format!(r#"{{"id":"f",{base},"measures":{{"seats":1,"nps":null}},"history":{{"w":[["2026-01-01",1]],"v":[]}}}}"#),
+        ]
+        .join("\n");
+        let p = jsonl(&text);
+        let got: Vec<(usize, Option<&str>)> = p
+            .errors
+            .iter()
+            .map(|e| (e.line, e.field.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, Some("measures.seats")),
+                (2, Some("attributes.x")),
+                (3, Some("id")),
+                (4, Some("measures.seats"))
+            ]
+        );
+        assert!(
+            p.errors[0].message.contains("`seats` is given twice"),
+            "{}",
+            p.errors[0]
+        );
+        assert!(
+            p.errors[2].message.contains("duplicate field `id`"),
+            "{}",
+            p.errors[2]
+        );
+        assert!(
+            p.errors[3].message.len() < 300 && p.errors[3].message.ends_with("bytes)"),
+            "a 1 MiB value is quoted in an excerpt: {} bytes",
+            p.errors[3].message.len()
+        );
+        assert_eq!(p.accounts.len(), 1);
+    }
+
+    #[test]
+    fn escaped_keys_and_strings_read_like_plain_ones() {
+        let text = r#"{"id":"a\u0031","n\u0061me":"Caf\u00e9 \"Q\"","stage":"active","arr":5,"start_date":"2025-01-01","as_of":"2026-11-01","measures":{"se\u0061ts":3}}"#;
+        let p = jsonl(text);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let a = &p.accounts[0];
+        assert_eq!((a.id.as_str(), a.name.as_str()), ("a1", "Café \"Q\""));
+        assert_eq!(a.measures["seats"], 3.0);
+    }
+
+    #[test]
+    fn history_points_are_checked_and_trailing_text_refused() {
+        let base =
+            r#""id":"h","stage":"active","arr":5,"start_date":"2025-01-01","as_of":"2026-11-01""#;
+        let text = [
+            format!(r#"{{{base},"history":{{"w":[["2026-01-01",1,2]]}}}}"#),
+            format!(r#"{{{base},"history":{{"w":[["2026-13-01",1]]}}}}"#),
+            format!(r#"{{{base},"history":{{"w":[["2026-01-01",1],["2026-01-01",2]]}}}}"#),
+            format!(r#"{{{base}}} trailing"#),
+        ]
+        .join("\n");
+        let p = jsonl(&text);
+        let got: Vec<(usize, Option<&str>)> = p
+            .errors
+            .iter()
+            .map(|e| (e.line, e.field.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, Some("history.w")),
+                (2, Some("history.w")),
+                (3, Some("history.w")),
+                (4, None)
+            ]
+        );
+        assert!(
+            p.errors[1].message.contains("month out of range"),
+            "{}",
+            p.errors[1]
+        );
+        assert!(
+            p.errors[2].message.contains("two points on 2026-01-01"),
+            "{}",
+            p.errors[2]
+        );
+        assert!(
+            p.errors[3].message.contains("trailing characters"),
+            "{}",
+            p.errors[3]
+        );
     }
 
     #[test]
