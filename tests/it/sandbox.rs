@@ -254,6 +254,28 @@ fn malformed_answers_are_invalid_output() {
     let err = report.results[1].as_ref().expect_err("score 150");
     assert_eq!(err.kind, ErrorKind::InvalidOutput);
     assert_eq!(err.message, "score 150 is outside 0-100");
+    // Answers that break the contract's meaning fail their account alone.
+    let cases = [
+        (
+            "far-day",
+            "milestone `m` reached_on is day 2147483647, outside the years 0000-9999",
+        ),
+        (
+            "far-prediction",
+            "milestone `m` predicted_on is day -2147483648, outside the years 0000-9999",
+        ),
+        ("weights", "applied factor weights sum to 0.5, not 1"),
+        ("sum", "factor contributions sum to 10, the score is 50"),
+        ("negative-zero", "score is -0.0"),
+    ];
+    let ids: Vec<String> = cases.iter().map(|(id, _)| line(id)).collect();
+    let report = plugin.assess(&accounts(&[vec![line("a")], ids].concat().join("\n")), 1);
+    assert_eq!(report.results[0].as_ref().map(|a| a.score), Ok(50.0));
+    for ((id, message), result) in cases.iter().zip(&report.results[1..]) {
+        let err = result.as_ref().expect_err(id);
+        assert_eq!(err.kind, ErrorKind::InvalidOutput, "{id}");
+        assert_eq!(&err.message, message, "{id}");
+    }
 }
 
 #[test]

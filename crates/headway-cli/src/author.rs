@@ -13,7 +13,7 @@ use crate::output::{kebab, money};
 
 /// `headway check <plugin.wasm>`: what the host thinks of a component.
 pub fn check(path: &Path) -> Result<ExitCode> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let bytes = headway_host::read_plugin(path)?;
     let runtime = Runtime::new()?;
     let origin = path.display().to_string();
     let mut out = crate::output::human_stdout();

@@ -76,7 +76,7 @@ impl StoreArgs {
         let dir = Path::new(&self.tenant);
         let (tenant, window, current_build) = if dir.join("tenant.toml").is_file() {
             let config = TenantConfig::load(dir)?;
-            let current = std::fs::read(&config.plugin)
+            let current = headway_host::read_plugin(&config.plugin)
                 .ok()
                 .map(|bytes| headway_host::digest(&bytes));
             (config.id, config.vector.window_days as i32, current)

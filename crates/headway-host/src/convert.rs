@@ -253,12 +253,37 @@ fn check_row(b: &AssessedBatch, row: usize, info: &PluginInfo) -> Result<(), Str
             info.bands.len()
         ));
     }
+    let negative_zero = |x: f64| x == 0.0 && x.is_sign_negative();
+    if negative_zero(score) {
+        return Err("score is -0.0".to_owned());
+    }
+    let (mut weights, mut contributions) = (0.0, 0.0);
     for (col, f) in b.factors.iter().zip(&info.factors) {
         let (weight, contribution) = (col.weights[row], col.contributions[row]);
-        if !weight.is_finite() || !contribution.is_finite() {
+        if !weight.is_finite() || !contribution.is_finite() || weight < 0.0 {
             return Err(format!(
                 "factor `{}` has weight {weight}, contribution {contribution}",
                 f.id
+            ));
+        }
+        if negative_zero(weight) || negative_zero(contribution) {
+            return Err(format!(
+                "factor `{}` has a weight or contribution of -0.0",
+                f.id
+            ));
+        }
+        weights += weight;
+        contributions += contribution;
+    }
+    // What the output promises: applied weights share the 100 points, and the
+    // contributions add up to the score.
+    if !b.factors.is_empty() {
+        if (weights - 1.0).abs() > SUM_TOLERANCE {
+            return Err(format!("applied factor weights sum to {weights}, not 1"));
+        }
+        if (contributions - score).abs() > SUM_TOLERANCE * 100.0 {
+            return Err(format!(
+                "factor contributions sum to {contributions}, the score is {score}"
             ));
         }
     }
@@ -270,6 +295,24 @@ fn check_row(b: &AssessedBatch, row: usize, info: &PluginInfo) -> Result<(), Str
         if col.likelihood[row].is_some_and(|l| !(0.0..=1.0).contains(&l)) {
             return Err(format!("milestone `{}` likelihood is outside 0-1", m.id));
         }
+        for (what, day) in [
+            ("reached_on", col.reached_on[row]),
+            ("predicted_on", col.predicted_on[row]),
+        ] {
+            if let Some(day) = day.filter(|d| !(FIRST_DAY..=LAST_DAY).contains(d)) {
+                return Err(format!(
+                    "milestone `{}` {what} is day {}, outside the years 0000-9999",
+                    m.id,
+                    day.days()
+                ));
+            }
+        }
     }
     Ok(())
 }
+
+/// How far sums may stray from what they must equal (floating-point rounding).
+const SUM_TOLERANCE: f64 = 1e-6;
+/// 0000-01-01 and 9999-12-31: days a store, a report and a person can read.
+const FIRST_DAY: Date = Date::from_days(-719_528);
+const LAST_DAY: Date = Date::from_days(2_932_896);

@@ -16,6 +16,24 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file (a pipe, a device, a directory).
+    #[error("cannot read plugin `{}`: it is {what}, not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        what: String,
+    },
+    /// The file is larger than a plugin may be.
+    #[error("plugin `{}` is {bytes} bytes, more than the {limit} allowed", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (or how much was read before stopping).
+        bytes: u64,
+        /// The cap.
+        limit: u64,
+    },
     /// The file is empty.
     #[error("{origin}: empty file, not a WebAssembly component")]
     Empty {

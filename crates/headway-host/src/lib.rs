@@ -21,7 +21,9 @@ pub use capability::{Capabilities, Capability};
 pub use contract::ContractVersion;
 pub use error::{LoadError, RunError, TenantError};
 pub use plugin::{BatchReport, CallOutcome, Plugin, Report};
-pub use runtime::{ImportVerdict, Interface, Runtime, digest, read_plugin};
+pub use runtime::{
+    ImportVerdict, Interface, MAX_PLUGIN_BYTES, Runtime, digest, read_plugin, read_plugin_capped,
+};
 pub use sandbox::LogLine;
 pub use tenant::{ApiSettings, Limits, TenantConfig, VectorSettings};
 

@@ -213,7 +213,8 @@ impl Scorecard<'_> {
         }
         if let Some(slot) = self.factor_slot(id) {
             slot.value = value;
-            slot.score = Some(score.clamp(0.0, 1.0));
+            // `+ 0.0` turns a -0.0 (a reversed ramp at its start) into 0.0.
+            slot.score = Some(score.clamp(0.0, 1.0) + 0.0);
             slot.skipped = false;
             slot.reason.clear();
             reason.write_to(&mut slot.reason);

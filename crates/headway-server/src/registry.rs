@@ -225,6 +225,28 @@ impl Tenant {
         state.history.push_back(event);
     }
 
+    /// Records a refusal unless it is the one recorded last (a rescan every few
+    /// seconds must not count the same conflict again).
+    fn refuse_once(&self, reason: &str) {
+        let repeated = self
+            .state
+            .lock()
+            .expect("tenant state")
+            .last_error
+            .as_deref()
+            == Some(reason);
+        if !repeated {
+            self.record(ReloadEvent {
+                at: now(),
+                outcome: "failed",
+                version: None,
+                digest: None,
+                error: Some(reason.to_owned()),
+                duration_ms: 0.0,
+            });
+        }
+    }
+
     fn swap_in(&self, loaded: Arc<Loaded>) {
         let max = u64::from(loaded.config.api.max_concurrent.max(1));
         let before = self.max_concurrent.swap(max, Ordering::Relaxed);
@@ -348,7 +370,7 @@ impl Registry {
         let mut done = Reconciled::default();
         // Each tenant.toml is parsed once per pass (for the id and the plugin's
         // path); it is read again only when something changed.
-        let mut dirs: BTreeMap<String, (PathBuf, Option<PathBuf>)> = BTreeMap::new();
+        let mut claims: BTreeMap<String, Vec<(PathBuf, Option<PathBuf>)>> = BTreeMap::new();
         if let Ok(entries) = std::fs::read_dir(&self.root) {
             for e in entries.flatten() {
                 let path = e.path();
@@ -357,11 +379,12 @@ impl Registry {
                         Ok(c) => (c.id, Some(c.plugin)),
                         Err(_) => (e.file_name().to_string_lossy().into_owned(), None),
                     };
-                    dirs.insert(id, (path, plugin));
+                    claims.entry(id).or_default().push((path, plugin));
                 }
             }
         }
         let mut tenants: BTreeMap<String, Arc<Tenant>> = (**self.tenants.load()).clone();
+        let dirs = self.settle_claims(claims, &tenants, &mut done);
         // A folder that is gone takes its tenant with it; a folder whose
         // tenant.toml is gone keeps serving its last good version (reported below).
         tenants.retain(|id, t| {
@@ -389,6 +412,54 @@ impl Registry {
         }
         self.tenants.store(Arc::new(tenants));
         done
+    }
+
+    /// One folder per tenant id. A folder claiming an id another folder already
+    /// serves is refused (the first keeps it); two new folders claiming one id
+    /// are both refused. Either way the log, the tenant's status and the reload
+    /// failure count name every folder involved: a copied tenant.toml must never
+    /// silently take over another tenant's token and rules.
+    fn settle_claims(
+        &self,
+        claims: BTreeMap<String, Vec<(PathBuf, Option<PathBuf>)>>,
+        tenants: &BTreeMap<String, Arc<Tenant>>,
+        done: &mut Reconciled,
+    ) -> BTreeMap<String, (PathBuf, Option<PathBuf>)> {
+        let mut dirs = BTreeMap::new();
+        for (id, mut folders) in claims {
+            if folders.len() == 1 {
+                dirs.insert(id, folders.remove(0));
+                continue;
+            }
+            let names: Vec<String> = folders
+                .iter()
+                .map(|(d, _)| d.display().to_string())
+                .collect();
+            let holder = tenants.get(&id).map(|t| t.dir.clone());
+            let kept = holder
+                .as_ref()
+                .and_then(|dir| folders.iter().position(|(d, _)| d == dir));
+            let reason = match kept {
+                Some(i) => format!(
+                    "folders {} all claim tenant id `{id}`: `{}` keeps it, the others are refused",
+                    names.join(", "),
+                    names[i]
+                ),
+                None => format!(
+                    "folders {} all claim tenant id `{id}`: all are refused until one id is changed",
+                    names.join(", ")
+                ),
+            };
+            tracing::error!(tenant = %id, "{reason}");
+            if let Some(tenant) = tenants.get(&id) {
+                tenant.refuse_once(&reason);
+            }
+            done.failed.push(id.clone());
+            if let Some(i) = kept {
+                dirs.insert(id, folders.swap_remove(i));
+            }
+        }
+        dirs
     }
 
     /// Reloads one tenant if what it reads changed (`plugin`: the plugin path its
@@ -451,12 +522,7 @@ impl Registry {
             reason: e.to_string(),
         };
         let config = TenantConfig::load(&tenant.dir).map_err(|e| unread(e.into()))?;
-        let bytes = std::fs::read(&config.plugin).map_err(|source| {
-            unread(LoadFailure::Plugin {
-                path: config.plugin.clone(),
-                source,
-            })
-        })?;
+        let bytes = headway_host::read_plugin(&config.plugin).map_err(|e| unread(e.into()))?;
         let toml_text = std::fs::read(tenant.dir.join("tenant.toml")).unwrap_or_default();
         let fixtures_text = std::fs::read_to_string(tenant.dir.join("fixtures.jsonl")).ok();
         let mut h = Sha256::new();

@@ -562,3 +562,65 @@ async fn a_plugin_outside_the_tenants_folder_is_watched_too() {
     .await;
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_folder_cannot_take_over_a_tenant_id() {
+    let dir = tenants();
+    let server = serve(dir.path(), 8 << 20).await;
+    let c = Client::new(server.addr);
+    let saas = digest_of(SAAS_HEALTH);
+    // An impostor: its own folder, token and plugin, claiming `alpha`'s id.
+    let impostor = dir.path().join("0-impostor");
+    std::fs::create_dir(&impostor).unwrap();
+    std::fs::copy(SAAS_SEATS, impostor.join("plugin.wasm")).unwrap();
+    std::fs::write(
+        impostor.join("tenant.toml"),
+        format!(
+            "id = \"alpha\"\nname = \"Not Alpha\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
+            sha256_hex("impostor-token")
+        ),
+    )
+    .unwrap();
+    eventually("the conflict is reported", async || {
+        c.status("alpha", ALPHA).await["last_reload_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("0-impostor") && e.contains("claim tenant id `alpha`"))
+    })
+    .await;
+    let status = c.status("alpha", ALPHA).await;
+    assert_eq!(
+        status["current"]["digest"],
+        saas.as_str(),
+        "alpha keeps its own build"
+    );
+    let error = status["last_reload_error"].as_str().unwrap().to_owned();
+    assert!(error.contains("alpha` keeps it"), "{error}");
+    let (code, _) = c
+        .get("/v1/tenants/alpha/status", Some("impostor-token"))
+        .await;
+    assert_eq!(code, 403, "the impostor's token opens nothing");
+    let (_, metrics) = c.get("/metrics", None).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("headway_reload_failures_total{tenant=\"alpha\"}")
+                && !l.ends_with(" 0")
+        ),
+        "{metrics}"
+    );
+    // Rescans do not count the same conflict again.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let reloads = c.get("/v1/tenants/alpha/reloads", Some(ALPHA)).await.1;
+    let conflicts = reloads
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["error"]
+                .as_str()
+                .is_some_and(|m| m.contains("claim tenant id"))
+        })
+        .count();
+    assert_eq!(conflicts, 1);
+    server.shutdown().await.unwrap();
+}

@@ -210,23 +210,34 @@ impl SqliteStore {
                 })
             })
             .map_err(|e| self.sqlite(e))?;
-        rows.map(|raw| {
+        let mut out = Vec::new();
+        for raw in rows {
             let raw = raw.map_err(|e| self.sqlite(e))?;
-            let what = || format!("snapshot {} {} {}", raw.tenant, raw.account_id, raw.as_of);
-            Ok(Snapshot {
-                as_of: raw.as_of.parse().map_err(|e| self.corrupt(what(), e))?,
-                factors: serde_json::from_str(&raw.factors).map_err(|e| self.corrupt(what(), e))?,
-                milestones: serde_json::from_str(&raw.milestones)
-                    .map_err(|e| self.corrupt(what(), e))?,
-                tenant: raw.tenant,
-                account_id: raw.account_id,
-                arr: raw.arr,
-                score: raw.score,
-                band: raw.band,
-                plugin: raw.plugin,
-            })
+            // One unreadable row (written by an older, laxer build) is skipped
+            // and named, never a reason to fail a whole tenant's history.
+            match self.decode(raw) {
+                Ok(snapshot) => out.push(snapshot),
+                Err(e) => tracing::warn!("skipping a stored snapshot: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    fn decode(&self, raw: RawSnapshot) -> Result<Snapshot, StoreError> {
+        let what = || format!("snapshot {} {} {}", raw.tenant, raw.account_id, raw.as_of);
+        let milestones: Vec<headway_core::MilestoneProgress> =
+            serde_json::from_str(&raw.milestones).map_err(|e| self.corrupt(what(), e))?;
+        Ok(Snapshot {
+            as_of: raw.as_of.parse().map_err(|e| self.corrupt(what(), e))?,
+            factors: serde_json::from_str(&raw.factors).map_err(|e| self.corrupt(what(), e))?,
+            milestones,
+            tenant: raw.tenant,
+            account_id: raw.account_id,
+            arr: raw.arr,
+            score: raw.score,
+            band: raw.band,
+            plugin: raw.plugin,
         })
-        .collect()
     }
 }
 
@@ -531,6 +542,31 @@ mod tests {
             (3, "2026-10-01".to_owned())
         );
         assert_eq!(builds[1].info, info());
+    }
+
+    #[test]
+    fn one_unreadable_row_is_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        let run = [
+            snap("a", "2026-10-01", 50.0, "sha256:1"),
+            snap("a", "2026-11-01", 60.0, "sha256:1"),
+        ];
+        store.record(&info(), &plugin("sha256:1"), &run).unwrap();
+        // What an older build let a plugin write: a day no reader can parse.
+        store
+            .conn
+            .execute(
+                "UPDATE snapshots SET milestones = replace(milestones, '2026-12-01', '5881580-07-11')
+                 WHERE as_of = '2026-10-01'",
+                [],
+            )
+            .unwrap();
+        let history = store.account_history("acme", "a").unwrap();
+        assert_eq!(history.len(), 1, "the bad row is skipped");
+        assert_eq!(history[0].as_of.to_string(), "2026-11-01");
+        assert_eq!(store.snapshots("acme", "sha256:1").unwrap().len(), 1);
     }
 
     #[test]
