@@ -490,7 +490,19 @@ impl Registry {
             duration_ms: started.elapsed().as_secs_f64() * 1e3,
         };
         match self.load(tenant, current.as_deref()) {
-            Ok(None) => None,
+            Ok(None) => {
+                // The files are back to the build that serves (a bad deploy was
+                // undone): its error is over, and the same bad build deployed
+                // again is a new failure to count.
+                let mut state = tenant.state.lock().expect("tenant state");
+                state.failed = None;
+                if state.last_error.take().is_some() {
+                    drop(state);
+                    tenant.record(event("restored", current.as_deref(), None));
+                    return Some(true);
+                }
+                None
+            }
             Ok(Some(loaded)) => {
                 let loaded = Arc::new(loaded);
                 tenant.state.lock().expect("tenant state").failed = None;

@@ -624,3 +624,36 @@ async fn a_second_folder_cannot_take_over_a_tenant_id() {
     assert_eq!(conflicts, 1);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undone_bad_deploy_clears_its_error_and_a_repeat_counts_again() {
+    let dir = tenants();
+    let server = serve(dir.path(), 8 << 20).await;
+    let c = Client::new(server.addr);
+    let plugin = dir.path().join("alpha/plugin.wasm");
+    let good = std::fs::read(SAAS_HEALTH).unwrap();
+    let failures = async || {
+        let (_, metrics) = c.get("/metrics", None).await;
+        metrics
+            .as_str()
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("headway_reload_failures_total{tenant=\"alpha\"} "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    for round in 1..=2 {
+        replace(&plugin, b"not a component");
+        eventually("the bad deploy is reported", async || {
+            !c.status("alpha", ALPHA).await["last_reload_error"].is_null()
+        })
+        .await;
+        assert_eq!(failures().await, round, "failure {round} is counted");
+        replace(&plugin, &good);
+        eventually("the restore clears the error", async || {
+            c.status("alpha", ALPHA).await["last_reload_error"].is_null()
+        })
+        .await;
+    }
+    server.shutdown().await.unwrap();
+}
