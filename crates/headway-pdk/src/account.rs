@@ -1,5 +1,6 @@
 //! The row-wise view of one account in a columnar batch.
 
+use crate::same;
 use crate::scorecard::RuleError;
 use crate::{Day, wit};
 
@@ -122,7 +123,7 @@ impl<'a> Account<'a> {
 
     /// A current measure, or `None` when the account has none by that name.
     pub fn measure(&self, name: &str) -> Option<f64> {
-        let column = self.batch.measures.iter().find(|m| m.name == name)?;
+        let column = self.batch.measures.iter().find(|m| same(&m.name, name))?;
         present(column.values[self.row])
     }
 
@@ -140,7 +141,7 @@ impl<'a> Account<'a> {
     /// A measure's history as `(day, value)` pairs sorted by day; empty when none.
     pub fn history(&self, name: &str) -> impl Iterator<Item = (Day, f64)> + 'a {
         let row = self.row;
-        let column = self.batch.history.iter().find(|s| s.name == name);
+        let column = self.batch.history.iter().find(|s| same(&s.name, name));
         let range = column.map_or(0..0, |s| {
             let start = if row == 0 {
                 0
@@ -158,7 +159,7 @@ impl<'a> Account<'a> {
     /// One outcome KPI, when the account tracks it.
     pub fn outcome(&self, name: &str) -> Option<Outcome<'a>> {
         let row = self.row;
-        let column = self.batch.outcomes.iter().find(|o| o.name == name)?;
+        let column = self.batch.outcomes.iter().find(|o| same(&o.name, name))?;
         Some(Outcome {
             name: &column.name,
             value: present(column.values[row])?,
@@ -178,7 +179,7 @@ impl<'a> Account<'a> {
 
     /// A free-form attribute, when set.
     pub fn attribute(&self, key: &str) -> Option<&'a str> {
-        let column = self.batch.attributes.iter().find(|a| a.key == key)?;
+        let column = self.batch.attributes.iter().find(|a| same(&a.key, key))?;
         Some(text(&column.values, self.row)).filter(|v| !v.is_empty())
     }
 
@@ -188,7 +189,7 @@ impl<'a> Account<'a> {
             .batch
             .milestones_reached
             .iter()
-            .find(|m| m.milestone == milestone)?;
+            .find(|m| same(&m.milestone, milestone))?;
         column.on[self.row].map(Day)
     }
 }

@@ -15,6 +15,7 @@ pub(crate) fn assess<R: Rules>(batch: &wit::AccountBatch) -> wit::AssessmentBatc
         let mut card = Scorecard {
             layout: &layout,
             scratch: &mut scratch,
+            reasons: &mut out.reasons,
         };
         let outcome = R::assess(&account, &mut card)
             .and_then(|()| scratch.problem.take().map_or(Ok(()), Err))
@@ -43,7 +44,9 @@ impl From<crate::PluginInfo> for Layout {
 struct Columns {
     scores: Vec<f64>,
     bands: Vec<u8>,
+    /// Factor columns without their reasons, which rules write into `reasons`.
     factors: Vec<wit::FactorColumn>,
+    reasons: Vec<wit::TextColumn>,
     milestones: Vec<wit::MilestoneColumn>,
     fit: Vec<Option<wit::Fit>>,
     errors: Vec<wit::AccountError>,
@@ -56,9 +59,13 @@ impl Columns {
             weights: Vec::with_capacity(rows),
             contributions: Vec::with_capacity(rows),
             reasons: wit::TextColumn {
-                data: String::with_capacity(rows * 24),
-                ends: Vec::with_capacity(rows),
+                data: String::new(),
+                ends: Vec::new(),
             },
+        };
+        let reasons = || wit::TextColumn {
+            data: String::with_capacity(rows * 32),
+            ends: Vec::with_capacity(rows),
         };
         let milestone = || wit::MilestoneColumn {
             progress: Vec::with_capacity(rows),
@@ -70,6 +77,7 @@ impl Columns {
             scores: Vec::with_capacity(rows),
             bands: Vec::with_capacity(rows),
             factors: layout.factor_ids.iter().map(|_| factor()).collect(),
+            reasons: layout.factor_ids.iter().map(|_| reasons()).collect(),
             milestones: layout.milestone_ids.iter().map(|_| milestone()).collect(),
             fit: Vec::with_capacity(rows),
             errors: Vec::new(),
@@ -102,9 +110,10 @@ impl Columns {
             ));
         }
         let mut score = 0.0;
-        for (column, (slot, weight)) in self
+        for ((column, reasons), (slot, weight)) in self
             .factors
             .iter_mut()
+            .zip(&mut self.reasons)
             .zip(row.factors.iter().zip(&layout.weights))
         {
             let weight = if slot.skipped {
@@ -117,7 +126,8 @@ impl Columns {
             column.values.push(slot.value);
             column.weights.push(weight);
             column.contributions.push(contribution);
-            push_text(&mut column.reasons, &slot.reason);
+            // The reason is in its column already: close it.
+            reasons.ends.push(reasons.data.len() as u32);
         }
         // Ten decimals: the binary noise of the sum (69.99999999999999) would
         // otherwise put a score shown as 70.0 in the band below 70.
@@ -156,11 +166,15 @@ impl Columns {
     fn push_failed(&mut self, row: usize, error: RuleError) {
         self.scores.push(f64::NAN);
         self.bands.push(0);
-        for column in &mut self.factors {
+        for (column, reasons) in self.factors.iter_mut().zip(&mut self.reasons) {
             column.values.push(f64::NAN);
             column.weights.push(0.0);
             column.contributions.push(0.0);
-            push_text(&mut column.reasons, "");
+            // Take back what the row wrote, then an empty reason.
+            reasons
+                .data
+                .truncate(reasons.ends.last().map_or(0, |e| *e as usize));
+            reasons.ends.push(reasons.data.len() as u32);
         }
         for column in &mut self.milestones {
             column.progress.push(0.0);
@@ -176,7 +190,10 @@ impl Columns {
         });
     }
 
-    fn finish(self) -> wit::AssessmentBatch {
+    fn finish(mut self) -> wit::AssessmentBatch {
+        for (column, reasons) in self.factors.iter_mut().zip(self.reasons) {
+            column.reasons = reasons;
+        }
         wit::AssessmentBatch {
             scores: self.scores,
             bands: self.bands,
@@ -193,11 +210,6 @@ fn to_ten_decimals(x: f64) -> f64 {
     let scaled = x * 1e10;
     let whole = scaled.trunc();
     (whole + if scaled - whole >= 0.5 { 1.0 } else { 0.0 }) / 1e10
-}
-
-fn push_text(column: &mut wit::TextColumn, value: &str) {
-    column.data.push_str(value);
-    column.ends.push(column.data.len() as u32);
 }
 
 #[cfg(test)]

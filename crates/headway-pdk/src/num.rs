@@ -57,62 +57,61 @@ impl Num {
 
 /// Powers of ten for the supported decimals: a table, not `powi` (a loop in wasm).
 const SCALE: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
+/// The same powers as integers, up to the largest whole part shown (< 1e15).
+const POW10: [u64; 16] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+];
 
-impl Num {
-    /// The text, written into a stack buffer: `None` when the number is too large
-    /// or not finite for the integer path.
-    fn digits<'b>(&self, buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
-        let v = self.x * self.scale;
-        if !v.is_finite() || v.abs() >= 1e15 {
-            return None;
-        }
-        // Halves away from zero with `trunc` (one wasm instruction), not `round`
-        // (a library call in wasm).
-        let scaled = v.abs() * SCALE[usize::from(self.decimals)];
-        let whole = scaled.trunc();
-        let scaled = (whole + if scaled - whole >= 0.5 { 1.0 } else { 0.0 }) as u64;
-        let mut at = buf.len();
-        let mut push = |byte: u8| {
-            at -= 1;
-            buf[at] = byte;
-        };
-        let mut rest = scaled;
-        for _ in 0..self.decimals {
-            push(b'0' + (rest % 10) as u8);
-            rest /= 10;
-        }
-        if self.decimals > 0 {
-            push(b'.');
-        }
-        loop {
-            push(b'0' + (rest % 10) as u8);
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        if v < 0.0 && scaled != 0 {
-            push(b'-');
-        } else if self.sign {
-            push(b'+');
-        }
-        Some(&buf[at..])
+/// Appends the `width` lowest decimal digits of `x`, most significant first.
+fn push_digits(out: &mut String, x: u64, width: usize) {
+    for p in POW10[..width].iter().rev() {
+        out.push(char::from(b'0' + ((x / p) % 10) as u8));
     }
 }
 
 impl crate::Reason for Num {
     fn write_to(&self, out: &mut String) {
-        let mut buf = [0u8; 32];
-        match self.digits(&mut buf) {
-            Some(digits) => {
-                out.push_str(std::str::from_utf8(digits).unwrap_or_default());
-                out.push_str(self.suffix);
-            }
-            None => {
-                use std::fmt::Write as _;
-                let _ = write!(out, "{}{}", self.x * self.scale, self.suffix);
-            }
+        let v = self.x * self.scale;
+        if !v.is_finite() || v.abs() >= 1e15 {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{v}{}", self.suffix);
+            return;
         }
+        // Written straight into `out`, digit by digit: no buffer to check, no
+        // formatting machinery. Halves go away from zero with `trunc` (one wasm
+        // instruction), not `round` (a library call in wasm).
+        let decimals = usize::from(self.decimals);
+        let scaled = v.abs() * SCALE[decimals];
+        let whole = scaled.trunc();
+        let n = (whole + if scaled - whole >= 0.5 { 1.0 } else { 0.0 }) as u64;
+        if v < 0.0 && n != 0 {
+            out.push('-');
+        } else if self.sign {
+            out.push('+');
+        }
+        let int = n / POW10[decimals];
+        let width = POW10[1..].iter().take_while(|p| int >= **p).count() + 1;
+        push_digits(out, int, width);
+        if decimals > 0 {
+            out.push('.');
+            push_digits(out, n, decimals);
+        }
+        out.push_str(self.suffix);
     }
 }
 

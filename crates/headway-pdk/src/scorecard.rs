@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write as _};
 
-use crate::Day;
+use crate::{Day, same, wit};
 
 /// How well an account fits the tenant's ideal customer profile.
 pub use crate::wit::Fit;
@@ -107,7 +107,6 @@ pub(crate) struct FactorSlot {
     pub value: f64,
     pub score: Option<f64>,
     pub skipped: bool,
-    pub reason: String,
 }
 
 #[derive(Default)]
@@ -153,7 +152,6 @@ impl Scratch {
             f.value = f64::NAN;
             f.score = None;
             f.skipped = false;
-            f.reason.clear();
         }
         for m in &mut self.milestones {
             *m = MilestoneSlot::default();
@@ -171,6 +169,9 @@ impl Scratch {
 pub struct Scorecard<'a> {
     pub(crate) layout: &'a Layout,
     pub(crate) scratch: &'a mut Scratch,
+    /// One reasons column per factor: a reason is written straight into it, after
+    /// the rows already finished.
+    pub(crate) reasons: &'a mut [wit::TextColumn],
 }
 
 impl Scorecard<'_> {
@@ -180,19 +181,19 @@ impl Scorecard<'_> {
         }
     }
 
-    fn factor_slot(&mut self, id: &str) -> Option<&mut FactorSlot> {
+    fn factor_index(&mut self, id: &str) -> Option<usize> {
         // Rules mostly set factors in declared order: try the next one first.
         let ids = &self.layout.factor_ids;
         let next = self.scratch.next_factor;
-        let found = if ids.get(next).is_some_and(|f| f == id) {
+        let found = if ids.get(next).is_some_and(|f| same(f, id)) {
             Some(next)
         } else {
-            ids.iter().position(|f| f == id)
+            ids.iter().position(|f| same(f, id))
         };
         match found {
             Some(i) => {
                 self.scratch.next_factor = i + 1;
-                Some(&mut self.scratch.factors[i])
+                Some(i)
             }
             None => {
                 self.note_problem(
@@ -204,6 +205,15 @@ impl Scorecard<'_> {
         }
     }
 
+    /// Writes factor `i`'s reason for this row (replacing one written before).
+    fn write_reason(&mut self, i: usize, reason: impl Reason) {
+        let column = &mut self.reasons[i];
+        column
+            .data
+            .truncate(column.ends.last().map_or(0, |e| *e as usize));
+        reason.write_to(&mut column.data);
+    }
+
     /// Sets a declared factor: the raw `value` it looked at, its `score` from 0
     /// (worst) to 1 (best; clamped to that range), and a short human reason.
     pub fn factor(&mut self, id: &str, value: f64, score: f64, reason: impl Reason) {
@@ -211,32 +221,32 @@ impl Scorecard<'_> {
             self.note_problem("invalid-factor", format!("factor `{id}` scored NaN"));
             return;
         }
-        if let Some(slot) = self.factor_slot(id) {
+        if let Some(i) = self.factor_index(id) {
+            let slot = &mut self.scratch.factors[i];
             slot.value = value;
             // `+ 0.0` turns a -0.0 (a reversed ramp at its start) into 0.0.
             slot.score = Some(score.clamp(0.0, 1.0) + 0.0);
             slot.skipped = false;
-            slot.reason.clear();
-            reason.write_to(&mut slot.reason);
+            self.write_reason(i, reason);
         }
     }
 
     /// Marks a factor as not applicable to this account (e.g. no NPS answer yet):
     /// its weight is shared among the other factors.
     pub fn skip(&mut self, id: &str, reason: impl Reason) {
-        if let Some(slot) = self.factor_slot(id) {
+        if let Some(i) = self.factor_index(id) {
+            let slot = &mut self.scratch.factors[i];
             slot.value = f64::NAN;
             slot.score = None;
             slot.skipped = true;
-            slot.reason.clear();
-            reason.write_to(&mut slot.reason);
+            self.write_reason(i, reason);
         }
     }
 
     /// Sets progress (0-1, clamped) toward a declared milestone. Unset milestones
     /// stay at 0; a milestone the account has already reached is always 1.
     pub fn milestone(&mut self, id: &str, progress: f64) -> MilestoneMark<'_> {
-        let index = self.layout.milestone_ids.iter().position(|m| m == id);
+        let index = self.layout.milestone_ids.iter().position(|m| same(m, id));
         if index.is_none() {
             self.note_problem(
                 "unknown-milestone",
@@ -258,7 +268,7 @@ impl Scorecard<'_> {
     /// Overrides the band the score would fall in (e.g. red whatever the score when a
     /// critical signal fires).
     pub fn band(&mut self, name: &str) {
-        match self.layout.band_names.iter().position(|b| b == name) {
+        match self.layout.band_names.iter().position(|b| same(b, name)) {
             Some(i) => self.scratch.band = Some(i as u8),
             None => self.note_problem(
                 "unknown-band",
