@@ -12,8 +12,11 @@ use crate::batch::{AccountBatch, Reads};
 /// `outcome.<name>.target`, `outcome.<name>.direction` (`higher` or `lower`),
 /// `reached.<milestone-id>`. Empty cells are missing values. Histories cannot be
 /// written in CSV.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CsvColumns {
+    /// Record splitters, kept for reuse: building one costs more than reading a
+    /// thousand rows (and `csv_core::Reader`'s `Clone` does not copy a working one).
+    splitters: std::sync::Mutex<Vec<csv_core::Reader>>,
     width: usize,
     cells: Vec<Cell>,
     /// Outcome names, in the order outcome slots are numbered.
@@ -63,6 +66,17 @@ fn reader(text: &str) -> csv::Reader<&[u8]> {
         .from_reader(text.as_bytes())
 }
 
+impl Clone for CsvColumns {
+    fn clone(&self) -> Self {
+        Self {
+            splitters: std::sync::Mutex::default(),
+            width: self.width,
+            cells: self.cells.clone(),
+            outcomes: self.outcomes.clone(),
+        }
+    }
+}
+
 impl CsvColumns {
     /// Reads the header row (line 1 of `source_name`).
     pub fn from_header(source_name: &str, header: &str) -> Result<Self, InputError> {
@@ -75,6 +89,7 @@ impl CsvColumns {
             .filter(|r| r.iter().any(|c| !c.trim().is_empty()))
             .ok_or_else(|| at((None, "unreadable header row: the file is empty".to_owned())))?;
         let mut columns = Self {
+            splitters: std::sync::Mutex::default(),
             width: record.len(),
             cells: Vec::with_capacity(record.len()),
             outcomes: Vec::new(),
@@ -167,24 +182,29 @@ impl CsvColumns {
         let mut batch = AccountBatch::default();
         let mut errors = Vec::new();
         let mut outcomes = Vec::new();
-        let mut record = csv::StringRecord::new();
-        let mut rdr = reader(text);
-        loop {
-            let line = first_line + rdr.position().line() as usize - 1;
-            match rdr.read_record(&mut record) {
-                Ok(false) => break,
-                Err(e) => {
-                    errors.push(InputError::at(
-                        source_name,
-                        line,
-                        None,
-                        (None, e.to_string()),
-                    ));
-                    continue;
-                }
-                Ok(true) => {}
-            }
-            if record.len() == 1 && record[0].trim().is_empty() {
+        let splitter = self.splitters.lock().ok().and_then(|mut s| s.pop());
+        // Not `unwrap_or_default`: `Reader::default()` has no transition table,
+        // and reads every byte as a record.
+        #[allow(clippy::unwrap_or_default)]
+        let core = splitter.unwrap_or_else(csv_core::Reader::new);
+        let mut records = Records {
+            core,
+            input: text.as_bytes(),
+            line: first_line,
+            out: Vec::with_capacity(256),
+            ends: Vec::with_capacity(self.width),
+        };
+        while let Some(line) = records.next() {
+            let Ok(record) = std::str::from_utf8(&records.out) else {
+                let msg = (None, "the record is not UTF-8".to_owned());
+                errors.push(InputError::at(source_name, line, None, msg));
+                continue;
+            };
+            let record = Record {
+                text: record,
+                ends: &records.ends,
+            };
+            if record.len() == 1 && record.get(0).trim().is_empty() {
                 continue;
             }
             let id = self.id_of(&record);
@@ -201,20 +221,24 @@ impl CsvColumns {
                 errors.push(InputError::at(source_name, line, id, e));
             }
         }
+        records.core.reset();
+        if let Ok(mut splitters) = self.splitters.lock() {
+            splitters.push(records.core);
+        }
         (batch, errors)
     }
 
-    fn id_of(&self, record: &csv::StringRecord) -> Option<String> {
+    fn id_of(&self, record: &Record) -> Option<String> {
         let i = self
             .cells
             .iter()
             .position(|c| matches!(c, Cell::Fixed(Fixed::Id)))?;
-        record.get(i).map(|s| s.trim().to_owned())
+        (i < record.len()).then(|| record.get(i).trim().to_owned())
     }
 
     fn row(
         &self,
-        record: &csv::StringRecord,
+        record: &Record,
         batch: &mut AccountBatch,
         outcomes: &mut Vec<OutcomeKpi>,
         line: usize,
@@ -232,7 +256,7 @@ impl CsvColumns {
         let mut fixed = FixedCells::default();
         let result = (|| {
             for (i, cell) in self.cells.iter().enumerate() {
-                let v = record[i].trim();
+                let v = record.get(i).trim();
                 // The column's name only when there is an error to name it in.
                 let at = |message: String| (Some(self.header_of(i)), message);
                 match cell {
@@ -390,4 +414,77 @@ fn date(v: &str) -> Result<Option<Date>, String> {
     v.parse()
         .map(Some)
         .map_err(|e: crate::date::DateError| e.to_string())
+}
+
+/// Records of one chunk, split by `csv_core` into one buffer per record.
+struct Records<'t> {
+    core: csv_core::Reader,
+    input: &'t [u8],
+    /// The line the next record starts on.
+    line: usize,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Records<'_> {
+    /// Reads the next record into `out`/`ends`: the line it started on.
+    fn next(&mut self) -> Option<usize> {
+        use csv_core::ReadRecordResult as R;
+        // Blank lines hold no record; skipped here, so `line` is the record's own.
+        while let Some(rest) = self
+            .input
+            .strip_prefix(b"\n")
+            .or_else(|| self.input.strip_prefix(b"\r\n"))
+        {
+            self.input = rest;
+            self.line += 1;
+        }
+        let line = self.line;
+        self.out.clear();
+        self.ends.clear();
+        let (mut written, mut ended) = (0, 0);
+        loop {
+            if written == self.out.len() {
+                self.out.resize((self.out.len() * 2).max(256), 0);
+            }
+            if ended == self.ends.len() {
+                self.ends.resize((self.ends.len() * 2).max(16), 0);
+            }
+            let (result, read, wrote, end) = self.core.read_record(
+                self.input,
+                &mut self.out[written..],
+                &mut self.ends[ended..],
+            );
+            self.line += self.input[..read].iter().filter(|b| **b == b'\n').count();
+            self.input = &self.input[read..];
+            written += wrote;
+            ended += end;
+            match result {
+                R::InputEmpty | R::OutputFull | R::OutputEndsFull => {}
+                R::Record => {
+                    self.out.truncate(written);
+                    self.ends.truncate(ended);
+                    return Some(line);
+                }
+                R::End => return None,
+            }
+        }
+    }
+}
+
+/// One record's fields.
+struct Record<'r> {
+    text: &'r str,
+    ends: &'r [usize],
+}
+
+impl Record<'_> {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..self.ends[i]).unwrap_or("")
+    }
 }
