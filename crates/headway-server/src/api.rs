@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -35,10 +35,20 @@ const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 struct App {
     registry: Arc<Registry>,
+    limits: RequestLimits,
+}
+
+/// What one request may take.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Largest body, in bytes (413 past it).
+    pub max_body_bytes: usize,
+    /// How long a client may take to send the body (408 past it).
+    pub body_timeout: Duration,
 }
 
 /// The router over `registry`, refusing bodies above `max_body_bytes`.
-pub fn router(registry: Arc<Registry>, max_body_bytes: usize) -> Router {
+pub fn router(registry: Arc<Registry>, limits: RequestLimits) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -55,8 +65,19 @@ pub fn router(registry: Arc<Registry>, max_body_bytes: usize) -> Router {
                 "this route does not take that method",
             )
         })
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(Arc::new(App { registry }))
+        .with_state(Arc::new(App { registry, limits }))
+}
+
+/// Whether reading a body failed on the size limit.
+fn is_too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// An error response: `{"code": "...", "message": "..."}`.
@@ -154,14 +175,19 @@ struct ScoreQuery {
 
 async fn score(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    Query(query): Query<ScoreQuery>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ScoreQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let Path(id) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    // The token first: nothing of the body is read for a caller without one.
     let (tenant, loaded) = authorize(&app, &id, &headers)?;
-    let outcome = score_authorized(&app.registry, &tenant, loaded, query, body).await;
+    let outcome = match query {
+        Ok(Query(query)) => score_authorized(&app, &tenant, loaded, query, body).await,
+        Err(e) => Err(ApiError::bad_request(e.body_text())),
+    };
     let label = match &outcome {
         Ok(_) => "ok",
         Err(e) => e.code,
@@ -170,39 +196,48 @@ async fn score(
     outcome
 }
 
+/// Accounts one scoring request may hold; a book is a run, not a request.
+pub const MAX_ACCOUNTS_PER_REQUEST: usize = 10_000;
+
 async fn score_authorized(
-    registry: &Registry,
+    app: &App,
     tenant: &Tenant,
     loaded: Arc<Loaded>,
     query: ScoreQuery,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(e.status(), "payload-too-large", e.body_text())
-        } else {
-            ApiError::bad_request(e.body_text())
-        }
-    })?;
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-    // One account object, an array of them, or {"accounts": [...]}.
-    let (items, single) = match value {
-        Value::Array(items) => (items, false),
-        Value::Object(mut o) if o.contains_key("accounts") => match o.remove("accounts") {
-            Some(Value::Array(items)) => (items, false),
-            _ => return Err(ApiError::bad_request("`accounts` must be an array")),
-        },
-        Value::Object(_) => (vec![value], true),
-        _ => {
-            return Err(ApiError::bad_request(
-                "send an account object, an array of them, or {\"accounts\": [...]}",
+    let registry = &app.registry;
+    let limits = app.limits;
+    let read = tokio::time::timeout(
+        limits.body_timeout,
+        axum::body::to_bytes(body, limits.max_body_bytes),
+    );
+    let body = match read.await {
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                format!(
+                    "the body did not arrive within {} ms",
+                    limits.body_timeout.as_millis()
+                ),
             ));
         }
+        Ok(Err(e)) if is_too_large(&e) => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                format!(
+                    "the body is over the {} bytes allowed",
+                    limits.max_body_bytes
+                ),
+            ));
+        }
+        Ok(Err(e)) => return Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
+        Ok(Ok(bytes)) => bytes,
     };
-    if items.is_empty() {
-        return Err(ApiError::bad_request("no accounts in the request"));
-    }
+    // The tenant's slot before parsing: a parsed body is ten times its bytes,
+    // and only requests that may run now should hold one.
     let permit = tokio::time::timeout(QUEUE_WAIT, tenant.permits.acquire())
         .await
         .map_err(|_| {
@@ -222,6 +257,36 @@ async fn score_authorized(
                 "shutting down",
             )
         })?;
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    drop(body);
+    // One account object, an array of them, or {"accounts": [...]}.
+    let (items, single) = match value {
+        Value::Array(items) => (items, false),
+        Value::Object(mut o) if o.contains_key("accounts") => match o.remove("accounts") {
+            Some(Value::Array(items)) => (items, false),
+            _ => return Err(ApiError::bad_request("`accounts` must be an array")),
+        },
+        Value::Object(_) => (vec![value], true),
+        _ => {
+            return Err(ApiError::bad_request(
+                "send an account object, an array of them, or {\"accounts\": [...]}",
+            ));
+        }
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request("no accounts in the request"));
+    }
+    if items.len() > MAX_ACCOUNTS_PER_REQUEST {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-accounts",
+            format!(
+                "{} accounts in one request, at most {MAX_ACCOUNTS_PER_REQUEST}: split the book",
+                items.len()
+            ),
+        ));
+    }
     // Then a slot of the engine's instance pool, shared by every tenant.
     let engine_permit = registry.engine_permits.acquire().await.map_err(|_| {
         ApiError::new(
@@ -303,7 +368,9 @@ async fn status(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (tenant, _) = authorize(&app, &id, &headers)?;
-    Ok(Json(json!(tenant.status())))
+    let mut status = tenant.status();
+    status.last_reload_error = status.last_reload_error.map(|e| app.registry.redact(&e));
+    Ok(Json(json!(status)))
 }
 
 async fn reloads(
@@ -312,7 +379,11 @@ async fn reloads(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (tenant, _) = authorize(&app, &id, &headers)?;
-    Ok(Json(json!(tenant.reloads())))
+    let mut events = tenant.reloads();
+    for e in &mut events {
+        e.error = e.error.as_deref().map(|m| app.registry.redact(m));
+    }
+    Ok(Json(json!(events)))
 }
 
 async fn rollback(

@@ -30,6 +30,10 @@ pub struct ServeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request body.
+    pub body_timeout: Duration,
+    /// How long shutdown waits for requests in flight before closing them.
+    pub shutdown_grace: Duration,
     /// Quiet time after the last file event before reloading.
     pub debounce: Duration,
     /// Rescan interval when no file event arrives.
@@ -45,6 +49,8 @@ impl ServeOptions {
             listen,
             cache_dir: None,
             max_body_bytes: 8 << 20,
+            body_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
             debounce: Duration::from_millis(100),
             poll: Duration::from_secs(5),
         }
@@ -79,19 +85,30 @@ pub struct Running {
     /// What the first load did.
     pub initial: Reconciled,
     stop: tokio::sync::watch::Sender<bool>,
+    grace: Duration,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Stops accepting connections, lets requests in flight finish, stops the
-    /// watcher.
+    /// Stops accepting connections, lets requests in flight finish (for at most
+    /// the grace period: a client that never finishes sending cannot keep the
+    /// process up), stops the watcher.
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.stop.send(true);
         let _ = self.watcher.await;
-        self.server
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        let mut server = self.server;
+        match tokio::time::timeout(self.grace, &mut server).await {
+            Ok(done) => done.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Err(_) => {
+                tracing::warn!(
+                    grace_ms = self.grace.as_millis() as u64,
+                    "connections still open after the grace period: closed"
+                );
+                server.abort();
+                Ok(())
+            }
+        }
     }
 }
 
@@ -122,7 +139,11 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         source,
     })?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let app = api::router(Arc::clone(&registry), options.max_body_bytes);
+    let limits = api::RequestLimits {
+        max_body_bytes: options.max_body_bytes,
+        body_timeout: options.body_timeout,
+    };
+    let app = api::router(Arc::clone(&registry), limits);
     let mut on_stop = stopped.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -142,6 +163,7 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         registry,
         initial,
         stop,
+        grace: options.shutdown_grace,
         server,
         watcher,
     })

@@ -12,10 +12,12 @@ const BUCKETS: [f64; 12] = [
 ];
 
 /// The outcome classes a request is counted under.
-pub const OUTCOMES: [&str; 6] = [
+pub const OUTCOMES: [&str; 8] = [
     "ok",
     "bad-request",
     "payload-too-large",
+    "too-many-accounts",
+    "request-timeout",
     "too-many-requests",
     "unavailable",
     "internal",

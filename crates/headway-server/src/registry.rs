@@ -322,6 +322,21 @@ fn now() -> u64 {
 }
 
 impl Registry {
+    /// `text` with the server's own paths left out: a tenant reading its reload
+    /// errors learns where its folder is (`<tenants>/acme/plugin.wasm`), not how
+    /// the server's disk is laid out.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        let canonical = self.root.canonicalize().ok();
+        for root in canonical.iter().chain([&self.root]) {
+            let root = root.display().to_string();
+            if !root.is_empty() {
+                out = out.replace(&root, "<tenants>");
+            }
+        }
+        out
+    }
+
     /// A registry for the tenant folders under `root`; nothing loaded until
     /// [`Registry::reconcile`].
     pub fn new(runtime: Runtime, root: PathBuf) -> Self {

@@ -595,6 +595,11 @@ async fn a_second_folder_cannot_take_over_a_tenant_id() {
     );
     let error = status["last_reload_error"].as_str().unwrap().to_owned();
     assert!(error.contains("alpha` keeps it"), "{error}");
+    assert!(
+        error.contains("<tenants>/0-impostor")
+            && !error.contains(&dir.path().display().to_string()),
+        "the server's own paths are not shown to a tenant: {error}"
+    );
     let (code, _) = c
         .get("/v1/tenants/alpha/status", Some("impostor-token"))
         .await;
@@ -656,4 +661,88 @@ async fn an_undone_bad_deploy_clears_its_error_and_a_repeat_counts_again() {
         .await;
     }
     server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_checked_before_their_bodies_cost_anything() {
+    use std::io::{Read, Write};
+    let dir = tenants();
+    let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+    options.body_timeout = Duration::from_millis(300);
+    options.shutdown_grace = Duration::from_millis(500);
+    let server = start(options).await.expect("server starts");
+    let c = Client::new(server.addr);
+    // A wrong token with a body past the limit: refused for the token, unread.
+    let big = "x".repeat(9 << 20);
+    let (code, body) = c
+        .send(
+            reqwest::Method::POST,
+            "/v1/tenants/alpha/score",
+            Some("wrong"),
+            Some(big),
+        )
+        .await;
+    assert_eq!((code, body["code"].as_str()), (403, Some("forbidden")));
+    // A query that does not decode: JSON with a code, like every other error.
+    let (code, body) = c
+        .post(
+            "/v1/tenants/alpha/score?as_of=someday",
+            Some(ALPHA),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (400, Some("bad-request")),
+        "{body}"
+    );
+    // More accounts than one request may hold.
+    let many: Vec<Value> = (0..10_001)
+        .map(|i| json!({"id": format!("a{i}"), "stage": "trial", "arr": 0, "start_date": "2026-01-01"}))
+        .collect();
+    let (code, body) = c
+        .post(
+            "/v1/tenants/alpha/score?as_of=2026-11-01",
+            Some(ALPHA),
+            &json!(many),
+        )
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (413, Some("too-many-accounts"))
+    );
+    // A client that sends half a body and stalls: 408 after the body timeout.
+    let addr = server.addr;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut slow = std::net::TcpStream::connect(addr).unwrap();
+        slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        slow.write_all(
+            format!(
+                "POST /v1/tenants/alpha/score HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {ALPHA}\r\n\
+                 content-type: application/json\r\ncontent-length: 100\r\n\r\n[{{\"id\":"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = slow.read(&mut answer).expect("answered before the test gives up");
+        String::from_utf8_lossy(&answer[..n]).to_string()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request-timeout"), "{answer}");
+    // A client that never finishes cannot hold shutdown past the grace period.
+    let mut stalled = std::net::TcpStream::connect(server.addr).unwrap();
+    stalled
+        .write_all(b"POST /v1/tenants/alpha/score HTTP/1.1\r\nhost: x\r\n")
+        .unwrap();
+    let began = std::time::Instant::now();
+    server.shutdown().await.unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        began.elapsed()
+    );
+    drop(stalled);
 }
