@@ -26,7 +26,7 @@ pub use assessment::{
 pub use batch::{AccountBatch, Reads};
 pub use date::{Date, DateError};
 pub use input::{
-    CsvColumns, DuplicateIds, InputDefaults, InputError, ParsedAccounts, parse_csv,
-    parse_json_values, parse_jsonl, parse_jsonl_batch,
+    CsvColumns, DuplicateIds, InputDefaults, InputError, MAX_QUOTED_BYTES, ParsedAccounts,
+    parse_csv, parse_json_values, parse_jsonl, parse_jsonl_batch,
 };
 pub use report::{AccountError, ErrorKind, PluginRef, ScoreRecord, records, spreadsheet_safe};

@@ -242,6 +242,11 @@ fn segment_of(rows: &[LedgerRow], t: Date) -> Option<&str> {
         .map(|(_, s)| s)
 }
 
+/// The largest ARR a ledger row may carry: a thousand trillion. Sums of ten
+/// million such rows stay exact enough and never reach infinity (`1e308` in a
+/// ledger used to print `inf` and `NaN%`).
+pub const MAX_ARR: f64 = 1e15;
+
 /// One period's figures. Field names are the JSON keys (documented in the README).
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct PeriodMetrics {
@@ -717,6 +722,13 @@ pub fn parse_ledger(
                 line,
                 Some("arr"),
                 format!("must be >= 0, got {}", r.arr),
+            ));
+        } else if r.arr > MAX_ARR {
+            errors.push(input_error(
+                source,
+                line,
+                Some("arr"),
+                format!("{:e} is past the largest ARR accepted ({MAX_ARR:e})", r.arr),
             ));
         } else {
             out.push(LedgerRow {
@@ -1250,6 +1262,17 @@ mod tests {
         assert_eq!(
             neg[0].to_string(),
             "l.jsonl:1: field `arr`: must be >= 0, got -5"
+        );
+        let huge = parse_ledger(
+            "l.csv",
+            "account_id,date,arr\nh,2026-01-01,1e308\n",
+            true,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(
+            huge[0].to_string(),
+            "l.csv:2: field `arr`: 1e308 is past the largest ARR accepted (1e15)"
         );
         let jsonl = r#"{"account_id":"a","date":"2026-01-01","arr":100,"stage":"trial","term_end":"2026-06-30"}"#;
         let rows = parse_ledger("l.jsonl", jsonl, false, false).unwrap();
