@@ -9,7 +9,7 @@ use headway_core::fixtures::{differences, parse_fixtures};
 use headway_core::{Account, InputDefaults};
 use headway_host::{ContractVersion, ImportVerdict, Limits, Plugin, Runtime};
 
-use crate::output::{kebab, money};
+use crate::output::money;
 
 /// `headway check <plugin.wasm>`: what the host thinks of a component.
 pub fn check(path: &Path) -> Result<ExitCode> {
@@ -183,7 +183,7 @@ pub fn explain(tenant: &Path, account_id: &str, accounts: &Path) -> Result<()> {
         account.id, account.name, account.as_of, p.name, p.version
     )?;
     match &report.results[0] {
-        Err(e) => writeln!(out, "not scored: {}: {}", kebab(e.kind), e.message)?,
+        Err(e) => writeln!(out, "not scored: {}: {}", e.kind.as_str(), e.message)?,
         Ok(a) => {
             writeln!(
                 out,

@@ -6,14 +6,6 @@ use headway_core::retention::{CohortRow, PeriodMetrics};
 use headway_core::{PluginInfo, PluginRef, ScoreRecord};
 use headway_host::TenantConfig;
 
-/// A serde enum's name as written in JSON (`bad-fit`, `out-of-fuel`).
-pub fn kebab(value: impl serde::Serialize) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// An aligned table: account, score, band, what holds the score back, next milestone.
 /// `shown` are the first records of `total`.
 pub fn table(mut out: impl Write, shown: &[ScoreRecord], total: usize) -> io::Result<()> {
@@ -26,7 +18,7 @@ pub fn table(mut out: impl Write, shown: &[ScoreRecord], total: usize) -> io::Re
                     id,
                     "-".into(),
                     "error".into(),
-                    format!("{}: {}", kebab(e.kind), e.message),
+                    format!("{}: {}", e.kind.as_str(), e.message),
                     String::new(),
                 ],
                 None => [

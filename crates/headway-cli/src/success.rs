@@ -12,7 +12,7 @@ use headway_host::TenantConfig;
 use headway_store::{SnapshotStore, SqliteStore, StoredBuild};
 
 use crate::Format;
-use crate::output::{kebab, money};
+use crate::output::money;
 
 /// Where the history lives and whose it is.
 #[derive(clap::Args)]
@@ -243,7 +243,7 @@ fn write_vector(
         "  health {:.1}, velocity {}, {}",
         v.magnitude,
         or_dash(v.velocity, |x| format!("{x:+.1} points per 30 days")),
-        or_dash(v.direction, kebab)
+        or_dash(v.direction, |d| d.as_str().to_owned())
     )?;
     for m in &v.milestones {
         let when = match (m.basis, m.expected_on) {

@@ -108,12 +108,7 @@ pub fn differences(expect: &Expectation, result: &Result<Assessment, AccountErro
     let mut diff = Vec::new();
     match (result, &expect.error) {
         (Err(e), Some(wanted)) => {
-            let kind = serde_json::to_value(e.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned));
-            if e.code.as_deref() != Some(wanted.as_str())
-                && kind.as_deref() != Some(wanted.as_str())
-            {
+            if e.code.as_deref() != Some(wanted.as_str()) && e.kind.as_str() != wanted {
                 diff.push(format!(
                     "error: expected `{wanted}`, got {}",
                     describe_error(e)

@@ -260,5 +260,13 @@ mod tests {
         for fit in [crate::Fit::Ideal, crate::Fit::Stretch, crate::Fit::BadFit] {
             assert_eq!(serde_json::to_value(fit).unwrap(), fit.as_str());
         }
+        use crate::vector::Direction;
+        for d in [
+            Direction::Improving,
+            Direction::Steady,
+            Direction::Declining,
+        ] {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
     }
 }

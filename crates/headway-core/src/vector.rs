@@ -21,6 +21,17 @@ pub enum Direction {
     Declining,
 }
 
+impl Direction {
+    /// The name as written in output (`improving`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Improving => "improving",
+            Self::Steady => "steady",
+            Self::Declining => "declining",
+        }
+    }
+}
+
 /// The least-squares slope of `value` per day, or `None` with fewer than two
 /// distinct days.
 pub fn slope_per_day(points: &[(Date, f64)]) -> Option<f64> {

@@ -266,14 +266,6 @@ pub enum LoadFailure {
     /// tenant.toml is missing or invalid.
     #[error("{0}")]
     Config(#[from] headway_host::TenantError),
-    /// The plugin file cannot be read (deleted, permissions).
-    #[error("cannot read plugin `{path}`: {source}")]
-    Plugin {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
     /// The component was refused (invalid, forbidden imports, contract, describe).
     #[error("{0}")]
     Load(#[from] headway_host::LoadError),
