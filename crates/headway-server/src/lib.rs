@@ -32,6 +32,9 @@ pub struct ServeOptions {
     pub max_body_bytes: usize,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
+    /// How long a client may take to send a request's headers (a connection
+    /// that sends nothing is closed after it).
+    pub header_timeout: Duration,
     /// How long shutdown waits for requests in flight before closing them.
     pub shutdown_grace: Duration,
     /// Quiet time after the last file event before reloading.
@@ -50,6 +53,7 @@ impl ServeOptions {
             cache_dir: None,
             max_body_bytes: 8 << 20,
             body_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
             debounce: Duration::from_millis(100),
             poll: Duration::from_secs(5),
@@ -144,14 +148,12 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         body_timeout: options.body_timeout,
     };
     let app = api::router(Arc::clone(&registry), limits);
-    let mut on_stop = stopped.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = on_stop.changed().await;
-            })
-            .await
-    });
+    let server = tokio::spawn(serve_connections(
+        listener,
+        app,
+        stopped.clone(),
+        options.header_timeout,
+    ));
     let watcher = watch::spawn(
         Arc::clone(&registry),
         options.debounce,
@@ -167,4 +169,53 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         server,
         watcher,
     })
+}
+
+/// Accepts connections until `stop` changes, each served by hyper with a header
+/// timeout (`axum::serve` sets none: a client that sends half a request line
+/// would hold its connection forever), then waits for the open ones to finish.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    header_timeout: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = TowerToHyperService::new(app.clone());
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

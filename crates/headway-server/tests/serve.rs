@@ -669,20 +669,32 @@ async fn requests_are_checked_before_their_bodies_cost_anything() {
     let dir = tenants();
     let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
     options.body_timeout = Duration::from_millis(300);
+    options.header_timeout = Duration::from_millis(300);
     options.shutdown_grace = Duration::from_millis(500);
     let server = start(options).await.expect("server starts");
     let c = Client::new(server.addr);
-    // A wrong token with a body past the limit: refused for the token, unread.
-    let big = "x".repeat(9 << 20);
-    let (code, body) = c
-        .send(
-            reqwest::Method::POST,
-            "/v1/tenants/alpha/score",
-            Some("wrong"),
-            Some(big),
+    // A wrong token announcing a 9 MiB body it never sends: refused at once for
+    // the token, nothing of the body waited for or read.
+    let addr = server.addr;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        conn.write_all(
+            format!(
+                "POST /v1/tenants/alpha/score HTTP/1.1\r\nhost: x\r\nauthorization: Bearer wrong\r\n\
+                 content-length: {}\r\n\r\n",
+                9 << 20
+            )
+            .as_bytes(),
         )
-        .await;
-    assert_eq!((code, body["code"].as_str()), (403, Some("forbidden")));
+        .unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = conn.read(&mut answer).expect("answered without the body");
+        String::from_utf8_lossy(&answer[..n]).to_string()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
     // A query that does not decode: JSON with a code, like every other error.
     let (code, body) = c
         .post(
@@ -712,7 +724,6 @@ async fn requests_are_checked_before_their_bodies_cost_anything() {
         (413, Some("too-many-accounts"))
     );
     // A client that sends half a body and stalls: 408 after the body timeout.
-    let addr = server.addr;
     let answer = tokio::task::spawn_blocking(move || {
         let mut slow = std::net::TcpStream::connect(addr).unwrap();
         slow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -732,6 +743,34 @@ async fn requests_are_checked_before_their_bodies_cost_anything() {
     .unwrap();
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request-timeout"), "{answer}");
+    // Half a request line and then nothing: the connection is closed after the
+    // header timeout, and so is an idle one after a complete request.
+    for first in [
+        "POST /v1/tenants/alpha/sco",
+        "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n",
+    ] {
+        let closed = tokio::task::spawn_blocking(move || {
+            let mut conn = std::net::TcpStream::connect(addr).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            conn.write_all(first.as_bytes()).unwrap();
+            let began = std::time::Instant::now();
+            let mut sink = [0u8; 4096];
+            loop {
+                match conn.read(&mut sink) {
+                    Ok(0) => return Some(began.elapsed()),
+                    Ok(_) => continue,
+                    Err(_) => return None,
+                }
+            }
+        })
+        .await
+        .unwrap();
+        let closed = closed.unwrap_or_else(|| panic!("{first:?}: still open after 5 s"));
+        assert!(
+            closed < Duration::from_secs(3),
+            "{first:?}: closed after {closed:?}"
+        );
+    }
     // A client that never finishes cannot hold shutdown past the grace period.
     let mut stalled = std::net::TcpStream::connect(server.addr).unwrap();
     stalled
