@@ -9,7 +9,7 @@
 //! into the contract's types, the call, the answer checked against the contract.
 //! The native path stops at the rule's columns.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use headway_core::Account;
 use headway_host::{Limits, Plugin};
@@ -96,17 +96,8 @@ fn load(batch_size: usize) -> Plugin {
         .expect("plugin loads")
 }
 
-fn median(mut f: impl FnMut()) -> Duration {
-    f(); // warm-up
-    let mut times: Vec<Duration> = (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[RUNS / 2]
+fn median(f: impl FnMut()) -> Duration {
+    headway_tests::median_time(RUNS, f)
 }
 
 fn rate(d: Duration) -> f64 {

@@ -54,3 +54,18 @@ pub fn load(path: &str, config: &[(&str, &str)]) -> Plugin {
         .load_file(Path::new(path), "test-tenant", Limits::default(), config)
         .unwrap_or_else(|e| panic!("{path} loads: {e}"))
 }
+
+/// The median wall time of `runs` calls of `f`, after one warm-up call: what
+/// the benchmarks report.
+pub fn median_time(runs: usize, mut f: impl FnMut()) -> std::time::Duration {
+    f();
+    let mut times: Vec<std::time::Duration> = (0..runs.max(1))
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}

@@ -187,39 +187,6 @@ impl ScoreRecord {
     }
 }
 
-/// One record per input line, in line order: each parsed account with its result
-/// (`results[i]` belongs to `parsed.accounts[i]`), and each rejected line with its
-/// input error.
-pub fn records(
-    parsed: &crate::ParsedAccounts,
-    results: Vec<Result<crate::Assessment, AccountError>>,
-    plugin: &PluginRef,
-) -> Vec<ScoreRecord> {
-    let mut lines: Vec<(usize, ScoreRecord)> = parsed
-        .accounts
-        .iter()
-        .zip(&parsed.lines)
-        .zip(results)
-        .map(|((account, line), result)| {
-            let record = match result {
-                Ok(a) => ScoreRecord::scored(&account.id, account.as_of, a, plugin),
-                Err(e) => {
-                    ScoreRecord::failed(Some(&account.id), Some(account.as_of), e, Some(plugin))
-                }
-            };
-            (*line, record)
-        })
-        .collect();
-    for e in &parsed.errors {
-        lines.push((
-            e.line,
-            ScoreRecord::failed(e.account_id.as_deref(), None, AccountError::from(e), None),
-        ));
-    }
-    lines.sort_by_key(|(line, _)| *line);
-    lines.into_iter().map(|(_, r)| r).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

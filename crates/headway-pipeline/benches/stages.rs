@@ -4,7 +4,7 @@
 //! Run: `cargo bench -p headway-pipeline --bench stages`
 
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use headway_core::{CsvColumns, InputDefaults, Reads, parse_jsonl_batch};
 use headway_pipeline::{OutputFormat, ScoredChunk};
@@ -123,17 +123,8 @@ fn csv_of(accounts: &[headway_core::Account]) -> String {
     out
 }
 
-fn median(mut f: impl FnMut()) -> Duration {
-    f();
-    let mut times: Vec<Duration> = (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[RUNS / 2]
+fn median(f: impl FnMut()) -> Duration {
+    headway_tests::median_time(RUNS, f)
 }
 
 fn report(what: &str, bytes: usize, time: Duration) {

@@ -45,13 +45,13 @@ pub fn clean(x: f64) -> f64 {
 }
 
 /// What one line of output is about.
-enum Line<'a> {
+pub(crate) enum Line<'a> {
     Row(usize),
     Rejected(&'a InputError),
 }
 
 /// The chunk's records in input-line order: rows and rejected lines interleaved.
-fn lines<'a>(
+pub(crate) fn lines<'a>(
     batch: &AccountBatch,
     dropped: &[bool],
     rejected: &'a [InputError],

@@ -14,7 +14,7 @@ use headway_core::success::Snapshot;
 use headway_core::{AccountBatch, DuplicateIds, InputDefaults, InputError, ScoreRecord};
 use headway_host::{LogLine, Plugin};
 
-use crate::render::{self, OutputFormat, View};
+use crate::render::{self, Line, OutputFormat, View};
 use crate::source::{Chunk, Parser, Source};
 
 /// How a run is carried out.
@@ -156,23 +156,21 @@ impl ScoredChunk {
     /// API answer; a stream writes [`ScoredChunk::rendered`] instead).
     pub fn records(&self, plugin: &Plugin) -> Vec<ScoreRecord> {
         let plugin_ref = plugin.plugin_ref();
-        let mut lines: Vec<(usize, ScoreRecord)> = self
-            .rows()
-            .map(|r| {
-                let (id, as_of) = (self.batch.ids.get(r), self.batch.as_of[r]);
-                let record = match self.assessed.result(r, plugin.info()) {
-                    Ok(a) => ScoreRecord::scored(id, as_of, a, plugin_ref),
-                    Err(e) => ScoreRecord::failed(Some(id), Some(as_of), e, Some(plugin_ref)),
-                };
-                (self.batch.lines[r], record)
+        render::lines(&self.batch, &self.dropped, &self.rejected)
+            .into_iter()
+            .map(|(_, line)| match line {
+                Line::Row(r) => {
+                    let (id, as_of) = (self.batch.ids.get(r), self.batch.as_of[r]);
+                    match self.assessed.result(r, plugin.info()) {
+                        Ok(a) => ScoreRecord::scored(id, as_of, a, plugin_ref),
+                        Err(e) => ScoreRecord::failed(Some(id), Some(as_of), e, Some(plugin_ref)),
+                    }
+                }
+                Line::Rejected(e) => {
+                    ScoreRecord::failed(e.account_id.as_deref(), None, e.into(), None)
+                }
             })
-            .chain(self.rejected.iter().map(|e| {
-                let record = ScoreRecord::failed(e.account_id.as_deref(), None, e.into(), None);
-                (e.line, record)
-            }))
-            .collect();
-        lines.sort_by_key(|(line, _)| *line);
-        lines.into_iter().map(|(_, r)| r).collect()
+            .collect()
     }
 }
 
@@ -414,14 +412,14 @@ pub fn score_values(
     let (batch, rejected) =
         headway_core::parse_json_values(source_name, values, defaults, plugin.reads());
     let mut chunk = ScoredChunk::score(0, batch, rejected, plugin);
-    chunk.render(format, plugin);
     reject_repeated_ids(
         &mut chunk,
         &mut DuplicateIds::default(),
         source_name,
         plugin,
-        Some(format),
+        None,
     );
+    chunk.render(format, plugin);
     chunk
 }
 

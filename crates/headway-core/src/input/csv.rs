@@ -59,6 +59,16 @@ const FIXED: [(&str, Fixed); 9] = [
     ("as_of", Fixed::AsOf),
 ];
 
+impl Fixed {
+    /// The column's name in a header.
+    fn name(self) -> &'static str {
+        FIXED
+            .iter()
+            .find(|(_, x)| *x == self)
+            .map_or("", |(n, _)| n)
+    }
+}
+
 fn reader(text: &str) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new()
         .has_headers(false)
@@ -155,11 +165,7 @@ impl CsvColumns {
 
     fn header_of(&self, i: usize) -> String {
         match &self.cells[i] {
-            Cell::Fixed(f) => FIXED
-                .iter()
-                .find(|(_, x)| x == f)
-                .map_or("", |(name, _)| name)
-                .to_owned(),
+            Cell::Fixed(f) => f.name().to_owned(),
             Cell::Measure(n) => format!("measure.{n}"),
             Cell::Attribute(n) => format!("attribute.{n}"),
             Cell::Reached(n) => format!("reached.{n}"),
@@ -246,13 +252,22 @@ impl CsvColumns {
         reads: Reads,
     ) -> Result<(), FieldError> {
         let mark = batch.begin_row();
-        outcomes.clear();
-        outcomes.extend(self.outcomes.iter().map(|name| OutcomeKpi {
-            name: name.clone(),
-            value: f64::NAN,
-            target: None,
-            higher_is_better: true,
-        }));
+        // One slot per outcome column, named once per chunk and reset per row.
+        if outcomes.len() != self.outcomes.len() {
+            *outcomes = self
+                .outcomes
+                .iter()
+                .map(|name| OutcomeKpi {
+                    name: name.clone(),
+                    value: f64::NAN,
+                    target: None,
+                    higher_is_better: true,
+                })
+                .collect();
+        }
+        for o in outcomes.iter_mut() {
+            (o.value, o.target, o.higher_is_better) = (f64::NAN, None, true);
+        }
         let mut fixed = FixedCells::default();
         let result = (|| {
             for (i, cell) in self.cells.iter().enumerate() {
@@ -321,8 +336,7 @@ struct FixedCells {
 
 impl FixedCells {
     fn set(&mut self, f: Fixed, v: &str, batch: &mut AccountBatch) -> Result<(), FieldError> {
-        let name = FIXED.iter().find(|(_, x)| *x == f).map_or("", |(n, _)| *n);
-        let at = |message: String| field_error(name, message);
+        let at = |message: String| field_error(f.name(), message);
         match f {
             Fixed::Id | Fixed::Name | Fixed::Segment | Fixed::Plan => {
                 let (i, column) = match f {
@@ -335,12 +349,12 @@ impl FixedCells {
                 self.texts[i] = true;
             }
             Fixed::Stage => {
-                self.stage = Some(stage(v).map_err(|m| field_error(name, m))?);
+                self.stage = Some(stage(v).map_err(at)?);
             }
             Fixed::Arr => self.arr = Some(number(v).map_err(at)?.unwrap_or(f64::NAN)),
             Fixed::StartDate => {
                 let day = date(v).map_err(at)?;
-                self.start_date = Some(day.ok_or_else(|| field_error(name, "missing"))?);
+                self.start_date = Some(day.ok_or_else(|| field_error(f.name(), "missing"))?);
             }
             Fixed::RenewalDate => self.renewal_date = date(v).map_err(at)?,
             Fixed::AsOf => self.as_of = date(v).map_err(at)?,
