@@ -6,6 +6,7 @@
 mod author;
 mod output;
 mod score;
+mod serve;
 mod success;
 
 use std::path::{Path, PathBuf};
@@ -124,20 +125,7 @@ enum Command {
     },
     /// Serve every tenant of a directory over HTTP, reloading a tenant's rules when
     /// its files change (see docs/openapi.json).
-    Serve {
-        /// The tenants directory (one folder per tenant, each with tenant.toml).
-        #[arg(long, default_value = "tenants")]
-        tenants: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Keep compiled plugins here across restarts (outside the tenants directory).
-        #[arg(long)]
-        cache_dir: Option<PathBuf>,
-        /// Largest request body, in MiB.
-        #[arg(long, default_value_t = 8)]
-        max_body_mib: usize,
-    },
+    Serve(serve::ServeArgs),
     /// Revenue and retention metrics (NRR, GRR, churn, renewals, trials, surveys)
     /// from a revenue ledger, per period.
     Retention(RetentionArgs),
@@ -271,17 +259,7 @@ fn main() -> ExitCode {
         Command::Score(args) => score::score(&args),
         Command::Describe { tenant } => describe(&tenant).map(|()| ExitCode::SUCCESS),
         Command::Retention(args) => retention(&args).map(|()| ExitCode::SUCCESS),
-        Command::Serve {
-            tenants,
-            listen,
-            cache_dir,
-            max_body_mib,
-        } => {
-            let mut options = headway_server::ServeOptions::new(tenants, listen);
-            options.cache_dir = cache_dir;
-            options.max_body_bytes = max_body_mib << 20;
-            serve(options).map(|()| ExitCode::SUCCESS)
-        }
+        Command::Serve(args) => serve::serve(args).map(|()| ExitCode::SUCCESS),
         Command::History { store, account } => {
             success::history(&store, &account).map(|()| ExitCode::SUCCESS)
         }
@@ -413,49 +391,6 @@ fn describe(dir: &Path) -> Result<()> {
         plugin.plugin_ref(),
     )?;
     Ok(())
-}
-
-/// `headway serve`: runs until SIGTERM or Ctrl-C, then finishes requests in flight.
-fn serve(options: headway_server::ServeOptions) -> Result<()> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let server = headway_server::start(options).await?;
-        let tenants = server.registry.tenants();
-        let serving = tenants.values().filter(|t| t.current().is_some()).count();
-        eprintln!(
-            "listening on http://{}: {} tenants, {serving} serving",
-            server.addr,
-            tenants.len()
-        );
-        for id in &server.initial.failed {
-            if let Some(t) = server.registry.tenant(id) {
-                let status = t.status();
-                eprintln!(
-                    "tenant `{id}` not serving: {}",
-                    status.last_reload_error.unwrap_or_default()
-                );
-            }
-        }
-        shutdown_signal().await;
-        eprintln!("shutting down: finishing requests in flight");
-        server.shutdown().await?;
-        Ok(())
-    })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// `headway retention`: ledger (and surveys) in, metrics per period out.

@@ -7,32 +7,14 @@ use headway_core::ErrorKind;
 /// Why a plugin could not be loaded. `origin` names the file (or other source).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The file could not be read.
+    /// The file could not be read: missing, not a regular file, too large.
     #[error("cannot read plugin `{}`: {source}", path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
+        /// Why.
         #[source]
-        source: std::io::Error,
-    },
-    /// The path is not a regular file (a pipe, a device, a directory).
-    #[error("cannot read plugin `{}`: it is {what}, not a regular file", path.display())]
-    NotAFile {
-        /// The path.
-        path: PathBuf,
-        /// What it is instead.
-        what: String,
-    },
-    /// The file is larger than a plugin may be.
-    #[error("plugin `{}` is {bytes} bytes, more than the {limit} allowed", path.display())]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-        /// Its size (or how much was read before stopping).
-        bytes: u64,
-        /// The cap.
-        limit: u64,
+        source: crate::FileError,
     },
     /// The file is empty.
     #[error("{origin}: empty file, not a WebAssembly component")]
@@ -176,9 +158,9 @@ pub enum TenantError {
     Unreadable {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
+        /// Why.
         #[source]
-        source: std::io::Error,
+        source: crate::FileError,
     },
     /// `tenant.toml` is malformed.
     #[error("`{}`: {message}", path.display())]

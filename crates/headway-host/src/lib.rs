@@ -11,6 +11,7 @@ mod capability;
 pub mod contract;
 mod convert;
 mod error;
+mod files;
 mod plugin;
 mod runtime;
 mod sandbox;
@@ -20,12 +21,15 @@ pub use cache::CompiledFrom;
 pub use capability::{Capabilities, Capability};
 pub use contract::ContractVersion;
 pub use error::{LoadError, RunError, TenantError};
+pub use files::{FileError, read_capped, read_text_capped};
 pub use plugin::{BatchReport, CallOutcome, Plugin, Report};
 pub use runtime::{
     ImportVerdict, Interface, MAX_PLUGIN_BYTES, Runtime, digest, read_plugin, read_plugin_capped,
 };
 pub use sandbox::LogLine;
-pub use tenant::{ApiSettings, Limits, TenantConfig, VectorSettings};
+pub use tenant::{
+    ApiSettings, Limits, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES, TenantConfig, VectorSettings,
+};
 
 /// Severity of a plugin's log line.
 pub use contract::v0_2_0::headway::rules::host::LogLevel;

@@ -367,60 +367,12 @@ pub fn read_plugin(path: &std::path::Path) -> Result<Vec<u8>, LoadError> {
     read_plugin_capped(path, MAX_PLUGIN_BYTES)
 }
 
-/// Reads a plugin file: only a regular file (a named pipe would block, a device
-/// never end), of at most `limit` bytes, checked before the read and during it
-/// (a file that grows while it is read is cut off, not followed).
+/// Reads a plugin file of at most `limit` bytes (see [`crate::read_capped`]).
 pub fn read_plugin_capped(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, LoadError> {
-    use std::io::Read;
-    let unreadable = |source| LoadError::Unreadable {
+    crate::files::read_capped(path, limit).map_err(|source| LoadError::Unreadable {
         path: path.to_owned(),
         source,
-    };
-    let not_a_file = |what: &str| LoadError::NotAFile {
-        path: path.to_owned(),
-        what: what.to_owned(),
-    };
-    let too_large = |bytes| LoadError::TooLarge {
-        path: path.to_owned(),
-        bytes,
-        limit,
-    };
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(not_a_file(file_kind(&meta)));
-    }
-    if meta.len() > limit {
-        return Err(too_large(meta.len()));
-    }
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let meta = file.metadata().map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(not_a_file(file_kind(&meta)));
-    }
-    let mut bytes = Vec::with_capacity(meta.len().min(limit) as usize);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large(bytes.len() as u64));
-    }
-    Ok(bytes)
-}
-
-fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a named pipe"
-    } else if t.is_char_device() || t.is_block_device() {
-        "a device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
+    })
 }
 
 /// The digest that identifies a plugin build in every result: `sha256:<hex>`.
@@ -451,42 +403,5 @@ fn check_header(bytes: &[u8], origin: &str) -> Result<(), LoadError> {
             origin,
             reason: "truncated or unknown WebAssembly header".to_owned(),
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-
-    #[test]
-    fn only_regular_files_within_the_cap_are_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let fifo = dir.path().join("pipe");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
-        let cases: Vec<(&Path, &str)> = vec![
-            (Path::new("/dev/zero"), "it is a device, not a regular file"),
-            (dir.path(), "it is a directory, not a regular file"),
-        ];
-        for (path, expected) in cases {
-            let err = read_plugin(path).unwrap_err().to_string();
-            assert!(err.contains(expected), "{err}");
-        }
-        if made.is_ok_and(|s| s.success()) {
-            // Refused before it is opened: opening a pipe would wait for a writer.
-            let err = read_plugin(&fifo).unwrap_err().to_string();
-            assert!(err.contains("it is a named pipe"), "{err}");
-        }
-        let big = dir.path().join("big.wasm");
-        std::fs::write(&big, vec![0u8; 2048]).unwrap();
-        let err = read_plugin_capped(&big, 1024).unwrap_err().to_string();
-        assert!(
-            err.contains("is 2048 bytes, more than the 1024 allowed"),
-            "{err}"
-        );
-        assert_eq!(read_plugin_capped(&big, 2048).unwrap().len(), 2048);
-        let missing = read_plugin(&dir.path().join("nope.wasm")).unwrap_err();
-        assert!(matches!(missing, LoadError::Unreadable { .. }));
     }
 }

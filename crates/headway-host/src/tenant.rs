@@ -7,6 +7,13 @@ use serde::Deserialize;
 
 use crate::error::TenantError;
 
+/// The largest tenant.toml read: a config is a few hundred bytes; a symlink to
+/// a device or a huge file fails the tenant instead of the reload task.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The largest fixtures.jsonl read when a tenant is loaded.
+pub const MAX_FIXTURES_BYTES: u64 = 16 << 20;
+
 /// Sandbox limits of one tenant's plugin. Every field has a safe default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -112,9 +119,11 @@ impl TenantConfig {
     /// Reads `<dir>/tenant.toml`, resolving the plugin path against `dir`.
     pub fn load(dir: &Path) -> Result<Self, TenantError> {
         let path = dir.join("tenant.toml");
-        let text = std::fs::read_to_string(&path).map_err(|source| TenantError::Unreadable {
-            path: path.clone(),
-            source,
+        let text = crate::read_text_capped(&path, MAX_CONFIG_BYTES).map_err(|source| {
+            TenantError::Unreadable {
+                path: path.clone(),
+                source,
+            }
         })?;
         let mut config: TenantConfig = toml::from_str(&text).map_err(|e| TenantError::Invalid {
             path: path.clone(),

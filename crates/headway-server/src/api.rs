@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use axum::extract::Request;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::metrics::HttpMetrics;
 use crate::registry::{Loaded, Registry, Tenant};
 
 /// Every route, as `(method, path)`; the OpenAPI document lists exactly these.
@@ -36,7 +39,15 @@ const QUEUE_WAIT: Duration = Duration::from_secs(2);
 struct App {
     registry: Arc<Registry>,
     limits: RequestLimits,
+    http: Arc<HttpMetrics>,
 }
+
+/// More header fields than this in one request: 431.
+pub const MAX_HEADERS: usize = 100;
+/// More header bytes (names and values) than this in one request: 431.
+pub const MAX_HEADER_BYTES: usize = 32 << 10;
+/// A longer request target (path and query) than this: 414.
+pub const MAX_URI_BYTES: usize = 8 << 10;
 
 /// What one request may take.
 #[derive(Debug, Clone, Copy)]
@@ -47,11 +58,19 @@ pub struct RequestLimits {
     pub body_timeout: Duration,
 }
 
-/// The router over `registry`, refusing bodies above `max_body_bytes`.
-pub fn router(registry: Arc<Registry>, limits: RequestLimits) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+/// The API over `registry`. `/metrics` is among its routes unless
+/// `metrics_elsewhere` (then [`metrics_router`] serves it on an internal address).
+pub fn router(
+    registry: Arc<Registry>,
+    limits: RequestLimits,
+    http: Arc<HttpMetrics>,
+    metrics_elsewhere: bool,
+) -> Router {
+    let mut router = Router::new().route("/healthz", get(healthz));
+    if !metrics_elsewhere {
+        router = router.route("/metrics", get(metrics));
+    }
+    router
         .route("/v1/tenants/{tenant}/score", post(score))
         .route("/v1/tenants/{tenant}/describe", get(describe))
         .route("/v1/tenants/{tenant}/status", get(status))
@@ -65,7 +84,69 @@ pub fn router(registry: Arc<Registry>, limits: RequestLimits) -> Router {
                 "this route does not take that method",
             )
         })
-        .with_state(Arc::new(App { registry, limits }))
+        .layer(middleware::from_fn_with_state(Arc::clone(&http), guard))
+        .with_state(Arc::new(App {
+            registry,
+            limits,
+            http,
+        }))
+}
+
+/// `/metrics` and `/healthz` alone, for an address only the operator's
+/// monitoring reaches: the metrics name every tenant, plugin and digest.
+pub fn metrics_router(registry: Arc<Registry>, http: Arc<HttpMetrics>) -> Router {
+    let limits = RequestLimits {
+        max_body_bytes: 0,
+        body_timeout: Duration::ZERO,
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such route") })
+        .layer(middleware::from_fn_with_state(Arc::clone(&http), guard))
+        .with_state(Arc::new(App {
+            registry,
+            limits,
+            http,
+        }))
+}
+
+/// Before any route: refuses oversized heads with a JSON error (hyper's own
+/// limits sit higher and only catch what would not fit its buffer), and counts
+/// every answer by status.
+async fn guard(State(http): State<Arc<HttpMetrics>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    let uri_bytes = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    let response = if headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            format!(
+                "{} header fields of {header_bytes} bytes; at most {MAX_HEADERS} fields of \
+                 {MAX_HEADER_BYTES} bytes in all",
+                headers.len()
+            ),
+        )
+        .into_response()
+    } else if uri_bytes > MAX_URI_BYTES {
+        ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri-too-long",
+            format!("the request target is {uri_bytes} bytes, at most {MAX_URI_BYTES}"),
+        )
+        .into_response()
+    } else {
+        next.run(request).await
+    };
+    http.response(response.status().as_u16());
+    response
 }
 
 /// Whether reading a body failed on the size limit.
@@ -163,7 +244,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Json<Value> {
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::render(&app.registry),
+        crate::metrics::render(&app.registry, &app.http),
     )
 }
 

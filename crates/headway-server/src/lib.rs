@@ -26,8 +26,13 @@ pub struct ServeOptions {
     pub tenants: PathBuf,
     /// Address to listen on (port 0: any free port).
     pub listen: SocketAddr,
+    /// Serve `/metrics` here instead of on `listen`: the metrics name every
+    /// tenant, plugin and digest, so they belong on an internal address.
+    pub metrics_listen: Option<SocketAddr>,
     /// Where compiled plugins are cached across restarts; none: compile each time.
     pub cache_dir: Option<PathBuf>,
+    /// The largest plugin file a tenant may point at.
+    pub max_plugin_bytes: u64,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
     /// How long a client may take to send a request body.
@@ -50,7 +55,9 @@ impl ServeOptions {
         Self {
             tenants,
             listen,
+            metrics_listen: None,
             cache_dir: None,
+            max_plugin_bytes: headway_host::MAX_PLUGIN_BYTES,
             max_body_bytes: 8 << 20,
             body_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
@@ -84,13 +91,15 @@ pub enum ServeError {
 pub struct Running {
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when not on `addr`.
+    pub metrics_addr: Option<SocketAddr>,
     /// Its tenants.
     pub registry: Arc<Registry>,
     /// What the first load did.
     pub initial: Reconciled,
     stop: tokio::sync::watch::Sender<bool>,
     grace: Duration,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: tokio::task::JoinHandle<()>,
     watcher: tokio::task::JoinHandle<()>,
 }
 
@@ -103,7 +112,7 @@ impl Running {
         let _ = self.watcher.await;
         let mut server = self.server;
         match tokio::time::timeout(self.grace, &mut server).await {
-            Ok(done) => done.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Ok(done) => done.map_err(std::io::Error::other),
             Err(_) => {
                 tracing::warn!(
                     grace_ms = self.grace.as_millis() as u64,
@@ -125,35 +134,53 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     if let Some(dir) = &options.cache_dir {
         runtime = runtime.with_artifact_cache(dir.clone());
     }
-    let registry = Arc::new(Registry::new(runtime, options.tenants.clone()));
+    let registry = Arc::new(
+        Registry::new(runtime, options.tenants.clone())
+            .with_max_plugin_bytes(options.max_plugin_bytes),
+    );
     let initial = {
         let registry = Arc::clone(&registry);
         tokio::task::spawn_blocking(move || registry.reconcile())
             .await
             .unwrap_or_default()
     };
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            addr: options.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ServeError::Listen {
-        addr: options.listen,
-        source,
-    })?;
+    let listener = bind(options.listen).await?;
+    let addr = local_addr(&listener, options.listen)?;
+    let metrics_listener = match options.metrics_listen {
+        Some(at) => Some(bind(at).await?),
+        None => None,
+    };
+    let metrics_addr = match (&metrics_listener, options.metrics_listen) {
+        (Some(l), Some(at)) => Some(local_addr(l, at)?),
+        _ => None,
+    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let limits = api::RequestLimits {
         max_body_bytes: options.max_body_bytes,
         body_timeout: options.body_timeout,
     };
-    let app = api::router(Arc::clone(&registry), limits);
-    let server = tokio::spawn(serve_connections(
-        listener,
-        app,
-        stopped.clone(),
-        options.header_timeout,
-    ));
+    let http = Arc::new(metrics::HttpMetrics::default());
+    let connections = Connections {
+        http: Arc::clone(&http),
+        header_timeout: options.header_timeout,
+        stop: stopped.clone(),
+    };
+    let app = api::router(
+        Arc::clone(&registry),
+        limits,
+        Arc::clone(&http),
+        metrics_listener.is_some(),
+    );
+    let mut servers = vec![tokio::spawn(connections.clone().serve(listener, app))];
+    if let Some(listener) = metrics_listener {
+        let app = api::metrics_router(Arc::clone(&registry), http);
+        servers.push(tokio::spawn(connections.serve(listener, app)));
+    }
+    let server = tokio::spawn(async move {
+        for server in servers {
+            let _ = server.await;
+        }
+    });
     let watcher = watch::spawn(
         Arc::clone(&registry),
         options.debounce,
@@ -162,6 +189,7 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     );
     Ok(Running {
         addr,
+        metrics_addr,
         registry,
         initial,
         stop,
@@ -171,51 +199,101 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     })
 }
 
-/// Accepts connections until `stop` changes, each served by hyper with a header
-/// timeout (`axum::serve` sets none: a client that sends half a request line
-/// would hold its connection forever), then waits for the open ones to finish.
-async fn serve_connections(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    header_timeout: Duration,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::server::graceful::GracefulShutdown;
-    use hyper_util::service::TowerToHyperService;
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr, source })
+}
 
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    let graceful = GracefulShutdown::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait, do not spin.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let service = TowerToHyperService::new(app.clone());
-                let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
+fn local_addr(
+    listener: &tokio::net::TcpListener,
+    addr: SocketAddr,
+) -> Result<SocketAddr, ServeError> {
+    listener
+        .local_addr()
+        .map_err(|source| ServeError::Listen { addr, source })
+}
+
+/// How connections are served, whichever listener they arrive on.
+#[derive(Clone)]
+struct Connections {
+    http: Arc<metrics::HttpMetrics>,
+    header_timeout: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// hyper's own limits on a request head, above the API's (which answer JSON):
+/// a head past these never reaches the router, and hyper answers 431 itself.
+const HYPER_MAX_HEADERS: usize = 4 * api::MAX_HEADERS;
+const HYPER_MAX_BUF_BYTES: usize = 4 * (api::MAX_HEADER_BYTES + api::MAX_URI_BYTES);
+
+impl Connections {
+    /// Accepts connections until `stop` changes, each served by hyper with a
+    /// header timeout (`axum::serve` sets none: a client that sends half a
+    /// request line would hold its connection forever), then waits for the open
+    /// ones to finish.
+    async fn serve(mut self, listener: tokio::net::TcpListener, app: axum::Router) {
+        use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+        use hyper_util::server::conn::auto::Builder;
+        use hyper_util::server::graceful::GracefulShutdown;
+        use hyper_util::service::TowerToHyperService;
+
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_timeout)
+            .max_headers(HYPER_MAX_HEADERS)
+            .max_buf_size(HYPER_MAX_BUF_BYTES);
+        let graceful = GracefulShutdown::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(e) => {
+                            // Out of file descriptors and the like: wait, do not spin.
+                            tracing::warn!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let service = TowerToHyperService::new(app.clone());
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    let connection = graceful.watch(connection);
+                    let http = Arc::clone(&self.http);
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            count_connection_error(&http, &*e);
+                        }
+                    });
+                }
+                _ = self.stop.changed() => break,
             }
-            _ = stop.changed() => break,
         }
+        drop(listener);
+        graceful.shutdown().await;
     }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
+}
+
+/// Counts what went wrong on a connection before the router saw a request; a
+/// client closing its connection early is normal and not counted.
+fn count_connection_error(http: &metrics::HttpMetrics, e: &(dyn std::error::Error + 'static)) {
+    let Some(e) = e.downcast_ref::<hyper::Error>() else {
+        http.connection_error("other");
+        return;
+    };
+    let kind = if e.is_timeout() {
+        "header-timeout"
+    } else if e.is_parse_too_large() {
+        "headers-too-large"
+    } else if e.is_parse() {
+        "malformed"
+    } else {
+        return;
+    };
+    tracing::debug!("connection closed: {e}");
+    http.connection_error(kind);
 }

@@ -1,4 +1,5 @@
-//! Per-tenant counters and their Prometheus text rendering (`GET /metrics`).
+//! Per-tenant and server-wide counters and their Prometheus text rendering
+//! (`GET /metrics`).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +68,75 @@ impl TenantMetrics {
     }
 }
 
+/// Statuses the server answers with, counted one by one; anything else is
+/// counted as `other`.
+const STATUSES: [u16; 14] = [
+    200, 400, 401, 403, 404, 405, 408, 409, 413, 414, 429, 431, 500, 503,
+];
+
+/// Connection-level failures, where no request reached the router: hyper
+/// answered (431 for a head over its buffer) or closed the connection.
+pub const CONNECTION_ERRORS: [&str; 4] =
+    ["header-timeout", "headers-too-large", "malformed", "other"];
+
+/// Counters of the server itself: every HTTP answer by status, whichever route
+/// (or none) it came from, and connections that failed before a request.
+#[derive(Default)]
+pub struct HttpMetrics {
+    responses: [AtomicU64; STATUSES.len() + 1],
+    connection_errors: [AtomicU64; CONNECTION_ERRORS.len()],
+}
+
+impl HttpMetrics {
+    /// Counts one answer.
+    pub fn response(&self, status: u16) {
+        let i = STATUSES
+            .iter()
+            .position(|s| *s == status)
+            .unwrap_or(STATUSES.len());
+        self.responses[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one failed connection, `kind` one of [`CONNECTION_ERRORS`].
+    pub fn connection_error(&self, kind: &str) {
+        let i = CONNECTION_ERRORS
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(CONNECTION_ERRORS.len() - 1);
+        self.connection_errors[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String) {
+        family(
+            out,
+            "headway_http_responses_total",
+            "counter",
+            "HTTP answers by status, every route and none.",
+        );
+        let statuses = STATUSES.iter().map(|s| s.to_string());
+        for (status, c) in statuses.chain(["other".to_owned()]).zip(&self.responses) {
+            let _ = writeln!(
+                out,
+                "headway_http_responses_total{{status=\"{status}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        family(
+            out,
+            "headway_connection_errors_total",
+            "counter",
+            "Connections that failed before a request reached the router.",
+        );
+        for (kind, c) in CONNECTION_ERRORS.iter().zip(&self.connection_errors) {
+            let _ = writeln!(
+                out,
+                "headway_connection_errors_total{{kind=\"{kind}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
@@ -79,10 +149,11 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Every tenant's counters in the Prometheus text format.
-pub fn render(registry: &Registry) -> String {
+/// The server's and every tenant's counters in the Prometheus text format.
+pub fn render(registry: &Registry, http: &HttpMetrics) -> String {
     let tenants = registry.tenants();
     let mut out = String::new();
+    http.render(&mut out);
     let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
     family(
         &mut out,

@@ -15,7 +15,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use headway_core::fixtures::{differences, parse_fixtures};
-use headway_host::{Plugin, Runtime, TenantConfig};
+use headway_host::{
+    FileError, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES, Plugin, Runtime, TenantConfig,
+};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -294,6 +296,8 @@ pub struct Registry {
     /// Assessments running at once, all tenants together, within the engine's
     /// instance pool.
     pub engine_permits: Semaphore,
+    /// The largest plugin file a tenant may point at.
+    max_plugin_bytes: u64,
 }
 
 /// What one [`Registry::reconcile`] pass did.
@@ -338,7 +342,14 @@ impl Registry {
             root,
             tenants: ArcSwap::from_pointee(BTreeMap::new()),
             loading: Mutex::new(()),
+            max_plugin_bytes: headway_host::MAX_PLUGIN_BYTES,
         }
+    }
+
+    /// Refuses plugin files above `bytes` (default [`headway_host::MAX_PLUGIN_BYTES`]).
+    pub fn with_max_plugin_bytes(mut self, bytes: u64) -> Self {
+        self.max_plugin_bytes = bytes;
+        self
     }
 
     /// A tenant by id.
@@ -541,9 +552,18 @@ impl Registry {
             reason: e.to_string(),
         };
         let config = TenantConfig::load(&tenant.dir).map_err(|e| unread(e.into()))?;
-        let bytes = headway_host::read_plugin(&config.plugin).map_err(|e| unread(e.into()))?;
-        let toml_text = std::fs::read(tenant.dir.join("tenant.toml")).unwrap_or_default();
-        let fixtures_text = std::fs::read_to_string(tenant.dir.join("fixtures.jsonl")).ok();
+        let bytes = headway_host::read_plugin_capped(&config.plugin, self.max_plugin_bytes)
+            .map_err(|e| unread(e.into()))?;
+        let toml_text =
+            headway_host::read_capped(&tenant.dir.join("tenant.toml"), MAX_CONFIG_BYTES)
+                .unwrap_or_default();
+        let fixtures_path = tenant.dir.join("fixtures.jsonl");
+        let fixtures_text = match headway_host::read_text_capped(&fixtures_path, MAX_FIXTURES_BYTES)
+        {
+            Ok(text) => Some(text),
+            Err(FileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(unread(LoadFailure::Fixtures(format!("cannot read: {e}")))),
+        };
         let mut h = Sha256::new();
         for part in [
             &toml_text[..],

@@ -785,3 +785,165 @@ async fn requests_are_checked_before_their_bodies_cost_anything() {
     );
     drop(stalled);
 }
+
+/// Sends `request` as raw bytes and returns what comes back until the server
+/// closes (or 5 s pass).
+async fn raw(addr: SocketAddr, request: Vec<u8>) -> String {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // The server may answer and close before all of a huge head is sent.
+        let _ = conn.write_all(&request);
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).to_string()
+    })
+    .await
+    .unwrap()
+}
+
+fn metric(metrics: &str, series: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_heads_answer_json_and_every_answer_is_counted() {
+    let dir = tenants();
+    let server = serve(dir.path(), 64 << 10).await;
+    let c = Client::new(server.addr);
+    let head = |extra: String| {
+        format!("GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{extra}\r\n").into_bytes()
+    };
+    // 150 small fields, and one field of 40 KiB: both within hyper's buffer,
+    // refused by the API with its JSON error.
+    let many: String = (0..150).map(|i| format!("x-{i}: y\r\n")).collect();
+    let long = format!("x-long: {}\r\n", "y".repeat(40 << 10));
+    for extra in [many, long] {
+        let answer = raw(server.addr, head(extra)).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.200}");
+        assert!(
+            answer.contains("\"code\":\"headers-too-large\""),
+            "{answer:.400}"
+        );
+    }
+    let target = format!("/healthz?{}", "q".repeat(9 << 10));
+    let answer = raw(
+        server.addr,
+        format!("GET {target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").into_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 414"), "{answer:.200}");
+    assert!(
+        answer.contains("\"code\":\"uri-too-long\""),
+        "{answer:.400}"
+    );
+    // A head past hyper's own buffer never reaches the router: hyper answers
+    // 431 itself, and the connection error is counted.
+    let huge = format!("x-huge: {}\r\n", "y".repeat(1 << 20));
+    let answer = raw(server.addr, head(huge)).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.200}");
+
+    let (code, _) = c.get("/nowhere", None).await;
+    assert_eq!(code, 404);
+    let (_, metrics) = c.get("/metrics", None).await;
+    let metrics = metrics.as_str().unwrap();
+    let count = |series: &str| metric(metrics, series);
+    assert_eq!(
+        count("headway_http_responses_total{status=\"431\"}"),
+        Some(2)
+    );
+    assert_eq!(
+        count("headway_http_responses_total{status=\"414\"}"),
+        Some(1)
+    );
+    assert_eq!(
+        count("headway_http_responses_total{status=\"404\"}"),
+        Some(1)
+    );
+    assert_eq!(
+        count("headway_connection_errors_total{kind=\"headers-too-large\"}"),
+        Some(1),
+        "{metrics}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_move_to_an_internal_address() {
+    let dir = tenants();
+    let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+    options.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    let server = start(options).await.expect("server starts");
+    let public = Client::new(server.addr);
+    let (code, body) = public.get("/metrics", None).await;
+    assert_eq!((code, body["code"].as_str()), (404, Some("not-found")));
+    let (code, _) = public.get("/healthz", None).await;
+    assert_eq!(code, 200);
+    let internal = Client::new(server.metrics_addr.expect("a metrics address"));
+    let (code, metrics) = internal.get("/metrics", None).await;
+    assert_eq!(code, 200);
+    let metrics = metrics.as_str().unwrap();
+    // The public 404 is counted where the metrics are.
+    assert_eq!(
+        metric(metrics, "headway_http_responses_total{status=\"404\"}"),
+        Some(1),
+        "{metrics}"
+    );
+    assert!(metrics.contains("headway_plugin_info{tenant=\"alpha\""));
+    // Nothing else is served on the internal address.
+    let (code, _) = internal.get("/v1/tenants/alpha/status", Some(ALPHA)).await;
+    assert_eq!(code, 404);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_tenant_folder_points_at_is_read_within_bounds() {
+    let dir = tenants();
+    // Beta's fixtures are a device that never ends; alpha's plugin is over the
+    // operator's cap of 1 MiB. Each fails alone, naming the file.
+    let fixtures = dir.path().join("beta/fixtures.jsonl");
+    std::fs::remove_file(&fixtures).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &fixtures).unwrap();
+    let gamma = dir.path().join("gamma");
+    std::fs::create_dir(&gamma).unwrap();
+    std::fs::copy(SAAS_HEALTH, gamma.join("plugin.wasm")).unwrap();
+    std::fs::write(
+        gamma.join("tenant.toml"),
+        "name = \"Gamma\"\nplugin = \"plugin.wasm\"\n",
+    )
+    .unwrap();
+    let big = dir.path().join("alpha/plugin.wasm");
+    let mut bytes = std::fs::read(&big).unwrap();
+    bytes.resize(bytes.len().max(1 << 20) + 1, 0);
+    std::fs::write(&big, bytes).unwrap();
+    let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+    options.max_plugin_bytes = 1 << 20;
+    let server = start(options).await.expect("server starts");
+    let mut failed = server.initial.failed.clone();
+    failed.sort();
+    assert_eq!(failed, ["alpha", "beta"]);
+    assert_eq!(server.initial.loaded, ["gamma"]);
+    let error = |id: &str| {
+        server
+            .registry
+            .tenant(id)
+            .unwrap()
+            .status()
+            .last_reload_error
+            .unwrap()
+    };
+    let alpha = error("alpha");
+    assert!(
+        alpha.contains("plugin.wasm") && alpha.contains("more than the 1048576 allowed"),
+        "{alpha}"
+    );
+    let beta = error("beta");
+    assert!(
+        beta.contains("fixtures") && beta.contains("it is a device, not a regular file"),
+        "{beta}"
+    );
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,83 @@
+//! `headway serve`: the HTTP server over a tenants directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+/// Serve every tenant of a directory over HTTP, reloading a tenant's rules when
+/// its files change (see docs/openapi.json).
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The tenants directory (one folder per tenant, each with tenant.toml).
+    #[arg(long, default_value = "tenants")]
+    tenants: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Serve /metrics on this address only (it names every tenant, plugin and
+    /// digest: keep it where only your monitoring reaches). Without it, /metrics
+    /// is on --listen.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// Keep compiled plugins here across restarts (outside the tenants directory).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Largest request body, in MiB.
+    #[arg(long, default_value_t = 8)]
+    max_body_mib: usize,
+    /// Largest plugin file a tenant may point at, in MiB.
+    #[arg(long, default_value_t = headway_host::MAX_PLUGIN_BYTES >> 20)]
+    max_plugin_mib: u64,
+}
+
+/// Runs until SIGTERM or Ctrl-C, then finishes requests in flight.
+pub fn serve(args: ServeArgs) -> Result<()> {
+    let mut options = headway_server::ServeOptions::new(args.tenants, args.listen);
+    options.metrics_listen = args.metrics_listen;
+    options.cache_dir = args.cache_dir;
+    options.max_body_bytes = args.max_body_mib << 20;
+    options.max_plugin_bytes = args.max_plugin_mib << 20;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let server = headway_server::start(options).await?;
+        let tenants = server.registry.tenants();
+        let serving = tenants.values().filter(|t| t.current().is_some()).count();
+        eprintln!(
+            "listening on http://{}: {} tenants, {serving} serving",
+            server.addr,
+            tenants.len()
+        );
+        match server.metrics_addr {
+            Some(at) => eprintln!("metrics on http://{at}/metrics"),
+            None => eprintln!(
+                "metrics on http://{}/metrics, open to anyone who reaches it \
+                 (--metrics-listen moves them to an internal address)",
+                server.addr
+            ),
+        }
+        for id in &server.initial.failed {
+            if let Some(t) = server.registry.tenant(id) {
+                let status = t.status();
+                eprintln!(
+                    "tenant `{id}` not serving: {}",
+                    status.last_reload_error.unwrap_or_default()
+                );
+            }
+        }
+        shutdown_signal().await;
+        eprintln!("shutting down: finishing requests in flight");
+        server.shutdown().await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
