@@ -42,7 +42,12 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<ExitCode> {
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut problems = Problems::new(&tenant.id, &plugin);
     let mut store_sink = match &mut store {
-        Some(s) => Some(StoreSink::begin(s, &tenant.id, &plugin)?),
+        Some(s) => Some(StoreSink::begin(
+            s,
+            &tenant.id,
+            &plugin,
+            &args.accounts.display().to_string(),
+        )?),
         None => None,
     };
     let summary = match options.format {
@@ -80,10 +85,13 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<ExitCode> {
     };
     problems.finish();
     if let Some(sink) = store_sink {
-        let (snapshots, done) = sink.commit()?;
+        let log = sink.commit(&summary)?;
+        let done = log.recorded;
         eprintln!(
-            "recorded {snapshots} snapshots in `{}`: {} new, {} changed, {} unchanged",
+            "recorded run {} in `{}`: {} snapshots, {} new, {} changed, {} unchanged",
+            log.id,
             args.store.as_deref().unwrap_or(Path::new("")).display(),
+            log.scored,
             done.new,
             done.changed,
             done.unchanged

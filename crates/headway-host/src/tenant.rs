@@ -125,35 +125,42 @@ impl TenantConfig {
                 source,
             }
         })?;
-        let mut config: TenantConfig = toml::from_str(&text).map_err(|e| TenantError::Invalid {
-            path: path.clone(),
+        let folder = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "default".to_owned());
+        let mut config = Self::parse(&text, &path, &folder)?;
+        config.plugin = dir.join(&config.plugin);
+        Ok(config)
+    }
+
+    /// Parses and checks a tenant.toml's text (no file is touched); `path` names
+    /// it in errors, `folder` is the id when the file gives none. The plugin path
+    /// is left as written.
+    pub fn parse(text: &str, path: &Path, folder: &str) -> Result<Self, TenantError> {
+        let mut config: TenantConfig = toml::from_str(text).map_err(|e| TenantError::Invalid {
+            path: path.to_owned(),
             message: e.to_string(),
         })?;
         if config.id.is_empty() {
-            config.id = dir
-                .canonicalize()
-                .ok()
-                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "default".to_owned());
+            config.id = folder.to_owned();
         }
+        let invalid = |message: String| TenantError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
         let limits = &config.limits;
         if limits.batch_size == 0 || limits.memory_mib == 0 || limits.fuel_per_account == 0 {
-            return Err(TenantError::Invalid {
-                path,
-                message: "limits must be above zero".to_owned(),
-            });
+            return Err(invalid("limits must be above zero".to_owned()));
         }
         if limits.memory_mib > crate::runtime::MAX_MEMORY_MIB {
-            return Err(TenantError::Invalid {
-                path,
-                message: format!(
-                    "limits.memory_mib is {}, at most {} is supported",
-                    limits.memory_mib,
-                    crate::runtime::MAX_MEMORY_MIB
-                ),
-            });
+            return Err(invalid(format!(
+                "limits.memory_mib is {}, at most {} is supported",
+                limits.memory_mib,
+                crate::runtime::MAX_MEMORY_MIB
+            )));
         }
-        config.plugin = dir.join(&config.plugin);
         Ok(config)
     }
 }

@@ -19,7 +19,9 @@ mod source;
 use std::io::Write;
 
 use headway_host::Plugin;
-use headway_store::{Recorded, RunRecorder, SnapshotStore, StoreError};
+use headway_store::{
+    BandCount, MAX_LOGGED_FAILURES, RunLog, RunRecorder, SnapshotStore, StoreError,
+};
 
 pub use render::{OutputFormat, clean};
 pub use run::{RunError, RunOptions, RunSummary, ScoredChunk, Sink, SinkError, run, score_values};
@@ -53,42 +55,65 @@ impl<W: Write> Sink for WriteSink<W> {
     }
 }
 
-/// Records every scored row as a snapshot, all in one transaction: a run that
-/// stops halfway leaves nothing behind.
+/// Records every scored row as a snapshot, and the run's log, all in one
+/// transaction: a run that stops halfway leaves nothing behind.
 pub struct StoreSink<'s, 'p> {
     run: Box<dyn RunRecorder + 's>,
-    tenant: String,
     plugin: &'p Plugin,
-    snapshots: usize,
+    log: RunLog,
+    started: std::time::Instant,
 }
 
 impl<'s, 'p> StoreSink<'s, 'p> {
-    /// Starts recording `plugin`'s run for `tenant` in `store`.
+    /// Starts recording `plugin`'s run of `source` for `tenant` in `store`.
     pub fn begin(
         store: &'s mut dyn SnapshotStore,
         tenant: &str,
         plugin: &'p Plugin,
+        source: &str,
     ) -> Result<Self, StoreError> {
+        let started_at = jiff::Timestamp::now().round(jiff::Unit::Millisecond);
         Ok(Self {
             run: store.begin_run(plugin.info(), plugin.plugin_ref())?,
-            tenant: tenant.to_owned(),
+            log: RunLog::new(
+                tenant,
+                plugin.plugin_ref(),
+                source,
+                started_at.map_or_else(|_| String::new(), |t| t.to_string()),
+            ),
             plugin,
-            snapshots: 0,
+            started: std::time::Instant::now(),
         })
     }
 
-    /// Commits the run: how many snapshots were new, changed or the same.
-    pub fn commit(self) -> Result<(usize, Recorded), StoreError> {
-        let snapshots = self.snapshots;
-        Ok((snapshots, self.run.commit()?))
+    /// Commits the run with the counts of `summary`: the log as stored.
+    pub fn commit(mut self, summary: &RunSummary) -> Result<RunLog, StoreError> {
+        self.log.duration_ms = self.started.elapsed().as_secs_f64() * 1e3;
+        self.log.records = summary.records;
+        self.log.scored = summary.scored();
+        self.log.failed = summary.failed;
+        self.log.bands = summary
+            .bands
+            .iter()
+            .map(|(band, accounts)| BandCount {
+                band: band.clone(),
+                accounts: *accounts,
+            })
+            .collect();
+        self.run.commit(self.log)
     }
 }
 
 impl Sink for StoreSink<'_, '_> {
     fn chunk(&mut self, chunk: &ScoredChunk) -> Result<(), SinkError> {
-        let snapshots = chunk.snapshots(&self.tenant, self.plugin);
-        self.snapshots += snapshots.len();
+        let snapshots = chunk.snapshots(&self.log.tenant, self.plugin);
         self.run.add(&snapshots)?;
+        let room = MAX_LOGGED_FAILURES.saturating_sub(self.log.failures.len());
+        if room > 0 {
+            let mut failures = chunk.failures();
+            failures.truncate(room);
+            self.log.failures.extend(failures);
+        }
         Ok(())
     }
 }

@@ -11,8 +11,11 @@ use std::sync::{Condvar, Mutex};
 
 use headway_core::assessed::AssessedBatch;
 use headway_core::success::Snapshot;
-use headway_core::{AccountBatch, DuplicateIds, InputDefaults, InputError, ScoreRecord};
+use headway_core::{
+    AccountBatch, AccountError, DuplicateIds, InputDefaults, InputError, ScoreRecord,
+};
 use headway_host::{LogLine, Plugin};
+use headway_store::RunFailure;
 
 use crate::render::{self, Line, OutputFormat, View};
 use crate::source::{Chunk, Parser, Source};
@@ -130,6 +133,31 @@ impl ScoredChunk {
     /// The rows that count (not dropped).
     fn rows(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.batch.len()).filter(|r| !self.dropped[*r])
+    }
+
+    /// Every record without a score, in input order: rejected lines and
+    /// accounts the plugin failed.
+    pub fn failures(&self) -> Vec<RunFailure> {
+        let mut out: Vec<RunFailure> = self
+            .rejected
+            .iter()
+            .map(|e| RunFailure {
+                line: e.line,
+                account_id: e.account_id.clone(),
+                error: AccountError::from(e),
+            })
+            .collect();
+        for r in self.rows() {
+            if let Some(error) = &self.assessed.errors[r] {
+                out.push(RunFailure {
+                    line: self.batch.lines[r],
+                    account_id: Some(self.batch.ids.get(r).to_owned()),
+                    error: error.clone(),
+                });
+            }
+        }
+        out.sort_by_key(|f| f.line);
+        out
     }
 
     /// A snapshot per scored row, for the history store.

@@ -196,21 +196,38 @@ fn the_store_records_each_scored_account_once_per_day() {
     let text = book();
     let dir = tempfile::tempdir().unwrap();
     let mut store = headway_store::SqliteStore::open(&dir.path().join("h.db")).unwrap();
-    for expected_new in [10, 0] {
-        let mut sink = StoreSink::begin(&mut store, "acme", &plugin).unwrap();
+    for (run_id, expected_new) in [(1, 10), (2, 0)] {
+        let mut sink = StoreSink::begin(&mut store, "acme", &plugin, "book.jsonl").unwrap();
         let source = Source::new("book", text.as_bytes(), InputFormat::JsonLines);
-        run(
+        let summary = run(
             source,
             &plugin,
             &options(2, 3, OutputFormat::JsonLines),
             &mut [&mut sink],
         )
         .unwrap();
-        let (snapshots, done) = sink.commit().unwrap();
-        assert_eq!(snapshots, 10, "the repeated line is not recorded twice");
-        assert_eq!(done.new, expected_new);
-        assert_eq!(done.unchanged, 10 - expected_new);
+        let log = sink.commit(&summary).unwrap();
+        assert_eq!(log.id, run_id);
+        assert_eq!(log.scored, 10, "the repeated line is not recorded twice");
+        assert_eq!(log.recorded.new, expected_new);
+        assert_eq!(log.recorded.unchanged, 10 - expected_new);
+        // Three bad lines (a bad value, a broken line, the repeat), by line.
+        assert_eq!((log.records, log.failed), (13, 3));
+        let lines: Vec<usize> = log.failures.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [4, 8, 14]);
+        assert_eq!(log.failures[0].error.field.as_deref(), Some("arr"));
+        assert_eq!(log.bands.iter().map(|b| b.accounts).sum::<usize>(), 10);
+        assert_eq!(
+            (log.source.as_str(), log.tenant.as_str()),
+            ("book.jsonl", "acme")
+        );
+        assert_eq!(store_runs(&store), run_id as usize);
     }
+}
+
+fn store_runs(store: &headway_store::SqliteStore) -> usize {
+    use headway_store::SnapshotStore;
+    store.runs("acme", None, 100).unwrap().len()
 }
 
 /// Fails on its third chunk.

@@ -13,8 +13,9 @@
 use std::path::{Path, PathBuf};
 
 use headway_core::success::Snapshot;
-use headway_core::{Date, PluginInfo, PluginRef};
-use rusqlite::{Connection, params};
+use headway_core::{AccountError, Date, PluginInfo, PluginRef};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +51,7 @@ pub enum StoreError {
 }
 
 /// What recording a run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recorded {
     /// Snapshots not stored before.
     pub new: usize,
@@ -58,6 +59,78 @@ pub struct Recorded {
     pub changed: usize,
     /// Snapshots stored before with the same values.
     pub unchanged: usize,
+}
+
+/// Failures a run log keeps in full; the rest are counted.
+pub const MAX_LOGGED_FAILURES: usize = 100;
+
+/// One recorded scoring run: what was scored, by which build, what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLog {
+    /// Assigned by the store when the run commits (0 before).
+    pub id: i64,
+    /// The tenant.
+    pub tenant: String,
+    /// The build that scored.
+    pub plugin: PluginRef,
+    /// Where the accounts came from (a file name, `request body`).
+    pub source: String,
+    /// When the run started, RFC 3339 UTC.
+    pub started_at: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
+    /// Records (one per non-blank input line).
+    pub records: usize,
+    /// Accounts scored.
+    pub scored: usize,
+    /// Records without a score (rejected lines included).
+    pub failed: usize,
+    /// Scored accounts per band, in the plugin's order.
+    pub bands: Vec<BandCount>,
+    /// What the store did with the snapshots.
+    pub recorded: Recorded,
+    /// The first [`MAX_LOGGED_FAILURES`] failures, in input order.
+    pub failures: Vec<RunFailure>,
+}
+
+impl RunLog {
+    /// The log of a run about to start: counts zero, no id yet.
+    pub fn new(tenant: &str, plugin: &PluginRef, source: &str, started_at: String) -> Self {
+        Self {
+            id: 0,
+            tenant: tenant.to_owned(),
+            plugin: plugin.clone(),
+            source: source.to_owned(),
+            started_at,
+            duration_ms: 0.0,
+            records: 0,
+            scored: 0,
+            failed: 0,
+            bands: Vec::new(),
+            recorded: Recorded::default(),
+            failures: Vec::new(),
+        }
+    }
+}
+
+/// Accounts in one band.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BandCount {
+    /// The band's name.
+    pub band: String,
+    /// Accounts scored into it.
+    pub accounts: usize,
+}
+
+/// One account (or input line) a run could not score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFailure {
+    /// The input line.
+    pub line: usize,
+    /// The account, when its id could be read.
+    pub account_id: Option<String>,
+    /// What went wrong.
+    pub error: AccountError,
 }
 
 /// One plugin build that has snapshots for a tenant.
@@ -77,13 +150,14 @@ pub struct StoredBuild {
 
 /// Where snapshots are kept.
 pub trait SnapshotStore {
-    /// Records one run of one plugin build, all or nothing.
+    /// Records one run of one plugin build with its log, all or nothing.
     fn record(
         &mut self,
         info: &PluginInfo,
         plugin: &PluginRef,
         snapshots: &[Snapshot],
-    ) -> Result<Recorded, StoreError>;
+        log: RunLog,
+    ) -> Result<RunLog, StoreError>;
 
     /// Starts recording a run of one build whose snapshots arrive in parts (a
     /// streaming run): nothing is visible to readers until
@@ -103,10 +177,23 @@ pub trait SnapshotStore {
     /// The builds with snapshots for a tenant: by latest day, then the most
     /// recently recorded last.
     fn builds(&self, tenant: &str) -> Result<Vec<StoredBuild>, StoreError>;
+
+    /// A tenant's runs, newest first: at most `limit`, older than run `before`
+    /// when given (the cursor of the previous page).
+    fn runs(
+        &self,
+        tenant: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<RunLog>, StoreError>;
+
+    /// One run of a tenant; `None` for another tenant's run id.
+    fn run(&self, tenant: &str, id: i64) -> Result<Option<RunLog>, StoreError>;
 }
 
-/// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes (`PRAGMA user_version`). Version 1
+/// files (no `runs`) are upgraded in place: the schema only adds tables.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugin_builds (
@@ -128,6 +215,13 @@ CREATE TABLE IF NOT EXISTS snapshots (
     UNIQUE (tenant, digest, account_id, as_of)
 );
 CREATE INDEX IF NOT EXISTS snapshots_by_account ON snapshots (tenant, account_id, as_of);
+CREATE TABLE IF NOT EXISTS runs (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant     TEXT NOT NULL,
+    digest     TEXT NOT NULL REFERENCES plugin_builds (digest),
+    log        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant, id);
 ";
 
 const COLUMNS: &str = "s.tenant, s.account_id, s.as_of, s.arr, s.score, s.band, s.factors, s.milestones, \
@@ -246,8 +340,9 @@ pub trait RunRecorder {
     /// Adds snapshots of the run.
     fn add(&mut self, snapshots: &[Snapshot]) -> Result<(), StoreError>;
 
-    /// Makes the run visible, all of it at once.
-    fn commit(self: Box<Self>) -> Result<Recorded, StoreError>;
+    /// Makes the run visible, all of it at once, with its log (`id` and
+    /// `recorded` filled in by the store); the log as stored.
+    fn commit(self: Box<Self>, log: RunLog) -> Result<RunLog, StoreError>;
 }
 
 struct SqliteRun<'s> {
@@ -298,13 +393,31 @@ impl RunRecorder for SqliteRun<'_> {
         })
     }
 
-    fn commit(self: Box<Self>) -> Result<Recorded, StoreError> {
-        let recorded = self.recorded;
+    fn commit(self: Box<Self>, mut log: RunLog) -> Result<RunLog, StoreError> {
+        log.recorded = self.recorded;
         let path = self.path.to_owned();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
         self.tx
-            .commit()
-            .map_err(|source| StoreError::Sqlite { path, source })?;
-        Ok(recorded)
+            .execute(
+                "INSERT INTO runs (tenant, digest, log) VALUES (?1, ?2, '')",
+                params![log.tenant, self.digest],
+            )
+            .map_err(sqlite)?;
+        log.id = self.tx.last_insert_rowid();
+        self.tx
+            .execute(
+                "UPDATE runs SET log = ?2 WHERE id = ?1",
+                params![
+                    log.id,
+                    serde_json::to_string(&log).expect("a run log serialises")
+                ],
+            )
+            .map_err(sqlite)?;
+        self.tx.commit().map_err(sqlite)?;
+        Ok(log)
     }
 }
 
@@ -326,10 +439,11 @@ impl SnapshotStore for SqliteStore {
         info: &PluginInfo,
         plugin: &PluginRef,
         snapshots: &[Snapshot],
-    ) -> Result<Recorded, StoreError> {
+        log: RunLog,
+    ) -> Result<RunLog, StoreError> {
         let mut run = self.begin_run(info, plugin)?;
         run.add(snapshots)?;
-        run.commit()
+        run.commit(log)
     }
 
     fn begin_run<'s>(
@@ -419,6 +533,52 @@ impl SnapshotStore for SqliteStore {
         })
         .collect()
     }
+
+    fn runs(
+        &self,
+        tenant: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<RunLog>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, log FROM runs WHERE tenant = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(
+                params![tenant, before.unwrap_or(i64::MAX), limit as i64],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, log) = row.map_err(|e| self.sqlite(e))?;
+            match serde_json::from_str(&log) {
+                Ok(log) => out.push(log),
+                Err(e) => tracing::warn!(
+                    "skipping run {id}: {}",
+                    self.corrupt(format!("run {id}"), e)
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    fn run(&self, tenant: &str, id: i64) -> Result<Option<RunLog>, StoreError> {
+        let log: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT log FROM runs WHERE tenant = ?1 AND id = ?2",
+                params![tenant, id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))?;
+        log.map(|log| serde_json::from_str(&log).map_err(|e| self.corrupt(format!("run {id}"), e)))
+            .transpose()
+    }
 }
 
 /// The build of `tenant` with the latest snapshot, if any.
@@ -468,6 +628,20 @@ mod tests {
         }
     }
 
+    /// Records `snapshots` as one run of build `digest`.
+    fn record(store: &mut SqliteStore, digest: &str, snapshots: &[Snapshot]) -> Recorded {
+        let log = RunLog::new(
+            "acme",
+            &plugin(digest),
+            "test",
+            "2026-11-01T00:00:00Z".into(),
+        );
+        store
+            .record(&info(), &plugin(digest), snapshots, log)
+            .unwrap()
+            .recorded
+    }
+
     fn info() -> PluginInfo {
         PluginInfo {
             name: "p".into(),
@@ -486,7 +660,7 @@ mod tests {
             snap("a", "2026-11-01", 60.0, "sha256:1"),
             snap("b", "2026-11-01", 70.0, "sha256:1"),
         ];
-        let first = store.record(&info(), &plugin("sha256:1"), &run).unwrap();
+        let first = record(&mut store, "sha256:1", &run);
         assert_eq!(
             first,
             Recorded {
@@ -495,7 +669,7 @@ mod tests {
                 unchanged: 0
             }
         );
-        let again = store.record(&info(), &plugin("sha256:1"), &run).unwrap();
+        let again = record(&mut store, "sha256:1", &run);
         assert_eq!(
             again,
             Recorded {
@@ -506,7 +680,7 @@ mod tests {
         );
         // Corrected input for one day: replaced, not duplicated.
         let fixed = [snap("b", "2026-11-01", 72.0, "sha256:1")];
-        let third = store.record(&info(), &plugin("sha256:1"), &fixed).unwrap();
+        let third = record(&mut store, "sha256:1", &fixed);
         assert_eq!(
             third,
             Recorded {
@@ -517,7 +691,7 @@ mod tests {
         );
         // A new build is kept beside the old one.
         let v2 = [snap("a", "2026-11-01", 65.0, "sha256:2")];
-        store.record(&info(), &plugin("sha256:2"), &v2).unwrap();
+        record(&mut store, "sha256:2", &v2);
 
         let history = store.account_history("acme", "a").unwrap();
         let seen: Vec<(String, f64, &str)> = history
@@ -553,7 +727,7 @@ mod tests {
             snap("a", "2026-10-01", 50.0, "sha256:1"),
             snap("a", "2026-11-01", 60.0, "sha256:1"),
         ];
-        store.record(&info(), &plugin("sha256:1"), &run).unwrap();
+        record(&mut store, "sha256:1", &run);
         // What an older build let a plugin write: a day no reader can parse.
         store
             .conn
@@ -574,13 +748,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
         let mut store = SqliteStore::open(&path).unwrap();
-        store
-            .record(
-                &info(),
-                &plugin("sha256:1"),
-                &[snap("a", "2026-10-01", 50.0, "sha256:1")],
-            )
-            .unwrap();
+        record(
+            &mut store,
+            "sha256:1",
+            &[snap("a", "2026-10-01", 50.0, "sha256:1")],
+        );
         // A second run dies mid-transaction: its connection is never closed and
         // its rows never committed (what a killed process leaves in the WAL).
         let mut dying = SqliteStore::open(&path).unwrap();
@@ -619,8 +791,67 @@ mod tests {
         drop(conn);
         let err = SqliteStore::open(&path).err().unwrap().to_string();
         assert!(
-            err.contains("schema version 99, this build reads up to 1"),
+            err.contains("schema version 99, this build reads up to 2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn runs_are_logged_with_their_snapshots_and_listed_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        for day in ["2026-09-01", "2026-10-01", "2026-11-01"] {
+            record(&mut store, "sha256:1", &[snap("a", day, 50.0, "sha256:1")]);
+        }
+        let runs = store.runs("acme", None, 2).unwrap();
+        let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [3, 2]);
+        assert_eq!(runs[0].recorded.new, 1);
+        assert_eq!(runs[0].plugin.digest, "sha256:1");
+        // The next page starts below the last id seen.
+        let older: Vec<i64> = store
+            .runs("acme", Some(2), 2)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(older, [1]);
+        assert_eq!(store.run("acme", 2).unwrap().unwrap().id, 2);
+        // Another tenant sees neither the list nor a run by its id.
+        assert!(store.runs("other", None, 10).unwrap().is_empty());
+        assert!(store.run("other", 2).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_version_1_file_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let mut store = SqliteStore::open(&path).unwrap();
+            record(
+                &mut store,
+                "sha256:1",
+                &[snap("a", "2026-10-01", 50.0, "sha256:1")],
+            );
+            // What a version 1 build left: no runs table.
+            store
+                .conn
+                .execute_batch("DROP TABLE runs; PRAGMA user_version = 1;")
+                .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.snapshots("acme", "sha256:1").unwrap().len(), 1);
+        record(
+            &mut store,
+            "sha256:1",
+            &[snap("a", "2026-11-01", 55.0, "sha256:1")],
+        );
+        assert_eq!(store.runs("acme", None, 10).unwrap().len(), 1);
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
     }
 }
