@@ -1,15 +1,16 @@
 //! `headway history`, `forecast` and `backtest`: the Success Vector commands, on
 //! top of the snapshot store that `headway score --store` fills.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use headway_core::backtest::{Backtest, backtest};
-use headway_core::success::{Basis, Snapshot, SuccessVector, forecast_expansion, success_vector};
+use headway_core::success::{Basis, Snapshot, SuccessVector, forecast_expansion};
 use headway_host::TenantConfig;
 use headway_store::{SnapshotStore, SqliteStore, StoredBuild};
+use headway_views::{BuildChoice, pick_build};
 
 use crate::Format;
 use crate::output::money;
@@ -94,37 +95,18 @@ impl StoreArgs {
     /// The build to read: the one asked for, else the tenant's current plugin if
     /// it has snapshots, else the one with the latest snapshot.
     fn build(&self, opened: &Opened) -> Result<StoredBuild> {
-        let mut builds = opened.store.builds(&opened.tenant)?;
-        let wanted = self.build.as_deref().or(opened.current_build.as_deref());
-        let found = match wanted {
-            Some(prefix) => builds
-                .iter()
-                .rposition(|b| b.plugin.digest.starts_with(prefix))
-                .map(|i| builds.swap_remove(i))
-                .or_else(|| self.build.is_none().then(|| builds.pop()).flatten()),
-            None => builds.pop(),
+        let choice = match (&self.build, &opened.current_build) {
+            (Some(b), _) => BuildChoice::Exactly(b),
+            (None, Some(current)) => BuildChoice::Prefer(current),
+            (None, None) => BuildChoice::Latest,
         };
-        found.with_context(|| {
-            format!(
-                "`{}` has no snapshots of tenant `{}`{}",
-                self.store.display(),
-                opened.tenant,
-                self.build
-                    .as_deref()
-                    .map(|b| format!(" by build `{b}`"))
-                    .unwrap_or_default()
-            )
-        })
+        pick_build(&opened.store, &opened.tenant, choice)
+            .with_context(|| format!("in `{}`", self.store.display()))
     }
 }
 
 fn build_label(b: &StoredBuild) -> String {
-    format!(
-        "{} {} ({})",
-        b.plugin.name,
-        b.plugin.version,
-        crate::short_digest(&b.plugin.digest)
-    )
+    headway_views::build_label(&b.plugin)
 }
 
 fn percent(x: f64) -> String {
@@ -151,42 +133,26 @@ fn three(x: Option<f64>) -> String {
 /// `headway history`: one account over time, and its Success Vector today.
 pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
     let opened = args.open()?;
-    let snapshots = opened.store.account_history(&opened.tenant, account)?;
-    if snapshots.is_empty() {
-        bail!(
-            "`{}` has no snapshots of account `{account}` of tenant `{}`",
-            args.store.display(),
-            opened.tenant
-        );
-    }
     let build = args.build(&opened)?;
-    let mine: Vec<Snapshot> = snapshots
-        .iter()
-        .filter(|s| s.plugin.digest == build.plugin.digest)
-        .cloned()
-        .collect();
-    if mine.is_empty() {
-        bail!(
-            "account `{account}` has no snapshots by {}; pick another with --build",
-            build_label(&build)
-        );
-    }
-    let vector = success_vector(&mine, &build.info, opened.window);
+    let view = headway_views::account(
+        &opened.store,
+        &opened.tenant,
+        account,
+        &build,
+        opened.window,
+    )
+    .with_context(|| format!("in `{}`", args.store.display()))?;
     if args.format == Format::Json {
-        return print_json(&serde_json::json!({
-            "tenant": opened.tenant,
-            "account_id": account,
-            "window_days": opened.window,
-            "snapshots": snapshots,
-            "vector": vector,
-        }));
+        return print_json(&view);
     }
     let mut out = crate::output::human_stdout();
-    let others: BTreeSet<String> = snapshots
+    let others: BTreeSet<String> = view
+        .snapshots
         .iter()
         .filter(|s| s.plugin.digest != build.plugin.digest)
         .map(|s| format!("{} {}", s.plugin.name, s.plugin.version))
         .collect();
+    let mine: Vec<&Snapshot> = view.by_build().collect();
     writeln!(
         out,
         "{account} ({}): {} snapshots by {}{}",
@@ -218,7 +184,7 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
             s.band,
         )?;
     }
-    if let Some(v) = &vector {
+    if let Some(v) = &view.vector {
         writeln!(out)?;
         write_vector(&mut out, v, opened.window, &build)?;
     }
@@ -267,28 +233,15 @@ fn write_vector(
     Ok(())
 }
 
-/// Every account's Success Vector from one build's snapshots, for accounts whose
-/// latest snapshot is the book's latest day (the current book).
-fn vectors(snapshots: &[Snapshot], build: &StoredBuild, window: i32) -> Vec<SuccessVector> {
-    let mut by_account: BTreeMap<&str, Vec<Snapshot>> = BTreeMap::new();
-    for s in snapshots {
-        by_account.entry(&s.account_id).or_default().push(s.clone());
-    }
-    by_account
-        .values()
-        .filter_map(|history| success_vector(history, &build.info, window))
-        .filter(|v| v.as_of == build.last)
-        .collect()
-}
-
 /// `headway forecast`: milestone cohorts within the horizon and the expansion ARR.
 pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
     let opened = args.open()?;
     let build = args.build(&opened)?;
-    let snapshots = opened
-        .store
-        .snapshots(&opened.tenant, &build.plugin.digest)?;
-    let vectors = vectors(&snapshots, &build, opened.window);
+    let vectors: Vec<SuccessVector> =
+        headway_views::current_book(&opened.store, &opened.tenant, &build, opened.window)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
     let f = forecast_expansion(&vectors, &build.info, build.last, horizon);
     if args.format == Format::Json {
         return print_json(&serde_json::json!({

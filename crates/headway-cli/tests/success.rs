@@ -74,7 +74,10 @@ fn a_year_of_snapshots_feeds_history_forecast_and_backtest() {
         .count();
     let first = year.score(&[]);
     assert!(
-        first.contains(&format!("recorded {lines} snapshots")),
+        first.contains(&format!(
+            "recorded run 1 in `{}`: {lines} snapshots",
+            year.path("h.db")
+        )),
         "{first}"
     );
     assert!(
@@ -84,7 +87,10 @@ fn a_year_of_snapshots_feeds_history_forecast_and_backtest() {
     // Idempotent: the same days with the same build add nothing.
     let again = year.score(&[]);
     assert!(
-        again.contains(&format!("0 new, 0 changed, {lines} unchanged")),
+        again.contains(&format!(
+            "recorded run 2 in `{}`: {lines} snapshots, 0 new, 0 changed, {lines} unchanged",
+            year.path("h.db")
+        )),
         "{again}"
     );
 

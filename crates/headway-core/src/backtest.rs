@@ -223,6 +223,8 @@ mod tests {
             account_id: id.into(),
             as_of: d(date),
             arr: 100.0,
+            segment: String::new(),
+            renewal_date: None,
             score,
             band: band.into(),
             factors: vec![],

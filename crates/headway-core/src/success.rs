@@ -22,6 +22,12 @@ pub struct Snapshot {
     pub as_of: Date,
     /// The account's ARR on that day.
     pub arr: f64,
+    /// The account's segment on that day (empty: none).
+    #[serde(default)]
+    pub segment: String,
+    /// The account's next renewal as known on that day.
+    #[serde(default)]
+    pub renewal_date: Option<Date>,
     /// Health score 0-100.
     pub score: f64,
     /// Band name.
@@ -47,6 +53,8 @@ impl Snapshot {
             account_id: account.id.clone(),
             as_of: account.as_of,
             arr: account.arr,
+            segment: account.segment.clone(),
+            renewal_date: account.renewal_date,
             score: assessment.score,
             band: assessment.band,
             factors: assessment.factors,
@@ -324,6 +332,8 @@ mod tests {
             account_id: account.into(),
             as_of: d(day),
             arr: 100.0,
+            segment: String::new(),
+            renewal_date: None,
             score,
             band: "all".into(),
             factors: vec![],

@@ -170,6 +170,8 @@ impl ScoredChunk {
                     account_id: self.batch.ids.get(r).to_owned(),
                     as_of: self.batch.as_of[r],
                     arr: self.batch.arr[r],
+                    segment: self.batch.segments.get(r).to_owned(),
+                    renewal_date: self.batch.renewal_dates[r],
                     score: a.score,
                     band: a.band,
                     factors: a.factors,

@@ -192,8 +192,15 @@ pub trait SnapshotStore {
 }
 
 /// The schema version this build writes (`PRAGMA user_version`). Version 1
-/// files (no `runs`) are upgraded in place: the schema only adds tables.
+/// files are upgraded in place: [`UPGRADE_FROM_1`], then [`SCHEMA`] (which only
+/// creates what is missing).
 const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 snapshots had no segment or renewal day.
+const UPGRADE_FROM_1: &str = "
+ALTER TABLE snapshots ADD COLUMN segment TEXT NOT NULL DEFAULT '';
+ALTER TABLE snapshots ADD COLUMN renewal_date TEXT;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugin_builds (
@@ -208,6 +215,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     account_id TEXT NOT NULL,
     as_of      TEXT NOT NULL,
     arr        REAL NOT NULL,
+    segment    TEXT NOT NULL DEFAULT '',
+    renewal_date TEXT,
     score      REAL NOT NULL,
     band       TEXT NOT NULL,
     factors    TEXT NOT NULL,
@@ -225,7 +234,7 @@ CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant, id);
 ";
 
 const COLUMNS: &str = "s.tenant, s.account_id, s.as_of, s.arr, s.score, s.band, s.factors, s.milestones, \
-     b.name, b.version, b.digest";
+     b.name, b.version, b.digest, s.segment, s.renewal_date";
 
 /// The embedded store: one SQLite file in WAL mode with full sync, so a run that
 /// committed survives a crash of the next one.
@@ -258,7 +267,8 @@ impl SqliteStore {
             .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
             .map_err(sqlite)?;
         if found < SCHEMA_VERSION {
-            conn.execute_batch(SCHEMA)
+            let upgrade = if found == 1 { UPGRADE_FROM_1 } else { "" };
+            conn.execute_batch(&format!("BEGIN; {upgrade} {SCHEMA} COMMIT;"))
                 .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION))
                 .map_err(sqlite)?;
         }
@@ -301,6 +311,8 @@ impl SqliteStore {
                         version: r.get(9)?,
                         digest: r.get(10)?,
                     },
+                    segment: r.get(11)?,
+                    renewal_date: r.get(12)?,
                 })
             })
             .map_err(|e| self.sqlite(e))?;
@@ -321,6 +333,12 @@ impl SqliteStore {
         let what = || format!("snapshot {} {} {}", raw.tenant, raw.account_id, raw.as_of);
         let milestones: Vec<headway_core::MilestoneProgress> =
             serde_json::from_str(&raw.milestones).map_err(|e| self.corrupt(what(), e))?;
+        let renewal_date = raw
+            .renewal_date
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| self.corrupt(what(), e))?;
         Ok(Snapshot {
             as_of: raw.as_of.parse().map_err(|e| self.corrupt(what(), e))?,
             factors: serde_json::from_str(&raw.factors).map_err(|e| self.corrupt(what(), e))?,
@@ -328,6 +346,8 @@ impl SqliteStore {
             tenant: raw.tenant,
             account_id: raw.account_id,
             arr: raw.arr,
+            segment: raw.segment,
+            renewal_date,
             score: raw.score,
             band: raw.band,
             plugin: raw.plugin,
@@ -356,14 +376,18 @@ impl RunRecorder for SqliteRun<'_> {
     fn add(&mut self, snapshots: &[Snapshot]) -> Result<(), StoreError> {
         let result = (|| -> rusqlite::Result<()> {
             let mut insert = self.tx.prepare_cached(
-                "INSERT INTO snapshots VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                "INSERT INTO snapshots (tenant, digest, account_id, as_of, arr, score, band,
+                                        factors, milestones, segment, renewal_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT DO NOTHING",
             )?;
             let mut update = self.tx.prepare_cached(
-                "UPDATE snapshots SET arr = ?5, score = ?6, band = ?7, factors = ?8, milestones = ?9
+                "UPDATE snapshots SET arr = ?5, score = ?6, band = ?7, factors = ?8, milestones = ?9,
+                                      segment = ?10, renewal_date = ?11
                  WHERE tenant = ?1 AND digest = ?2 AND account_id = ?3 AND as_of = ?4
                    AND (arr IS NOT ?5 OR score IS NOT ?6 OR band IS NOT ?7
-                        OR factors IS NOT ?8 OR milestones IS NOT ?9)",
+                        OR factors IS NOT ?8 OR milestones IS NOT ?9
+                        OR segment IS NOT ?10 OR renewal_date IS NOT ?11)",
             )?;
             for s in snapshots {
                 let values = params![
@@ -376,6 +400,8 @@ impl RunRecorder for SqliteRun<'_> {
                     s.band,
                     serde_json::to_string(&s.factors).expect("factors serialise"),
                     serde_json::to_string(&s.milestones).expect("milestones serialise"),
+                    s.segment,
+                    s.renewal_date.map(|d| d.to_string()),
                 ];
                 if insert.execute(values)? == 1 {
                     self.recorded.new += 1;
@@ -431,6 +457,8 @@ struct RawSnapshot {
     factors: String,
     milestones: String,
     plugin: PluginRef,
+    segment: String,
+    renewal_date: Option<String>,
 }
 
 impl SnapshotStore for SqliteStore {
@@ -608,6 +636,8 @@ mod tests {
             account_id: account.into(),
             as_of: day.parse().unwrap(),
             arr: 1_200.0,
+            segment: String::new(),
+            renewal_date: None,
             score,
             band: "green".into(),
             factors: vec![FactorScore {
@@ -758,7 +788,8 @@ mod tests {
         let mut dying = SqliteStore::open(&path).unwrap();
         let tx = dying.conn.transaction().unwrap();
         tx.execute(
-            "INSERT INTO snapshots VALUES ('acme', 'sha256:1', 'b', '2026-10-01', 1, 1, 'x', '[]', '[]')",
+            "INSERT INTO snapshots (tenant, digest, account_id, as_of, arr, score, band, factors, milestones)
+             VALUES ('acme', 'sha256:1', 'b', '2026-10-01', 1, 1, 'x', '[]', '[]')",
             [],
         )
         .unwrap();
@@ -827,19 +858,23 @@ mod tests {
     fn a_version_1_file_is_upgraded_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
-        {
-            let mut store = SqliteStore::open(&path).unwrap();
-            record(
-                &mut store,
-                "sha256:1",
-                &[snap("a", "2026-10-01", 50.0, "sha256:1")],
-            );
-            // What a version 1 build left: no runs table.
-            store
-                .conn
-                .execute_batch("DROP TABLE runs; PRAGMA user_version = 1;")
-                .unwrap();
-        }
+        // What a version 1 build wrote: no runs, no segment or renewal day.
+        let v1 = Connection::open(&path).unwrap();
+        v1.execute_batch(
+            "CREATE TABLE plugin_builds (digest TEXT PRIMARY KEY, name TEXT NOT NULL,
+                                         version TEXT NOT NULL, info TEXT NOT NULL);
+             CREATE TABLE snapshots (tenant TEXT NOT NULL, digest TEXT NOT NULL
+                 REFERENCES plugin_builds (digest), account_id TEXT NOT NULL,
+                 as_of TEXT NOT NULL, arr REAL NOT NULL, score REAL NOT NULL,
+                 band TEXT NOT NULL, factors TEXT NOT NULL, milestones TEXT NOT NULL,
+                 UNIQUE (tenant, digest, account_id, as_of));
+             INSERT INTO plugin_builds VALUES ('sha256:1', 'p', '1', '{\"name\":\"p\",\"version\":\"1\"}');
+             INSERT INTO snapshots VALUES ('acme', 'sha256:1', 'a', '2026-10-01', 1200, 50,
+                 'green', '[]', '[]');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        drop(v1);
         let mut store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.snapshots("acme", "sha256:1").unwrap().len(), 1);
         record(

@@ -1,0 +1,185 @@
+//! What a CS team reads, computed from the history store. Each view is one
+//! function over a [`SnapshotStore`], used by `headway history` and by the
+//! server's read routes alike, so the two can never disagree.
+//!
+//! A new view: a function here with its test, then a CLI command and/or a route
+//! that call it.
+
+mod book;
+
+use std::collections::BTreeMap;
+
+use headway_core::PluginRef;
+use headway_core::success::{Snapshot, SuccessVector, success_vector};
+use headway_store::{SnapshotStore, StoreError, StoredBuild};
+use serde::Serialize;
+
+pub use book::{AccountRow, BookPage, BookQuery, SortKey, book};
+
+/// Why a view could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The tenant has no snapshots (of that build, when one was asked for).
+    #[error("no snapshots of tenant `{tenant}`{}", build.as_deref().map(|b| format!(" by build `{b}`")).unwrap_or_default())]
+    NoBuild {
+        /// The tenant.
+        tenant: String,
+        /// The build asked for, if one was.
+        build: Option<String>,
+    },
+    /// The account has no snapshots at all.
+    #[error("no snapshots of account `{account}` of tenant `{tenant}`")]
+    NoAccount {
+        /// The tenant.
+        tenant: String,
+        /// The account.
+        account: String,
+    },
+    /// The account has snapshots, none by the build read.
+    #[error("account `{account}` has no snapshots by {build}; pick another build")]
+    NotByBuild {
+        /// The account.
+        account: String,
+        /// The build read, as `name version (digest)`.
+        build: String,
+    },
+}
+
+/// Which build's snapshots a view reads.
+#[derive(Debug, Clone, Copy)]
+pub enum BuildChoice<'a> {
+    /// This digest (or its prefix), and no other.
+    Exactly(&'a str),
+    /// This digest (the build serving now) if it has snapshots, else the latest.
+    Prefer(&'a str),
+    /// The build with the latest snapshot.
+    Latest,
+}
+
+/// The build `choice` names among the tenant's builds.
+pub fn pick_build(
+    store: &dyn SnapshotStore,
+    tenant: &str,
+    choice: BuildChoice<'_>,
+) -> Result<StoredBuild, ViewError> {
+    let mut builds = store.builds(tenant)?;
+    let position = |prefix: &str, builds: &[StoredBuild]| {
+        builds
+            .iter()
+            .rposition(|b| b.plugin.digest.starts_with(prefix))
+    };
+    let found = match choice {
+        BuildChoice::Exactly(prefix) => position(prefix, &builds).map(|i| builds.swap_remove(i)),
+        BuildChoice::Prefer(prefix) => match position(prefix, &builds) {
+            Some(i) => Some(builds.swap_remove(i)),
+            None => builds.pop(),
+        },
+        BuildChoice::Latest => builds.pop(),
+    };
+    found.ok_or_else(|| ViewError::NoBuild {
+        tenant: tenant.to_owned(),
+        build: match choice {
+            BuildChoice::Exactly(b) => Some(b.to_owned()),
+            _ => None,
+        },
+    })
+}
+
+/// `name version (sha256:0123456789ab)`: a build as people read it.
+pub fn build_label(plugin: &PluginRef) -> String {
+    let digest = plugin.digest.get(..19).unwrap_or(&plugin.digest);
+    format!("{} {} ({digest})", plugin.name, plugin.version)
+}
+
+/// One account over time: every snapshot (all builds), and its Success Vector
+/// from the snapshots of the build read.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    /// The tenant.
+    pub tenant: String,
+    /// The account.
+    pub account_id: String,
+    /// The build the vector is computed from.
+    pub build: PluginRef,
+    /// Days of history the trends are fitted over.
+    pub window_days: i32,
+    /// Every snapshot of the account, oldest day first, every build.
+    pub snapshots: Vec<Snapshot>,
+    /// The Success Vector by `build`.
+    pub vector: Option<SuccessVector>,
+}
+
+impl AccountView {
+    /// The snapshots by the build read, oldest first.
+    pub fn by_build(&self) -> impl Iterator<Item = &Snapshot> {
+        self.snapshots
+            .iter()
+            .filter(|s| s.plugin.digest == self.build.digest)
+    }
+}
+
+/// One account's view, from `build`'s snapshots over `window_days`.
+pub fn account(
+    store: &dyn SnapshotStore,
+    tenant: &str,
+    account: &str,
+    build: &StoredBuild,
+    window_days: i32,
+) -> Result<AccountView, ViewError> {
+    let snapshots = store.account_history(tenant, account)?;
+    if snapshots.is_empty() {
+        return Err(ViewError::NoAccount {
+            tenant: tenant.to_owned(),
+            account: account.to_owned(),
+        });
+    }
+    let mine: Vec<Snapshot> = snapshots
+        .iter()
+        .filter(|s| s.plugin.digest == build.plugin.digest)
+        .cloned()
+        .collect();
+    if mine.is_empty() {
+        return Err(ViewError::NotByBuild {
+            account: account.to_owned(),
+            build: build_label(&build.plugin),
+        });
+    }
+    Ok(AccountView {
+        tenant: tenant.to_owned(),
+        account_id: account.to_owned(),
+        build: build.plugin.clone(),
+        window_days,
+        vector: success_vector(&mine, &build.info, window_days),
+        snapshots,
+    })
+}
+
+/// The current book: every account whose latest snapshot by `build` is on the
+/// build's latest day, with its Success Vector and that latest snapshot.
+pub fn current_book(
+    store: &dyn SnapshotStore,
+    tenant: &str,
+    build: &StoredBuild,
+    window_days: i32,
+) -> Result<Vec<(Snapshot, SuccessVector)>, ViewError> {
+    let snapshots = store.snapshots(tenant, &build.plugin.digest)?;
+    let mut by_account: BTreeMap<&str, Vec<&Snapshot>> = BTreeMap::new();
+    for s in &snapshots {
+        by_account.entry(&s.account_id).or_default().push(s);
+    }
+    let mut out = Vec::with_capacity(by_account.len());
+    for history in by_account.values() {
+        let latest = history.iter().max_by_key(|s| s.as_of).expect("not empty");
+        if latest.as_of != build.last {
+            continue;
+        }
+        let owned: Vec<Snapshot> = history.iter().map(|s| (*s).clone()).collect();
+        if let Some(v) = success_vector(&owned, &build.info, window_days) {
+            out.push(((*latest).clone(), v));
+        }
+    }
+    Ok(out)
+}
