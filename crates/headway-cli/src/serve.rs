@@ -1,7 +1,7 @@
 //! `headway serve`: the HTTP server over a tenants directory.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -20,6 +20,13 @@ pub struct ServeArgs {
     /// is on --listen.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// The history store: recorded runs go here, and the read routes (accounts,
+    /// runs) answer from it. `none`: the server only scores.
+    #[arg(long, default_value = "headway.db")]
+    store: PathBuf,
+    /// Largest streamed body of a recorded run (JSON Lines or CSV), in MiB.
+    #[arg(long, default_value_t = 1024)]
+    max_run_mib: u64,
     /// Keep compiled plugins here across restarts (outside the tenants directory).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -36,6 +43,8 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     let mut options = headway_server::ServeOptions::new(args.tenants, args.listen);
     options.metrics_listen = args.metrics_listen;
     options.cache_dir = args.cache_dir;
+    options.store = (args.store != Path::new("none")).then_some(args.store);
+    options.max_run_bytes = args.max_run_mib << 20;
     options.max_body_bytes = args.max_body_mib << 20;
     options.max_plugin_bytes = args.max_plugin_mib << 20;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,14 +17,16 @@ use axum::{Json, Router};
 use headway_core::{Date, InputDefaults};
 use headway_pipeline::OutputFormat;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::history::{self, History};
 use crate::metrics::HttpMetrics;
 use crate::registry::{Loaded, Registry, Tenant};
 
 /// Every route, as `(method, path)`; the OpenAPI document lists exactly these.
-pub const ROUTES: [(&str, &str); 7] = [
+pub const ROUTES: [(&str, &str); 12] = [
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("POST", "/v1/tenants/{tenant}/score"),
@@ -31,15 +34,28 @@ pub const ROUTES: [(&str, &str); 7] = [
     ("GET", "/v1/tenants/{tenant}/status"),
     ("GET", "/v1/tenants/{tenant}/reloads"),
     ("POST", "/v1/tenants/{tenant}/rollback"),
+    ("POST", "/v1/tenants/{tenant}/runs"),
+    ("GET", "/v1/tenants/{tenant}/runs"),
+    ("GET", "/v1/tenants/{tenant}/runs/{run}"),
+    ("GET", "/v1/tenants/{tenant}/accounts"),
+    ("GET", "/v1/tenants/{tenant}/accounts/{account}"),
 ];
 
 /// How long a scoring request waits for one of its tenant's slots.
 const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
-struct App {
-    registry: Arc<Registry>,
-    limits: RequestLimits,
-    http: Arc<HttpMetrics>,
+/// What every route shares.
+pub struct App {
+    /// The tenants.
+    pub registry: Arc<Registry>,
+    /// What one request may take.
+    pub limits: RequestLimits,
+    /// The server's own counters.
+    pub http: Arc<HttpMetrics>,
+    /// The history store, when the server keeps one.
+    pub history: Option<Arc<History>>,
+    /// The most a recorded run's body may send.
+    pub max_run_bytes: u64,
 }
 
 /// More header fields than this in one request: 431.
@@ -58,14 +74,9 @@ pub struct RequestLimits {
     pub body_timeout: Duration,
 }
 
-/// The API over `registry`. `/metrics` is among its routes unless
-/// `metrics_elsewhere` (then [`metrics_router`] serves it on an internal address).
-pub fn router(
-    registry: Arc<Registry>,
-    limits: RequestLimits,
-    http: Arc<HttpMetrics>,
-    metrics_elsewhere: bool,
-) -> Router {
+/// The API. `/metrics` is among its routes unless `metrics_elsewhere` (then
+/// [`metrics_router`] serves it on an internal address).
+pub fn router(app: Arc<App>, metrics_elsewhere: bool) -> Router {
     let mut router = Router::new().route("/healthz", get(healthz));
     if !metrics_elsewhere {
         router = router.route("/metrics", get(metrics));
@@ -76,6 +87,16 @@ pub fn router(
         .route("/v1/tenants/{tenant}/status", get(status))
         .route("/v1/tenants/{tenant}/reloads", get(reloads))
         .route("/v1/tenants/{tenant}/rollback", post(rollback))
+        .route(
+            "/v1/tenants/{tenant}/runs",
+            post(history::record_run).get(history::list_runs),
+        )
+        .route("/v1/tenants/{tenant}/runs/{run}", get(history::get_run))
+        .route("/v1/tenants/{tenant}/accounts", get(history::list_accounts))
+        .route(
+            "/v1/tenants/{tenant}/accounts/{account}",
+            get(history::get_account),
+        )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -84,31 +105,19 @@ pub fn router(
                 "this route does not take that method",
             )
         })
-        .layer(middleware::from_fn_with_state(Arc::clone(&http), guard))
-        .with_state(Arc::new(App {
-            registry,
-            limits,
-            http,
-        }))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app.http), guard))
+        .with_state(app)
 }
 
 /// `/metrics` and `/healthz` alone, for an address only the operator's
 /// monitoring reaches: the metrics name every tenant, plugin and digest.
-pub fn metrics_router(registry: Arc<Registry>, http: Arc<HttpMetrics>) -> Router {
-    let limits = RequestLimits {
-        max_body_bytes: 0,
-        body_timeout: Duration::ZERO,
-    };
+pub fn metrics_router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such route") })
-        .layer(middleware::from_fn_with_state(Arc::clone(&http), guard))
-        .with_state(Arc::new(App {
-            registry,
-            limits,
-            http,
-        }))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app.http), guard))
+        .with_state(app)
 }
 
 /// Before any route: refuses oversized heads with a JSON error (hyper's own
@@ -149,6 +158,34 @@ async fn guard(State(http): State<Arc<HttpMetrics>>, request: Request, next: Nex
     response
 }
 
+/// `Path`, refused with the API's JSON error (axum's own is plain text).
+pub(crate) struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| Self(t))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// `Query`, refused with the API's JSON error.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(t)| Self(t))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
 /// Whether reading a body failed on the size limit.
 fn is_too_large(e: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -170,7 +207,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -188,8 +225,20 @@ impl ApiError {
         )
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    pub(crate) fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "shutting down",
+        )
     }
 }
 
@@ -204,7 +253,7 @@ impl IntoResponse for ApiError {
 }
 
 /// The tenant and its current build, if `headers` carry the tenant's token.
-fn authorize(
+pub(crate) fn authorize(
     app: &App,
     id: &str,
     headers: &HeaderMap,
@@ -277,6 +326,55 @@ async fn score(
     outcome
 }
 
+/// Reads a whole request body within the size limit and the body timeout.
+pub(crate) async fn read_body(body: Body, limits: RequestLimits) -> Result<Bytes, ApiError> {
+    let read = tokio::time::timeout(
+        limits.body_timeout,
+        axum::body::to_bytes(body, limits.max_body_bytes),
+    );
+    match read.await {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            format!(
+                "the body did not arrive within {} ms",
+                limits.body_timeout.as_millis()
+            ),
+        )),
+        Ok(Err(e)) if is_too_large(&e) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!(
+                "the body is over the {} bytes allowed",
+                limits.max_body_bytes
+            ),
+        )),
+        Ok(Err(e)) => Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// One of the tenant's `[api] max_concurrent` slots, waiting at most
+/// [`QUEUE_WAIT`] for it.
+pub(crate) async fn tenant_slot<'t>(
+    tenant: &'t Tenant,
+    loaded: &Loaded,
+) -> Result<tokio::sync::SemaphorePermit<'t>, ApiError> {
+    tokio::time::timeout(QUEUE_WAIT, tenant.permits.acquire())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                format!(
+                    "the tenant's {} concurrent requests are busy; retry shortly",
+                    loaded.config.api.max_concurrent
+                ),
+            )
+        })?
+        .map_err(|_| ApiError::unavailable())
+}
+
 /// Accounts one scoring request may hold; a book is a run, not a request.
 pub const MAX_ACCOUNTS_PER_REQUEST: usize = 10_000;
 
@@ -288,56 +386,10 @@ async fn score_authorized(
     body: Body,
 ) -> Result<Response, ApiError> {
     let registry = &app.registry;
-    let limits = app.limits;
-    let read = tokio::time::timeout(
-        limits.body_timeout,
-        axum::body::to_bytes(body, limits.max_body_bytes),
-    );
-    let body = match read.await {
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request-timeout",
-                format!(
-                    "the body did not arrive within {} ms",
-                    limits.body_timeout.as_millis()
-                ),
-            ));
-        }
-        Ok(Err(e)) if is_too_large(&e) => {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                format!(
-                    "the body is over the {} bytes allowed",
-                    limits.max_body_bytes
-                ),
-            ));
-        }
-        Ok(Err(e)) => return Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
-        Ok(Ok(bytes)) => bytes,
-    };
+    let body = read_body(body, app.limits).await?;
     // The tenant's slot before parsing: a parsed body is ten times its bytes,
     // and only requests that may run now should hold one.
-    let permit = tokio::time::timeout(QUEUE_WAIT, tenant.permits.acquire())
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too-many-requests",
-                format!(
-                    "the tenant's {} concurrent scoring requests are busy; retry shortly",
-                    loaded.config.api.max_concurrent
-                ),
-            )
-        })?
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "shutting down",
-            )
-        })?;
+    let permit = tenant_slot(tenant, &loaded).await?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
     drop(body);
@@ -369,13 +421,11 @@ async fn score_authorized(
         ));
     }
     // Then a slot of the engine's instance pool, shared by every tenant.
-    let engine_permit = registry.engine_permits.acquire().await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "shutting down",
-        )
-    })?;
+    let engine_permit = registry
+        .engine_permits
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable())?;
     let defaults = InputDefaults { as_of: query.as_of };
     let run = tokio::task::spawn_blocking(move || {
         let chunk = headway_pipeline::score_values(
@@ -430,7 +480,7 @@ async fn score_authorized(
 
 async fn describe(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (tenant, loaded) = authorize(&app, &id, &headers)?;
@@ -445,7 +495,7 @@ async fn describe(
 
 async fn status(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (tenant, _) = authorize(&app, &id, &headers)?;
@@ -456,7 +506,7 @@ async fn status(
 
 async fn reloads(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (tenant, _) = authorize(&app, &id, &headers)?;
@@ -469,7 +519,7 @@ async fn reloads(
 
 async fn rollback(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     authorize(&app, &id, &headers)?;

@@ -7,6 +7,7 @@
 //! with. A failed reload keeps the last good version serving.
 
 pub mod api;
+pub mod history;
 pub mod metrics;
 pub mod registry;
 mod watch;
@@ -33,8 +34,14 @@ pub struct ServeOptions {
     pub cache_dir: Option<PathBuf>,
     /// The largest plugin file a tenant may point at.
     pub max_plugin_bytes: u64,
-    /// Largest request body accepted.
+    /// The history store recorded runs go to and reads come from; none: the
+    /// server only scores.
+    pub store: Option<PathBuf>,
+    /// Largest request body accepted (a recorded run's JSON Lines or CSV body
+    /// streams, and has `max_run_bytes` instead).
     pub max_body_bytes: usize,
+    /// Largest streamed body of a recorded run.
+    pub max_run_bytes: u64,
     /// How long a client may take to send a request body.
     pub body_timeout: Duration,
     /// How long a client may take to send a request's headers (a connection
@@ -58,7 +65,9 @@ impl ServeOptions {
             metrics_listen: None,
             cache_dir: None,
             max_plugin_bytes: headway_host::MAX_PLUGIN_BYTES,
+            store: None,
             max_body_bytes: 8 << 20,
+            max_run_bytes: 1 << 30,
             body_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
@@ -85,6 +94,9 @@ pub enum ServeError {
     /// The tenants directory does not exist.
     #[error("tenants directory `{0}` not found")]
     NoTenants(PathBuf),
+    /// The history store cannot be opened.
+    #[error("cannot open the history store: {0}")]
+    Store(#[from] headway_store::StoreError),
 }
 
 /// A running server.
@@ -130,6 +142,10 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     if !options.tenants.is_dir() {
         return Err(ServeError::NoTenants(options.tenants));
     }
+    let history = match &options.store {
+        Some(path) => Some(Arc::new(history::History::open(path)?)),
+        None => None,
+    };
     let mut runtime = Runtime::new()?;
     if let Some(dir) = &options.cache_dir {
         runtime = runtime.with_artifact_cache(dir.clone());
@@ -165,16 +181,18 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         header_timeout: options.header_timeout,
         stop: stopped.clone(),
     };
-    let app = api::router(
-        Arc::clone(&registry),
+    let app = Arc::new(api::App {
+        registry: Arc::clone(&registry),
         limits,
-        Arc::clone(&http),
-        metrics_listener.is_some(),
-    );
-    let mut servers = vec![tokio::spawn(connections.clone().serve(listener, app))];
+        http,
+        history,
+        max_run_bytes: options.max_run_bytes,
+    });
+    let router = api::router(Arc::clone(&app), metrics_listener.is_some());
+    let mut servers = vec![tokio::spawn(connections.clone().serve(listener, router))];
     if let Some(listener) = metrics_listener {
-        let app = api::metrics_router(Arc::clone(&registry), http);
-        servers.push(tokio::spawn(connections.serve(listener, app)));
+        let router = api::metrics_router(app);
+        servers.push(tokio::spawn(connections.serve(listener, router)));
     }
     let server = tokio::spawn(async move {
         for server in servers {

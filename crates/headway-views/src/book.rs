@@ -155,7 +155,11 @@ pub fn book(rows: Vec<AccountRow>, q: &BookQuery) -> BookPage {
         None => 0,
     };
     let limit = q.limit.max(1);
-    let accounts: Vec<AccountRow> = rows.into_iter().skip(start).take(limit + 1).collect();
+    let accounts: Vec<AccountRow> = rows
+        .into_iter()
+        .skip(start)
+        .take(limit.saturating_add(1))
+        .collect();
     let (accounts, next) = if accounts.len() > limit {
         let mut accounts = accounts;
         accounts.truncate(limit);
@@ -349,5 +353,12 @@ mod tests {
         };
         assert_eq!(ids(&book(rows(), &q)), ["c", "a", "e"]);
         assert_eq!(book(Vec::new(), &q).matching, 0);
+        // An export asks for everything.
+        let q = BookQuery {
+            limit: usize::MAX,
+            ..BookQuery::default()
+        };
+        let all = book(rows(), &q);
+        assert_eq!((all.accounts.len(), all.next), (5, None));
     }
 }

@@ -1,0 +1,543 @@
+//! The routes over the history store: recorded scoring runs, the book of
+//! accounts and one account's course. Every query is scoped to the tenant of
+//! the token; the figures come from `headway-views`, as the CLI's do.
+
+use std::io::Read;
+use std::path::{Path as FilePath, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use headway_core::vector::Direction;
+use headway_core::{Date, InputDefaults};
+use headway_pipeline::{InputFormat, RunOptions, Source, StoreSink};
+use headway_store::{SnapshotStore, SqliteStore, StoreError};
+use headway_views::{AccountRow, BookQuery, BuildChoice, SortKey, ViewError};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::api::{ApiError, ApiPath, ApiQuery, App, authorize};
+use crate::registry::Loaded;
+
+/// The server's history store: one writer at a time (SQLite's rule), readers on
+/// connections of their own (WAL lets them read while a run records).
+pub struct History {
+    path: PathBuf,
+    writer: Mutex<SqliteStore>,
+}
+
+impl History {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &FilePath) -> Result<Self, StoreError> {
+        Ok(Self {
+            writer: Mutex::new(SqliteStore::open(path)?),
+            path: path.to_owned(),
+        })
+    }
+
+    fn reader(&self) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open(&self.path)
+    }
+}
+
+/// Runs a blocking store task off the async threads.
+async fn blocking<T: Send + 'static>(
+    task: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(task)
+        .await
+        .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
+}
+
+fn history(app: &App) -> Result<Arc<History>, ApiError> {
+    app.history.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-store",
+            "this server keeps no history: start it with --store",
+        )
+    })
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    tracing::error!("history store: {e}");
+    ApiError::internal("the history store failed; the operator's log has the details")
+}
+
+fn view_error(e: ViewError) -> ApiError {
+    match e {
+        ViewError::Store(e) => store_error(e),
+        e => ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RunQuery {
+    /// As-of day for accounts that have none.
+    as_of: Option<Date>,
+}
+
+/// `POST /v1/tenants/{tenant}/runs`: scores a book and records it.
+pub(crate) async fn record_run(
+    State(app): State<Arc<App>>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RunQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (tenant, loaded) = authorize(&app, &id, &headers)?;
+    let history = history(&app)?;
+    let format = body_format(&headers)?;
+    let limits = app.limits;
+    let permit = crate::api::tenant_slot(&tenant, &loaded).await?;
+    let engine = app
+        .registry
+        .engine_permits
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    let (reader, source_name, input) = match format {
+        BodyFormat::JsonArray => {
+            // A JSON array is read whole (within the request body limit) and
+            // handed to the pipeline as JSON Lines: large books stream as lines.
+            let bytes = crate::api::read_body(body, limits).await?;
+            let values: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::bad_request(format!(
+                    "the body is not a JSON array of accounts: {e} (send large books as JSON Lines)"
+                ))
+            })?;
+            let mut lines = Vec::with_capacity(bytes.len() + values.len());
+            for v in values {
+                serde_json::to_writer(&mut lines, &v).expect("a JSON value serialises");
+                lines.push(b'\n');
+            }
+            let reader: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(lines));
+            (reader, "request body", InputFormat::JsonLines)
+        }
+        BodyFormat::Lines(input) => {
+            let reader: Box<dyn Read + Send> = Box::new(BodyReader::spawn(
+                body,
+                app.max_run_bytes,
+                limits.body_timeout,
+            ));
+            (reader, "request body", input)
+        }
+    };
+    let tenant_id = tenant.id.clone();
+    let defaults = InputDefaults { as_of: query.as_of };
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut store = history.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let source = Source::new(
+            source_name,
+            std::io::BufReader::with_capacity(1 << 16, reader),
+            input,
+        );
+        let mut sink = StoreSink::begin(&mut *store, &tenant_id, &loaded.plugin, source_name)
+            .map_err(store_error)?;
+        let mut options = RunOptions::new(1);
+        options.defaults = defaults;
+        let summary = headway_pipeline::run(source, &loaded.plugin, &options, &mut [&mut sink])
+            .map_err(run_error)?;
+        let log = sink.commit(&summary).map_err(store_error)?;
+        Ok::<_, ApiError>((log, summary.fuel_used))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("run task failed: {e}")))?;
+    drop((engine, permit));
+    let (log, fuel) = outcome?;
+    use std::sync::atomic::Ordering::Relaxed;
+    tenant
+        .metrics
+        .assessments
+        .fetch_add(log.records as u64, Relaxed);
+    tenant
+        .metrics
+        .failures
+        .fetch_add(log.failed as u64, Relaxed);
+    tenant.metrics.fuel.fetch_add(fuel, Relaxed);
+    let location = format!("/v1/tenants/{}/runs/{}", tenant.id, log.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(log),
+    )
+        .into_response())
+}
+
+/// A run that stopped: a body that stalled or grew past the limit, or unreadable.
+fn run_error(e: headway_pipeline::RunError) -> ApiError {
+    use headway_pipeline::RunError;
+    match &e {
+        RunError::Read { source, .. } if source.kind() == std::io::ErrorKind::TimedOut => {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                source.to_string(),
+            )
+        }
+        RunError::Read { source, .. } if source.kind() == std::io::ErrorKind::FileTooLarge => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                source.to_string(),
+            )
+        }
+        RunError::Read { .. } => ApiError::bad_request(format!("{e}; nothing was recorded")),
+        _ => ApiError::internal(format!("{e}; nothing was recorded")),
+    }
+}
+
+enum BodyFormat {
+    JsonArray,
+    Lines(InputFormat),
+}
+
+/// `application/json`: an array; `text/csv`: CSV with a header; JSON Lines
+/// otherwise (`application/x-ndjson`, `application/jsonl` or nothing said).
+fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+    let kind = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match kind.as_deref() {
+        Some("application/json") => Ok(BodyFormat::JsonArray),
+        Some("text/csv") => Ok(BodyFormat::Lines(InputFormat::Csv)),
+        None
+        | Some("application/x-ndjson" | "application/jsonl" | "application/json-lines")
+        | Some("application/octet-stream") => Ok(BodyFormat::Lines(InputFormat::JsonLines)),
+        Some(other) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!(
+                "`{other}`: send application/json (an array), application/x-ndjson (JSON Lines) or text/csv"
+            ),
+        )),
+    }
+}
+
+/// A request body as a blocking reader for the pipeline: a task pulls frames
+/// as the pipeline asks (a bounded channel: a slow run slows the client, not
+/// memory), failing the read when the client stalls or sends too much.
+struct BodyReader {
+    frames: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl BodyReader {
+    fn spawn(body: Body, limit: u64, idle: Duration) -> Self {
+        let (tx, frames) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut body = body;
+            let mut seen = 0u64;
+            loop {
+                let frame = match tokio::time::timeout(idle, body.frame()).await {
+                    Err(_) => Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("the body stalled for {} ms", idle.as_millis()),
+                    )),
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => Err(std::io::Error::other(e)),
+                    Ok(Some(Ok(frame))) => match frame.into_data() {
+                        Ok(data) => {
+                            seen += data.len() as u64;
+                            if seen > limit {
+                                Err(std::io::Error::new(
+                                    std::io::ErrorKind::FileTooLarge,
+                                    format!("the body is over the {limit} bytes a run may send"),
+                                ))
+                            } else {
+                                Ok(data)
+                            }
+                        }
+                        Err(_) => continue, // trailers
+                    },
+                };
+                let failed = frame.is_err();
+                if tx.send(frame).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Self {
+            frames,
+            current: Bytes::new(),
+        }
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.frames.blocking_recv() {
+                Some(frame) => self.current = frame?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RunsQuery {
+    /// Runs older than this id (the `next` of the previous page).
+    before: Option<i64>,
+    /// Runs per page (default 20, at most 100).
+    limit: Option<usize>,
+}
+
+/// `GET /v1/tenants/{tenant}/runs`: newest first.
+pub(crate) async fn list_runs(
+    State(app): State<Arc<App>>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RunsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (tenant, _) = authorize(&app, &id, &headers)?;
+    let history = history(&app)?;
+    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let runs = blocking(move || {
+        let store = history.reader().map_err(store_error)?;
+        store
+            .runs(&tenant.id, query.before, limit + 1)
+            .map_err(store_error)
+    })
+    .await?;
+    let next = (runs.len() > limit).then(|| runs[limit - 1].id);
+    let runs = &runs[..runs.len().min(limit)];
+    Ok(Json(json!({"runs": runs, "next": next})).into_response())
+}
+
+/// `GET /v1/tenants/{tenant}/runs/{run}`.
+pub(crate) async fn get_run(
+    State(app): State<Arc<App>>,
+    ApiPath((id, run)): ApiPath<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (tenant, _) = authorize(&app, &id, &headers)?;
+    let history = history(&app)?;
+    let found = blocking(move || {
+        let store = history.reader().map_err(store_error)?;
+        store.run(&tenant.id, run).map_err(store_error)
+    })
+    .await?;
+    found
+        .map(|log| Json(log).into_response())
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", format!("no run {run}")))
+}
+
+/// Which build a read shows: `?build=<digest prefix>`, else the build serving.
+fn build_choice<'a>(asked: Option<&'a str>, loaded: &'a Loaded) -> BuildChoice<'a> {
+    match asked {
+        Some(b) => BuildChoice::Exactly(b),
+        None => BuildChoice::Prefer(&loaded.plugin.plugin_ref().digest),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct BookParams {
+    band: Option<String>,
+    direction: Option<String>,
+    segment: Option<String>,
+    /// `30d`, `12w` or days.
+    renewal_within: Option<String>,
+    /// `score` (default), `velocity`, `arr`, `renewal`, `id`.
+    sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    order: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+    build: Option<String>,
+}
+
+/// Rows per page of the book unless asked; the most one page may hold.
+const BOOK_PAGE: usize = 50;
+const MAX_BOOK_PAGE: usize = 1_000;
+
+fn book_query(p: &BookParams, csv: bool) -> Result<BookQuery, ApiError> {
+    let bad = |name: &str, value: &str, expected: &str| {
+        ApiError::bad_request(format!("`{name}={value}`: expected {expected}"))
+    };
+    let direction = match p.direction.as_deref() {
+        None => None,
+        Some("improving") => Some(Direction::Improving),
+        Some("steady") => Some(Direction::Steady),
+        Some("declining") => Some(Direction::Declining),
+        Some(d) => return Err(bad("direction", d, "improving, steady or declining")),
+    };
+    let sort = match p.sort.as_deref() {
+        None => SortKey::Score,
+        Some(s) => SortKey::parse(s)
+            .ok_or_else(|| bad("sort", s, "score, velocity, arr, renewal or id"))?,
+    };
+    let descending = match p.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(o) => return Err(bad("order", o, "asc or desc")),
+    };
+    let renewal_within_days = p
+        .renewal_within
+        .as_deref()
+        .map(|r| parse_days(r).ok_or_else(|| bad("renewal_within", r, "days like 30d or 12w")))
+        .transpose()?;
+    // A CSV export takes every matching row unless told otherwise.
+    let default_limit = if csv { usize::MAX } else { BOOK_PAGE };
+    let max = if csv { usize::MAX } else { MAX_BOOK_PAGE };
+    Ok(BookQuery {
+        band: p.band.clone(),
+        direction,
+        segment: p.segment.clone(),
+        renewal_within_days,
+        sort,
+        descending,
+        after: p.after.clone(),
+        limit: p.limit.unwrap_or(default_limit).clamp(1, max),
+    })
+}
+
+/// `30d`, `12w` or a plain number of days, up to ten years.
+pub(crate) fn parse_days(text: &str) -> Option<i32> {
+    let (number, unit) = match (text.strip_suffix('d'), text.strip_suffix('w')) {
+        (Some(n), _) => (n, 1),
+        (_, Some(n)) => (n, 7),
+        _ => (text, 1),
+    };
+    let n: i32 = number.parse().ok()?;
+    (n > 0 && n * unit <= 3_650).then_some(n * unit)
+}
+
+/// `GET /v1/tenants/{tenant}/accounts`: the latest of every account with its
+/// Success Vector, filtered, sorted and paged; `format=csv` for a spreadsheet.
+pub(crate) async fn list_accounts(
+    State(app): State<Arc<App>>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<BookParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (tenant, loaded) = authorize(&app, &id, &headers)?;
+    let csv = match params.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(f) => {
+            return Err(ApiError::bad_request(format!(
+                "`format={f}`: expected json or csv"
+            )));
+        }
+    };
+    let query = book_query(&params, csv)?;
+    let history = history(&app)?;
+    let window = loaded.config.vector.window_days as i32;
+    let (build, page) = blocking(move || {
+        let store = history.reader().map_err(store_error)?;
+        let choice = build_choice(params.build.as_deref(), &loaded);
+        let build = headway_views::pick_build(&store, &tenant.id, choice).map_err(view_error)?;
+        let rows: Vec<AccountRow> = headway_views::current_book(&store, &tenant.id, &build, window)
+            .map_err(view_error)?
+            .iter()
+            .map(|(latest, vector)| AccountRow::new(latest, vector))
+            .collect();
+        Ok((build, headway_views::book(rows, &query)))
+    })
+    .await?;
+    if csv {
+        let mut response = book_csv(&page.accounts).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "text/csv; charset=utf-8".parse().expect("a header"),
+        );
+        if let Some(next) = page.next.as_deref().and_then(|n| n.parse().ok()) {
+            headers.insert("x-next-cursor", next);
+        }
+        return Ok(response);
+    }
+    Ok(Json(json!({
+        "plugin": build.plugin,
+        "as_of": build.last,
+        "window_days": window,
+        "matching": page.matching,
+        "accounts": page.accounts,
+        "next": page.next,
+    }))
+    .into_response())
+}
+
+/// The book as CSV: text cells made safe for spreadsheets.
+fn book_csv(rows: &[AccountRow]) -> Vec<u8> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let text = |s: &str| headway_core::spreadsheet_safe(s).into_owned();
+    let _ = out.write_record([
+        "account_id",
+        "as_of",
+        "score",
+        "band",
+        "arr",
+        "segment",
+        "renewal_date",
+        "velocity",
+        "direction",
+        "next_milestone",
+        "next_milestone_on",
+    ]);
+    let day = |d: Option<Date>| d.map(|d| d.to_string()).unwrap_or_default();
+    for r in rows {
+        let _ = out.write_record([
+            text(&r.account_id),
+            r.as_of.to_string(),
+            headway_pipeline::clean(r.score).to_string(),
+            text(&r.band),
+            headway_pipeline::clean(r.arr).to_string(),
+            text(&r.segment),
+            day(r.renewal_date),
+            r.velocity
+                .map(|v| headway_pipeline::clean(v).to_string())
+                .unwrap_or_default(),
+            r.direction
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default(),
+            r.next_milestone.as_deref().map(text).unwrap_or_default(),
+            day(r.next_milestone_on),
+        ]);
+    }
+    out.into_inner().unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AccountParams {
+    build: Option<String>,
+}
+
+/// `GET /v1/tenants/{tenant}/accounts/{account}`: every snapshot and the
+/// Success Vector, as `headway history --format json` prints them.
+pub(crate) async fn get_account(
+    State(app): State<Arc<App>>,
+    ApiPath((id, account)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<AccountParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (tenant, loaded) = authorize(&app, &id, &headers)?;
+    let history = history(&app)?;
+    let window = loaded.config.vector.window_days as i32;
+    let view = blocking(move || {
+        let store = history.reader().map_err(store_error)?;
+        let choice = build_choice(params.build.as_deref(), &loaded);
+        let build = headway_views::pick_build(&store, &tenant.id, choice).map_err(view_error)?;
+        headway_views::account(&store, &tenant.id, &account, &build, window).map_err(view_error)
+    })
+    .await?;
+    Ok(Json(view).into_response())
+}

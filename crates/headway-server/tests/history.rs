@@ -1,0 +1,322 @@
+//! The history routes end to end on loopback: recorded runs, the book of
+//! accounts and one account's course, each scoped to the tenant of the token.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use headway_samples::Book;
+use headway_server::{Running, ServeOptions, start};
+use headway_store::SqliteStore;
+use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const ALPHA: &str = "alpha-token";
+const BETA: &str = "beta-token";
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `alpha` runs saas-health, `beta` runs logistics-otif.
+fn tenants() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (id, plugin, token) in [
+        ("alpha", SAAS_HEALTH, ALPHA),
+        ("beta", LOGISTICS_OTIF, BETA),
+    ] {
+        let folder = dir.path().join(id);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::copy(plugin, folder.join("plugin.wasm")).unwrap();
+        std::fs::write(
+            folder.join("tenant.toml"),
+            format!(
+                "name = \"{id}\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
+                sha256_hex(token)
+            ),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+async fn serve(dir: &Path, store: Option<&Path>) -> Running {
+    let mut options = ServeOptions::new(dir.to_owned(), "127.0.0.1:0".parse().unwrap());
+    options.store = store.map(Path::to_owned);
+    start(options).await.expect("server starts")
+}
+
+struct Client {
+    http: reqwest::Client,
+    addr: SocketAddr,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<(&str, String)>,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut req = self
+            .http
+            .request(method, format!("http://{}{path}", self.addr))
+            .bearer_auth(token);
+        if let Some((kind, body)) = body {
+            req = req.header("content-type", kind).body(body);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.text().await.unwrap())
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let (status, _, text) = self.send(reqwest::Method::GET, path, token, None).await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn run(&self, tenant: &str, token: &str, kind: &str, body: String) -> (u16, Value) {
+        let path = format!("/v1/tenants/{tenant}/runs");
+        let (status, headers, text) = self
+            .send(reqwest::Method::POST, &path, token, Some((kind, body)))
+            .await;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status == 201 {
+            let location = headers["location"].to_str().unwrap();
+            assert_eq!(location, format!("{path}/{}", value["id"]));
+        }
+        (status, value)
+    }
+}
+
+/// A year of monthly books of 60 accounts, as JSON Lines.
+fn year() -> String {
+    let accounts = headway_samples::generate(Book::Saas, 60, 11);
+    headway_samples::to_jsonl(&headway_samples::monthly_books(Book::Saas, &accounts, 11))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_runs_feed_the_book_and_every_account() {
+    let dir = tenants();
+    let store = dir.path().join("history.db");
+    let server = serve(dir.path(), Some(&store)).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        addr: server.addr,
+    };
+    let year = year();
+    let lines = year.lines().count();
+
+    // A year streamed as JSON Lines: recorded once, then again unchanged.
+    let (code, first) = c
+        .run("alpha", ALPHA, "application/x-ndjson", year.clone())
+        .await;
+    assert_eq!(code, 201, "{first}");
+    assert_eq!(
+        (first["records"].as_u64(), first["scored"].as_u64()),
+        (Some(lines as u64), Some(lines as u64))
+    );
+    assert_eq!(first["recorded"]["new"].as_u64(), Some(lines as u64));
+    assert_eq!(first["failures"], json!([]));
+    let (code, again) = c
+        .run("alpha", ALPHA, "application/x-ndjson", year.clone())
+        .await;
+    assert_eq!(code, 201);
+    assert_eq!(again["recorded"]["unchanged"].as_u64(), Some(lines as u64));
+    assert_eq!(
+        again["id"].as_i64(),
+        Some(first["id"].as_i64().unwrap() + 1)
+    );
+
+    // Beta records a JSON array with one bad account: named by its line.
+    let logistics = headway_samples::generate(Book::Logistics, 3, 5);
+    let mut values: Vec<Value> = logistics
+        .iter()
+        .map(|a| serde_json::to_value(a).unwrap())
+        .collect();
+    values[1]["stage"] = json!("asleep");
+    let (code, beta_run) = c
+        .run(
+            "beta",
+            BETA,
+            "application/json",
+            Value::Array(values).to_string(),
+        )
+        .await;
+    assert_eq!(code, 201, "{beta_run}");
+    assert_eq!(
+        (beta_run["scored"].as_u64(), beta_run["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(beta_run["failures"][0]["line"], 2);
+    assert_eq!(beta_run["failures"][0]["error"]["kind"], "input");
+
+    // Runs: newest first, a page at a time, each tenant its own.
+    let (code, page) = c.get("/v1/tenants/alpha/runs?limit=1", ALPHA).await;
+    assert_eq!(code, 200);
+    assert_eq!(page["runs"][0]["id"], again["id"]);
+    let next = page["next"].as_i64().unwrap();
+    let (_, older) = c
+        .get(
+            &format!("/v1/tenants/alpha/runs?limit=1&before={next}"),
+            ALPHA,
+        )
+        .await;
+    assert_eq!(older["runs"][0]["id"], first["id"]);
+    assert_eq!(older["next"], Value::Null);
+    let beta_id = beta_run["id"].as_i64().unwrap();
+    let (code, _) = c
+        .get(&format!("/v1/tenants/alpha/runs/{beta_id}"), ALPHA)
+        .await;
+    assert_eq!(code, 404, "alpha cannot read beta's run by its id");
+    let (code, run) = c
+        .get(&format!("/v1/tenants/beta/runs/{beta_id}"), BETA)
+        .await;
+    assert_eq!((code, run["tenant"].as_str()), (200, Some("beta")));
+
+    // The book, page by page: every current account once, in score order.
+    let mut seen: Vec<Value> = Vec::new();
+    let mut path = "/v1/tenants/alpha/accounts?limit=7".to_owned();
+    let matching = loop {
+        let (code, page) = c.get(&path, ALPHA).await;
+        assert_eq!(code, 200, "{page}");
+        seen.extend(page["accounts"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => path = format!("/v1/tenants/alpha/accounts?limit=7&after={next}"),
+            None => break page["matching"].as_u64().unwrap() as usize,
+        }
+    };
+    assert_eq!(seen.len(), matching);
+    let current = year
+        .lines()
+        .filter(|l| l.contains("\"as_of\":\"2026-11-01\""))
+        .count();
+    assert_eq!(matching, current, "the accounts of the latest month");
+    let scores: Vec<f64> = seen.iter().map(|a| a["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
+    let (_, red) = c
+        .get("/v1/tenants/alpha/accounts?band=red&limit=1000", ALPHA)
+        .await;
+    let red = red["accounts"].as_array().unwrap().clone();
+    assert_eq!(
+        red.len(),
+        seen.iter().filter(|a| a["band"] == "red").count()
+    );
+    let (code, headers, csv) = c
+        .send(
+            reqwest::Method::GET,
+            "/v1/tenants/alpha/accounts?format=csv&sort=id",
+            ALPHA,
+            None,
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(csv.lines().count(), matching + 1);
+    assert!(csv.starts_with("account_id,as_of,score,band,arr,segment,renewal_date,velocity"));
+    let (code, bad) = c
+        .get("/v1/tenants/alpha/accounts?direction=up", ALPHA)
+        .await;
+    assert_eq!((code, bad["code"].as_str()), (400, Some("bad-request")));
+
+    // One account: the same figures as the view over the store file.
+    let id = seen[0]["account_id"].as_str().unwrap().to_owned();
+    let (code, account) = c
+        .get(&format!("/v1/tenants/alpha/accounts/{id}"), ALPHA)
+        .await;
+    assert_eq!(code, 200, "{account}");
+    let direct = {
+        let store = SqliteStore::open(&store).unwrap();
+        let build =
+            headway_views::pick_build(&store, "alpha", headway_views::BuildChoice::Latest).unwrap();
+        headway_views::account(&store, "alpha", &id, &build, 90).unwrap()
+    };
+    assert_eq!(account, serde_json::to_value(&direct).unwrap());
+    assert_eq!(
+        account["snapshots"].as_array().unwrap().len(),
+        year.lines()
+            .filter(|l| l.contains(&format!("\"id\":\"{id}\"")))
+            .count()
+    );
+    assert!(account["vector"]["magnitude"].is_number());
+
+    // Isolation: another tenant's token, and another tenant's account id.
+    for path in [
+        "/v1/tenants/alpha/runs",
+        "/v1/tenants/alpha/runs/1",
+        "/v1/tenants/alpha/accounts",
+        &format!("/v1/tenants/alpha/accounts/{id}"),
+    ] {
+        let (code, body) = c.get(path, BETA).await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (403, Some("forbidden")),
+            "{path}"
+        );
+    }
+    let (code, _) = c
+        .run("alpha", BETA, "application/x-ndjson", year.clone())
+        .await;
+    assert_eq!(code, 403);
+    let (code, body) = c
+        .get(&format!("/v1/tenants/beta/accounts/{id}"), BETA)
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (404, Some("not-found")),
+        "{body}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_refuse_what_they_cannot_record() {
+    let dir = tenants();
+    let store = dir.path().join("history.db");
+    let server = serve(dir.path(), Some(&store)).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        addr: server.addr,
+    };
+    let (code, body) = c.run("alpha", ALPHA, "text/xml", "<a/>".into()).await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (415, Some("unsupported-media-type"))
+    );
+    // CSV streams too; a header the parser refuses is line 1's error.
+    let (code, body) = c
+        .run("alpha", ALPHA, "text/csv", "nonsense\n1\n".into())
+        .await;
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["failures"][0]["line"], 1);
+    let (code, body) = c.get("/v1/tenants/alpha/accounts", ALPHA).await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (404, Some("not-found")),
+        "no snapshots yet: {body}"
+    );
+    server.shutdown().await.unwrap();
+
+    // A server without a store says so on every history route.
+    let server = serve(dir.path(), None).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        addr: server.addr,
+    };
+    let (code, body) = c.get("/v1/tenants/alpha/runs", ALPHA).await;
+    assert_eq!((code, body["code"].as_str()), (404, Some("no-store")));
+    server.shutdown().await.unwrap();
+}
