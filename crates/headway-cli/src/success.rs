@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use headway_core::backtest::{Backtest, backtest};
+use headway_core::moves::Step;
 use headway_core::success::{Basis, Snapshot, SuccessVector, forecast_expansion};
 use headway_host::TenantConfig;
 use headway_store::{SnapshotStore, SqliteStore, StoredBuild};
@@ -184,11 +185,52 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
             s.band,
         )?;
     }
+    write_steps(&mut out, &view.steps)?;
     if let Some(v) = &view.vector {
         writeln!(out)?;
         write_vector(&mut out, v, opened.window, &build)?;
     }
     Ok(out.flush()?)
+}
+
+/// Steps shown, the latest; movers shown per step, the largest.
+const STEPS_SHOWN: usize = 3;
+const MOVERS_SHOWN: usize = 3;
+
+/// What moved the score in the latest steps.
+fn write_steps(out: &mut impl Write, steps: &[Step]) -> std::io::Result<()> {
+    let latest = &steps[steps.len().saturating_sub(STEPS_SHOWN)..];
+    if latest.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nWhat moved:")?;
+    for step in latest {
+        write!(
+            out,
+            "  {} -> {}: {:+.1} points",
+            step.from, step.to, step.change
+        )?;
+        match &step.build_changed {
+            Some(change) => writeln!(
+                out,
+                ", rules changed ({} -> {}): not the customer",
+                headway_views::build_label(&change.from),
+                headway_views::build_label(&change.to)
+            )?,
+            None => {
+                writeln!(out)?;
+                for m in step
+                    .moves
+                    .iter()
+                    .filter(|m| m.change.abs() >= 0.05)
+                    .take(MOVERS_SHOWN)
+                {
+                    writeln!(out, "    {}", m.summary)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_vector(

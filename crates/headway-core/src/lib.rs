@@ -13,6 +13,7 @@ pub mod batch;
 mod date;
 pub mod fixtures;
 pub mod input;
+pub mod moves;
 pub mod report;
 pub mod retention;
 pub mod success;

@@ -1,9 +1,8 @@
 //! Every parser against input built to break it: random bytes, and valid lines
 //! cut, spliced and corrupted at random. A parser may refuse a line, never panic,
 //! never lose one (each non-blank line is an account or an error naming it), and
-//! never quote more than an excerpt of it. Stable-Rust stand-in for fuzzing
-//! (cargo-fuzz needs a nightly toolchain); each case is small, so the whole file
-//! runs in seconds in CI.
+//! never quote more than an excerpt of it. Runs in seconds on every test run;
+//! `tests/fuzz` holds the coverage-guided targets (cargo-fuzz) run by hand.
 
 use headway_core::fixtures::parse_fixtures;
 use headway_core::retention::{parse_ledger, parse_surveys};

@@ -10,6 +10,7 @@ mod book;
 use std::collections::BTreeMap;
 
 use headway_core::PluginRef;
+use headway_core::moves::{Step, steps};
 use headway_core::success::{Snapshot, SuccessVector, success_vector};
 use headway_store::{SnapshotStore, StoreError, StoredBuild};
 use serde::Serialize;
@@ -110,6 +111,8 @@ pub struct AccountView {
     pub snapshots: Vec<Snapshot>,
     /// The Success Vector by `build`.
     pub vector: Option<SuccessVector>,
+    /// What moved the score from each snapshot to the next, oldest first.
+    pub steps: Vec<Step>,
 }
 
 impl AccountView {
@@ -153,6 +156,7 @@ pub fn account(
         build: build.plugin.clone(),
         window_days,
         vector: success_vector(&mine, &build.info, window_days),
+        steps: steps(&snapshots, &build.plugin, &build.info),
         snapshots,
     })
 }
