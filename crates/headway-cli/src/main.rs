@@ -418,14 +418,7 @@ fn retention(args: &RetentionArgs) -> Result<()> {
     };
     let out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.cohorts {
-        let last = args
-            .to
-            .or_else(|| ledger.last_date())
-            .unwrap_or(Date::from_days(0));
-        let mut rows = headway_core::retention::cohorts(&ledger, last);
-        if let Some(from) = args.from {
-            rows.retain(|r| r.cohort >= PeriodKind::Month.start_of(from));
-        }
+        let rows = headway_core::retention::cohorts_between(&ledger, args.from, args.to);
         return match args.format {
             Format::Json => Ok(serde_json::to_writer_pretty(out, &rows)?),
             Format::Csv => output::cohorts_csv(out, &rows),

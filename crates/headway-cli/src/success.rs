@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use headway_core::backtest::{Backtest, backtest};
+use headway_core::backtest::Backtest;
 use headway_core::moves::Step;
-use headway_core::success::{Basis, Snapshot, SuccessVector, forecast_expansion};
+use headway_core::success::{Basis, Snapshot, SuccessVector};
 use headway_host::TenantConfig;
 use headway_store::{SnapshotStore, SqliteStore, StoredBuild};
 use headway_views::{BuildChoice, pick_build};
@@ -279,27 +279,23 @@ fn write_vector(
 pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
     let opened = args.open()?;
     let build = args.build(&opened)?;
-    let vectors: Vec<SuccessVector> =
-        headway_views::current_book(&opened.store, &opened.tenant, &build, opened.window)?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
-    let f = forecast_expansion(&vectors, &build.info, build.last, horizon);
+    let view = headway_views::forecast(
+        &opened.store,
+        &opened.tenant,
+        &build,
+        opened.window,
+        horizon,
+    )?;
     if args.format == Format::Json {
-        return print_json(&serde_json::json!({
-            "tenant": opened.tenant,
-            "plugin": build.plugin,
-            "window_days": opened.window,
-            "accounts": vectors.len(),
-            "forecast": f,
-        }));
+        return print_json(&view);
     }
+    let f = &view.forecast;
     let mut out = crate::output::human_stdout();
     writeln!(
         out,
         "Expansion forecast for {}: {} accounts on {}, milestones reached by {} ({} days); {}",
         opened.tenant,
-        vectors.len(),
+        view.accounts,
         f.as_of,
         f.as_of.add_days(horizon),
         horizon,
@@ -331,19 +327,11 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
         )?;
     }
     writeln!(out, "{:<79}{:>12}", "TOTAL", money(f.total_expected_arr))?;
-    let by_source = |basis: Basis| {
-        vectors
-            .iter()
-            .flat_map(|v| &v.milestones)
-            .filter(|m| m.basis == basis)
-            .count()
-    };
+    let from = view.expected_from;
     writeln!(
         out,
         "Arrival dates: {} from the plugin's own prediction, {} from progress trends, {} unknown.",
-        by_source(Basis::Plugin),
-        by_source(Basis::Trend),
-        by_source(Basis::Unknown)
+        from.plugin, from.trend, from.unknown
     )?;
     for m in f
         .milestones
@@ -390,28 +378,14 @@ pub fn backtest_cmd(args: &StoreArgs, outcomes: &Path, horizon: i32, mrr: bool) 
             opened.tenant
         );
     }
-    let mut per_build: Vec<Vec<Snapshot>> = builds
-        .iter()
-        .map(|b| opened.store.snapshots(&opened.tenant, &b.plugin.digest))
-        .collect::<Result<_, _>>()?;
-    // Shadow comparison: judge every build on the same (account, day) pairs.
-    let common: BTreeSet<(String, headway_core::Date)> = per_build
-        .iter()
-        .map(|s| {
-            s.iter()
-                .map(|s| (s.account_id.clone(), s.as_of))
-                .collect::<BTreeSet<_>>()
-        })
-        .reduce(|a, b| a.intersection(&b).cloned().collect())
-        .unwrap_or_default();
-    for snapshots in &mut per_build {
-        snapshots.retain(|s| common.contains(&(s.account_id.clone(), s.as_of)));
-    }
-    let results: Vec<Backtest> = builds
-        .iter()
-        .zip(&per_build)
-        .map(|(b, s)| backtest(s, &b.info, &b.plugin, &ledger, horizon, opened.window))
-        .collect();
+    let results = headway_views::backtests(
+        &opened.store,
+        &opened.tenant,
+        &builds,
+        &ledger,
+        horizon,
+        opened.window,
+    )?;
     if args.format == Format::Json {
         return print_json(&results);
     }

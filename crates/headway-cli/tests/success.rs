@@ -253,11 +253,16 @@ fn serve(store: &str) -> (std::process::Child, String) {
 
 /// One HTTP/1.1 request over a fresh connection: status and JSON body.
 fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    let kind = if path.ends_with("/ledger") {
+        "text/csv"
+    } else {
+        "application/x-ndjson"
+    };
     use std::io::{Read, Write};
     let mut conn = std::net::TcpStream::connect(addr).unwrap();
     let head = format!(
         "{method} {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer t0ken\r\n\
-         content-type: application/x-ndjson\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+         content-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     conn.write_all(head.as_bytes()).unwrap();

@@ -93,7 +93,40 @@ pub enum SurveyKind {
     Ces,
 }
 
+impl RevenueStage {
+    /// `trial` or `paid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trial => "trial",
+            Self::Paid => "paid",
+        }
+    }
+
+    /// The stage named by [`RevenueStage::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Trial, Self::Paid]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
 impl SurveyKind {
+    /// `nps`, `csat` or `ces`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nps => "nps",
+            Self::Csat => "csat",
+            Self::Ces => "ces",
+        }
+    }
+
+    /// The survey named by [`SurveyKind::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Nps, Self::Csat, Self::Ces]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+
     fn range(self) -> (f64, f64) {
         match self {
             Self::Nps => (0.0, 10.0),
@@ -515,6 +548,19 @@ pub struct CohortRow {
     pub logo: Vec<Option<f64>>,
     /// `revenue[k]`: the cohort's paid ARR at the end of month k / `start_arr`.
     pub revenue: Vec<Option<f64>>,
+}
+
+/// [`cohorts`] of the months from `from` (default: all) up to `to` (default:
+/// the ledger's last day): what `headway retention --cohorts` shows.
+pub fn cohorts_between(ledger: &Ledger, from: Option<Date>, to: Option<Date>) -> Vec<CohortRow> {
+    let last = to
+        .or_else(|| ledger.last_date())
+        .unwrap_or(Date::from_days(0));
+    let mut rows = cohorts(ledger, last);
+    if let Some(from) = from {
+        rows.retain(|r| r.cohort >= PeriodKind::Month.start_of(from));
+    }
+    rows
 }
 
 /// The signup-cohort matrix: for each month in which accounts first paid, the share

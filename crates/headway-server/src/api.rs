@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use headway_core::{Date, InputDefaults};
 use headway_pipeline::OutputFormat;
@@ -24,9 +24,10 @@ use sha2::{Digest, Sha256};
 use crate::history::{self, History};
 use crate::metrics::HttpMetrics;
 use crate::registry::{Loaded, Registry, Tenant};
+use crate::revenue;
 
 /// Every route, as `(method, path)`; the OpenAPI document lists exactly these.
-pub const ROUTES: [(&str, &str); 12] = [
+pub const ROUTES: [(&str, &str); 17] = [
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("POST", "/v1/tenants/{tenant}/score"),
@@ -39,6 +40,11 @@ pub const ROUTES: [(&str, &str); 12] = [
     ("GET", "/v1/tenants/{tenant}/runs/{run}"),
     ("GET", "/v1/tenants/{tenant}/accounts"),
     ("GET", "/v1/tenants/{tenant}/accounts/{account}"),
+    ("GET", "/v1/tenants/{tenant}/forecast"),
+    ("GET", "/v1/tenants/{tenant}/backtest"),
+    ("GET", "/v1/tenants/{tenant}/retention"),
+    ("PUT", "/v1/tenants/{tenant}/ledger"),
+    ("PUT", "/v1/tenants/{tenant}/surveys"),
 ];
 
 /// How long a scoring request waits for one of its tenant's slots.
@@ -97,11 +103,18 @@ pub fn router(app: Arc<App>, metrics_elsewhere: bool) -> Router {
             "/v1/tenants/{tenant}/accounts/{account}",
             get(history::get_account),
         )
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such route") })
+        .route("/v1/tenants/{tenant}/forecast", get(history::forecast))
+        .route("/v1/tenants/{tenant}/backtest", get(history::backtest))
+        .route("/v1/tenants/{tenant}/retention", get(revenue::retention))
+        .route("/v1/tenants/{tenant}/ledger", put(revenue::put_ledger))
+        .route("/v1/tenants/{tenant}/surveys", put(revenue::put_surveys))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route")
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
+                ErrorCode::MethodNotAllowed,
                 "this route does not take that method",
             )
         })
@@ -115,7 +128,9 @@ pub fn metrics_router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such route") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route")
+        })
         .layer(middleware::from_fn_with_state(Arc::clone(&app.http), guard))
         .with_state(app)
 }
@@ -136,7 +151,7 @@ async fn guard(State(http): State<Arc<HttpMetrics>>, request: Request, next: Nex
     let response = if headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
         ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers-too-large",
+            ErrorCode::HeadersTooLarge,
             format!(
                 "{} header fields of {header_bytes} bytes; at most {MAX_HEADERS} fields of \
                  {MAX_HEADER_BYTES} bytes in all",
@@ -147,7 +162,7 @@ async fn guard(State(http): State<Arc<HttpMetrics>>, request: Request, next: Nex
     } else if uri_bytes > MAX_URI_BYTES {
         ApiError::new(
             StatusCode::URI_TOO_LONG,
-            "uri-too-long",
+            ErrorCode::UriTooLong,
             format!("the request target is {uri_bytes} bytes, at most {MAX_URI_BYTES}"),
         )
         .into_response()
@@ -198,21 +213,120 @@ fn is_too_large(e: &axum::Error) -> bool {
     false
 }
 
+/// The stable `code` of every error answer; `docs/openapi.json` lists exactly
+/// these (a test keeps the two in step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// No bearer token.
+    Unauthorized,
+    /// The token does not give access to this tenant.
+    Forbidden,
+    /// The request cannot be read.
+    BadRequest,
+    /// The body is over its limit.
+    PayloadTooLarge,
+    /// More accounts than one request may hold.
+    TooManyAccounts,
+    /// The body did not arrive in time.
+    RequestTimeout,
+    /// The tenant's slots are busy.
+    TooManyRequests,
+    /// Shutting down.
+    Unavailable,
+    /// Nothing to roll back to.
+    NoPreviousVersion,
+    /// No such route or resource.
+    NotFound,
+    /// The route does not take that method.
+    MethodNotAllowed,
+    /// The server failed.
+    Internal,
+    /// Too many or too large header fields.
+    HeadersTooLarge,
+    /// The request target is too long.
+    UriTooLong,
+    /// The server keeps no history.
+    NoStore,
+    /// The tenant has uploaded no ledger.
+    NoLedger,
+    /// An upload with bad rows.
+    InvalidRows,
+    /// A body type the route does not take.
+    UnsupportedMediaType,
+}
+
+impl ErrorCode {
+    /// Every code.
+    pub const ALL: [Self; 18] = [
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::BadRequest,
+        Self::PayloadTooLarge,
+        Self::TooManyAccounts,
+        Self::RequestTimeout,
+        Self::TooManyRequests,
+        Self::Unavailable,
+        Self::NoPreviousVersion,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Internal,
+        Self::HeadersTooLarge,
+        Self::UriTooLong,
+        Self::NoStore,
+        Self::NoLedger,
+        Self::InvalidRows,
+        Self::UnsupportedMediaType,
+    ];
+
+    /// The code as clients see it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::BadRequest => "bad-request",
+            Self::PayloadTooLarge => "payload-too-large",
+            Self::TooManyAccounts => "too-many-accounts",
+            Self::RequestTimeout => "request-timeout",
+            Self::TooManyRequests => "too-many-requests",
+            Self::Unavailable => "unavailable",
+            Self::NoPreviousVersion => "no-previous-version",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::Internal => "internal",
+            Self::HeadersTooLarge => "headers-too-large",
+            Self::UriTooLong => "uri-too-long",
+            Self::NoStore => "no-store",
+            Self::NoLedger => "no-ledger",
+            Self::InvalidRows => "invalid-rows",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+        }
+    }
+}
+
 /// An error response: `{"code": "...", "message": "..."}`.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
+    /// What each bad row of an upload was (`errors` in the answer).
+    errors: Option<Value>,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
             message: message.into(),
+            errors: None,
         }
+    }
+
+    /// The error with a list of what was wrong, row by row.
+    pub(crate) fn with_errors(mut self, errors: Value) -> Self {
+        self.errors = Some(errors);
+        self
     }
 
     /// The same answer for a wrong token, an unknown tenant and a tenant without
@@ -220,23 +334,27 @@ impl ApiError {
     fn forbidden() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "this token does not give access to this tenant",
         )
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     pub(crate) fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            message,
+        )
     }
 
     pub(crate) fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "shutting down",
         )
     }
@@ -244,11 +362,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"code": self.code, "message": self.message})),
-        )
-            .into_response()
+        let mut body = json!({"code": self.code.as_str(), "message": self.message});
+        if let Some(errors) = self.errors {
+            body["errors"] = errors;
+        }
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -265,7 +383,7 @@ pub(crate) fn authorize(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "send the tenant's token as `Authorization: Bearer <token>`",
             )
         })?;
@@ -320,7 +438,7 @@ async fn score(
     };
     let label = match &outcome {
         Ok(_) => "ok",
-        Err(e) => e.code,
+        Err(e) => e.code.as_str(),
     };
     tenant.metrics.request(label, started.elapsed());
     outcome
@@ -335,7 +453,7 @@ pub(crate) async fn read_body(body: Body, limits: RequestLimits) -> Result<Bytes
     match read.await {
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
-            "request-timeout",
+            ErrorCode::RequestTimeout,
             format!(
                 "the body did not arrive within {} ms",
                 limits.body_timeout.as_millis()
@@ -343,7 +461,7 @@ pub(crate) async fn read_body(body: Body, limits: RequestLimits) -> Result<Bytes
         )),
         Ok(Err(e)) if is_too_large(&e) => Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
+            ErrorCode::PayloadTooLarge,
             format!(
                 "the body is over the {} bytes allowed",
                 limits.max_body_bytes
@@ -365,7 +483,7 @@ pub(crate) async fn tenant_slot<'t>(
         .map_err(|_| {
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "too-many-requests",
+                ErrorCode::TooManyRequests,
                 format!(
                     "the tenant's {} concurrent requests are busy; retry shortly",
                     loaded.config.api.max_concurrent
@@ -413,7 +531,7 @@ async fn score_authorized(
     if items.len() > MAX_ACCOUNTS_PER_REQUEST {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too-many-accounts",
+            ErrorCode::TooManyAccounts,
             format!(
                 "{} accounts in one request, at most {MAX_ACCOUNTS_PER_REQUEST}: split the book",
                 items.len()
@@ -442,7 +560,7 @@ async fn score_authorized(
     let (chunk, loaded) = run.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             format!("scoring task failed: {e}"),
         )
     })?;
@@ -526,7 +644,13 @@ async fn rollback(
     let registry = Arc::clone(&app.registry);
     let done = tokio::task::spawn_blocking(move || registry.rollback(&id))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                e.to_string(),
+            )
+        })?;
     done.map(|build| Json(json!({"serving": build})))
-        .map_err(|reason| ApiError::new(StatusCode::CONFLICT, "no-previous-version", reason))
+        .map_err(|reason| ApiError::new(StatusCode::CONFLICT, ErrorCode::NoPreviousVersion, reason))
 }

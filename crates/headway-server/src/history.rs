@@ -21,14 +21,14 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{ApiError, ApiPath, ApiQuery, App, authorize};
+use crate::api::{ApiError, ApiPath, ApiQuery, App, ErrorCode, authorize};
 use crate::registry::Loaded;
 
 /// The server's history store: one writer at a time (SQLite's rule), readers on
 /// connections of their own (WAL lets them read while a run records).
 pub struct History {
     path: PathBuf,
-    writer: Mutex<SqliteStore>,
+    pub(crate) writer: Mutex<SqliteStore>,
 }
 
 impl History {
@@ -40,13 +40,13 @@ impl History {
         })
     }
 
-    fn reader(&self) -> Result<SqliteStore, StoreError> {
+    pub(crate) fn reader(&self) -> Result<SqliteStore, StoreError> {
         SqliteStore::open(&self.path)
     }
 }
 
 /// Runs a blocking store task off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     task: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(task)
@@ -54,17 +54,17 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
 }
 
-fn history(app: &App) -> Result<Arc<History>, ApiError> {
+pub(crate) fn history(app: &App) -> Result<Arc<History>, ApiError> {
     app.history.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "no-store",
+            ErrorCode::NoStore,
             "this server keeps no history: start it with --store",
         )
     })
 }
 
-fn store_error(e: StoreError) -> ApiError {
+pub(crate) fn store_error(e: StoreError) -> ApiError {
     tracing::error!("history store: {e}");
     ApiError::internal("the history store failed; the operator's log has the details")
 }
@@ -72,7 +72,7 @@ fn store_error(e: StoreError) -> ApiError {
 fn view_error(e: ViewError) -> ApiError {
     match e {
         ViewError::Store(e) => store_error(e),
-        e => ApiError::new(StatusCode::NOT_FOUND, "not-found", e.to_string()),
+        e => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, e.to_string()),
     }
 }
 
@@ -176,14 +176,14 @@ fn run_error(e: headway_pipeline::RunError) -> ApiError {
         RunError::Read { source, .. } if source.kind() == std::io::ErrorKind::TimedOut => {
             ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
-                "request-timeout",
+                ErrorCode::RequestTimeout,
                 source.to_string(),
             )
         }
         RunError::Read { source, .. } if source.kind() == std::io::ErrorKind::FileTooLarge => {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
+                ErrorCode::PayloadTooLarge,
                 source.to_string(),
             )
         }
@@ -218,7 +218,7 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
         | Some("application/octet-stream") => Ok(BodyFormat::Lines(InputFormat::JsonLines)),
         Some(other) => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
+            ErrorCode::UnsupportedMediaType,
             format!(
                 "`{other}`: send application/json (an array), application/x-ndjson (JSON Lines) or text/csv"
             ),
@@ -333,9 +333,13 @@ pub(crate) async fn get_run(
         store.run(&tenant.id, run).map_err(store_error)
     })
     .await?;
-    found
-        .map(|log| Json(log).into_response())
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", format!("no run {run}")))
+    found.map(|log| Json(log).into_response()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no run {run}"),
+        )
+    })
 }
 
 /// Which build a read shows: `?build=<digest prefix>`, else the build serving.
@@ -540,4 +544,84 @@ pub(crate) async fn get_account(
     })
     .await?;
     Ok(Json(view).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct HorizonParams {
+    /// `90d`, `12w` or days (default 90).
+    horizon: Option<String>,
+    build: Option<String>,
+}
+
+fn horizon(params: &HorizonParams) -> Result<i32, ApiError> {
+    match params.horizon.as_deref() {
+        None => Ok(90),
+        Some(h) => parse_days(h).ok_or_else(|| {
+            ApiError::bad_request(format!("`horizon={h}`: expected days like 90d or 12w"))
+        }),
+    }
+}
+
+/// `GET /v1/tenants/{tenant}/forecast`: as `headway forecast --format json`.
+pub(crate) async fn forecast(
+    State(app): State<Arc<App>>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HorizonParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (tenant, loaded) = authorize(&app, &id, &headers)?;
+    let horizon = horizon(&params)?;
+    let history = history(&app)?;
+    let window = loaded.config.vector.window_days as i32;
+    let view = blocking(move || {
+        let store = history.reader().map_err(store_error)?;
+        let choice = build_choice(params.build.as_deref(), &loaded);
+        let build = headway_views::pick_build(&store, &tenant.id, choice).map_err(view_error)?;
+        headway_views::forecast(&store, &tenant.id, &build, window, horizon).map_err(view_error)
+    })
+    .await?;
+    Ok(Json(view).into_response())
+}
+
+/// `GET /v1/tenants/{tenant}/backtest`: every stored build (or the one asked
+/// for) judged against the uploaded ledger, as `headway backtest --format json`.
+pub(crate) async fn backtest(
+    State(app): State<Arc<App>>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HorizonParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (tenant, loaded) = authorize(&app, &id, &headers)?;
+    let horizon = horizon(&params)?;
+    let history = history(&app)?;
+    let window = loaded.config.vector.window_days as i32;
+    let results = blocking(move || {
+        let store = history.reader().map_err(store_error)?;
+        let rows = store.ledger(&tenant.id).map_err(store_error)?;
+        if rows.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NoLedger,
+                "no revenue ledger to judge against: upload it with PUT .../ledger",
+            ));
+        }
+        let ledger = headway_core::retention::Ledger::new(rows);
+        let builds = match params.build.as_deref() {
+            Some(b) => vec![
+                headway_views::pick_build(&store, &tenant.id, BuildChoice::Exactly(b))
+                    .map_err(view_error)?,
+            ],
+            None => store.builds(&tenant.id).map_err(store_error)?,
+        };
+        if builds.is_empty() {
+            return Err(view_error(ViewError::NoBuild {
+                tenant: tenant.id.clone(),
+                build: None,
+            }));
+        }
+        headway_views::backtests(&store, &tenant.id, &builds, &ledger, horizon, window)
+            .map_err(view_error)
+    })
+    .await?;
+    Ok(Json(results).into_response())
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod history;
 pub mod metrics;
 pub mod registry;
+mod revenue;
 mod watch;
 
 use std::net::SocketAddr;

@@ -320,3 +320,103 @@ async fn runs_refuse_what_they_cannot_record() {
     assert_eq!((code, body["code"].as_str()), (404, Some("no-store")));
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledgers_and_surveys_are_validated_and_kept_per_tenant() {
+    let dir = tenants();
+    let server = serve(dir.path(), Some(&dir.path().join("history.db"))).await;
+    let c = Client {
+        http: reqwest::Client::new(),
+        addr: server.addr,
+    };
+    let put = |path: &'static str, token: &'static str, kind: &'static str, body: &str| {
+        let body = body.to_owned();
+        let c = &c;
+        async move {
+            let (code, _, text) = c
+                .send(reqwest::Method::PUT, path, token, Some((kind, body)))
+                .await;
+            (code, serde_json::from_str::<Value>(&text).unwrap())
+        }
+    };
+    let (code, body) = c.get("/v1/tenants/alpha/retention", ALPHA).await;
+    assert_eq!((code, body["code"].as_str()), (404, Some("no-ledger")));
+
+    // One bad row refuses the whole upload, naming the line and field.
+    let bad = "account_id,date,arr\na,2026-01-01,1200\nb,2026-13-01,500\n";
+    let (code, body) = put("/v1/tenants/alpha/ledger", ALPHA, "text/csv", bad).await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (422, Some("invalid-rows")),
+        "{body}"
+    );
+    assert_eq!(
+        (
+            body["errors"][0]["line"].as_u64(),
+            body["errors"][0]["field"].as_str()
+        ),
+        (Some(3), Some("date"))
+    );
+    let twice = "account_id,date,arr\na,2026-01-01,1200\na,2026-01-01,1300\n";
+    let (code, body) = put("/v1/tenants/alpha/ledger", ALPHA, "text/csv", twice).await;
+    assert_eq!(code, 422);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a second row"),
+        "{body}"
+    );
+
+    let good = "account_id,date,arr\na,2026-01-01,1200\nb,2026-01-01,600\nb,2026-04-01,0\n";
+    let (code, body) = put("/v1/tenants/alpha/ledger", ALPHA, "text/csv", good).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"rows": 3, "new": 3, "changed": 0, "unchanged": 0})
+    );
+    let (_, body) = put("/v1/tenants/alpha/ledger", ALPHA, "text/csv", good).await;
+    assert_eq!(
+        body,
+        json!({"rows": 3, "new": 0, "changed": 0, "unchanged": 3})
+    );
+    let surveys = "{\"account_id\":\"a\",\"date\":\"2026-02-01\",\"kind\":\"nps\",\"score\":10}\n";
+    let (code, body) = put(
+        "/v1/tenants/alpha/surveys",
+        ALPHA,
+        "application/x-ndjson",
+        surveys,
+    )
+    .await;
+    assert_eq!((code, body["new"].as_u64()), (200, Some(1)), "{body}");
+
+    // By hand: a pays 1,200 and b 600 from January; b stops on April 1. Q2
+    // starts at 1,800, b's 600 churns, GRR = 1,200 / 1,800.
+    let (code, q) = c
+        .get(
+            "/v1/tenants/alpha/retention?period=quarter&from=2026-04-01&to=2026-06-30",
+            ALPHA,
+        )
+        .await;
+    assert_eq!(code, 200, "{q}");
+    assert_eq!(q[0]["start_arr"].as_f64(), Some(1800.0));
+    assert_eq!(q[0]["churned_arr"].as_f64(), Some(600.0));
+    assert_eq!(q[0]["grr"].as_f64(), Some(1200.0 / 1800.0));
+
+    // Beta sees none of it, and cannot write alpha's.
+    let (code, body) = c.get("/v1/tenants/beta/retention", BETA).await;
+    assert_eq!((code, body["code"].as_str()), (404, Some("no-ledger")));
+    let (code, _) = put("/v1/tenants/alpha/ledger", BETA, "text/csv", good).await;
+    assert_eq!(code, 403);
+    let (code, _) = c.get("/v1/tenants/alpha/retention", BETA).await;
+    assert_eq!(code, 403);
+    for path in ["/v1/tenants/alpha/forecast", "/v1/tenants/alpha/backtest"] {
+        let (code, _) = c.get(path, BETA).await;
+        assert_eq!(code, 403, "{path}");
+    }
+    let (code, body) = c
+        .get("/v1/tenants/alpha/forecast?horizon=soon", ALPHA)
+        .await;
+    assert_eq!((code, body["code"].as_str()), (400, Some("bad-request")));
+    server.shutdown().await.unwrap();
+}

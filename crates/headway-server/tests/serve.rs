@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use headway_server::{Running, ServeOptions, api::ROUTES, start};
+use headway_server::api::{ErrorCode, ROUTES};
+use headway_server::{Running, ServeOptions, start};
 use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, SAAS_SEATS, repo_root};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -481,6 +482,17 @@ async fn the_openapi_document_matches_the_router() {
         .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
     assert_eq!(documented, routed);
+    let codes: BTreeSet<&str> = doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let known: BTreeSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(
+        codes, known,
+        "the documented error codes are the ones the server answers"
+    );
     // Every documented route answers (not the router's 404 or 405).
     let dir = tenants();
     let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());

@@ -12,8 +12,10 @@
 
 use std::path::{Path, PathBuf};
 
+use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyResponse};
 use headway_core::success::Snapshot;
 use headway_core::{AccountError, Date, PluginInfo, PluginRef};
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
@@ -189,6 +191,23 @@ pub trait SnapshotStore {
 
     /// One run of a tenant; `None` for another tenant's run id.
     fn run(&self, tenant: &str, id: i64) -> Result<Option<RunLog>, StoreError>;
+
+    /// Adds or corrects revenue-ledger rows, keyed by account and day, all or
+    /// nothing: the same rows again change nothing.
+    fn put_ledger(&mut self, tenant: &str, rows: &[LedgerRow]) -> Result<Recorded, StoreError>;
+
+    /// A tenant's ledger, by account then day.
+    fn ledger(&self, tenant: &str) -> Result<Vec<LedgerRow>, StoreError>;
+
+    /// Adds or corrects survey answers, keyed by account, day and survey.
+    fn put_surveys(
+        &mut self,
+        tenant: &str,
+        rows: &[SurveyResponse],
+    ) -> Result<Recorded, StoreError>;
+
+    /// A tenant's survey answers, by account, day and survey.
+    fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError>;
 }
 
 /// The schema version this build writes (`PRAGMA user_version`). Version 1
@@ -231,6 +250,24 @@ CREATE TABLE IF NOT EXISTS runs (
     log        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant, id);
+CREATE TABLE IF NOT EXISTS ledger (
+    tenant     TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    date       TEXT NOT NULL,
+    arr        REAL NOT NULL,
+    stage      TEXT NOT NULL,
+    segment    TEXT,
+    term_end   TEXT,
+    PRIMARY KEY (tenant, account_id, date)
+);
+CREATE TABLE IF NOT EXISTS surveys (
+    tenant     TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    date       TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    score      REAL NOT NULL,
+    PRIMARY KEY (tenant, account_id, date, kind)
+);
 ";
 
 const COLUMNS: &str = "s.tenant, s.account_id, s.as_of, s.arr, s.score, s.band, s.factors, s.milestones, \
@@ -283,6 +320,43 @@ impl SqliteStore {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// Runs `insert` (doing nothing on a key already there) then `update` (only
+    /// when a value differs) for each row, in one transaction.
+    fn upsert(
+        &mut self,
+        insert: &str,
+        update: &str,
+        rows: impl Iterator<Item = Vec<Value>>,
+    ) -> Result<Recorded, StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        let mut recorded = Recorded::default();
+        {
+            let mut insert = tx.prepare_cached(insert).map_err(sqlite)?;
+            let mut update = tx.prepare_cached(update).map_err(sqlite)?;
+            for row in rows {
+                let values = rusqlite::params_from_iter(row.iter());
+                if insert.execute(values).map_err(sqlite)? == 1 {
+                    recorded.new += 1;
+                } else if update
+                    .execute(rusqlite::params_from_iter(row.iter()))
+                    .map_err(sqlite)?
+                    == 1
+                {
+                    recorded.changed += 1;
+                } else {
+                    recorded.unchanged += 1;
+                }
+            }
+        }
+        tx.commit().map_err(sqlite)?;
+        Ok(recorded)
     }
 
     fn corrupt(&self, what: String, reason: impl ToString) -> StoreError {
@@ -607,6 +681,123 @@ impl SnapshotStore for SqliteStore {
         log.map(|log| serde_json::from_str(&log).map_err(|e| self.corrupt(format!("run {id}"), e)))
             .transpose()
     }
+    fn put_ledger(&mut self, tenant: &str, rows: &[LedgerRow]) -> Result<Recorded, StoreError> {
+        self.upsert(
+            "INSERT INTO ledger VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            "UPDATE ledger SET arr = ?4, stage = ?5, segment = ?6, term_end = ?7
+             WHERE tenant = ?1 AND account_id = ?2 AND date = ?3
+               AND (arr IS NOT ?4 OR stage IS NOT ?5 OR segment IS NOT ?6 OR term_end IS NOT ?7)",
+            rows.iter().map(|r| {
+                vec![
+                    Value::from(tenant.to_owned()),
+                    Value::from(r.account_id.clone()),
+                    Value::from(r.date.to_string()),
+                    Value::from(r.arr),
+                    Value::from(r.stage.as_str().to_owned()),
+                    r.segment.clone().map_or(Value::Null, Value::from),
+                    r.term_end
+                        .map_or(Value::Null, |d| Value::from(d.to_string())),
+                ]
+            }),
+        )
+    }
+
+    fn ledger(&self, tenant: &str) -> Result<Vec<LedgerRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT account_id, date, arr, stage, segment, term_end FROM ledger
+                 WHERE tenant = ?1 ORDER BY account_id, date",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([tenant], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, f64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (account_id, date, arr, stage, segment, term_end) =
+                row.map_err(|e| self.sqlite(e))?;
+            let what = || format!("ledger row {account_id} {date}");
+            let term_end = term_end
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| self.corrupt(what(), e))?;
+            out.push(LedgerRow {
+                date: date.parse().map_err(|e| self.corrupt(what(), e))?,
+                stage: RevenueStage::from_name(&stage)
+                    .ok_or_else(|| self.corrupt(what(), format!("stage `{stage}`")))?,
+                account_id,
+                arr,
+                segment,
+                term_end,
+            });
+        }
+        Ok(out)
+    }
+
+    fn put_surveys(
+        &mut self,
+        tenant: &str,
+        rows: &[SurveyResponse],
+    ) -> Result<Recorded, StoreError> {
+        self.upsert(
+            "INSERT INTO surveys VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            "UPDATE surveys SET score = ?5
+             WHERE tenant = ?1 AND account_id = ?2 AND date = ?3 AND kind = ?4 AND score IS NOT ?5",
+            rows.iter().map(|r| {
+                vec![
+                    Value::from(tenant.to_owned()),
+                    Value::from(r.account_id.clone()),
+                    Value::from(r.date.to_string()),
+                    Value::from(r.kind.as_str().to_owned()),
+                    Value::from(r.score),
+                ]
+            }),
+        )
+    }
+
+    fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT account_id, date, kind, score FROM surveys
+                 WHERE tenant = ?1 ORDER BY account_id, date, kind",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([tenant], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, f64>(3)?,
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (account_id, date, kind, score) = row.map_err(|e| self.sqlite(e))?;
+            let what = || format!("survey answer {account_id} {date} {kind}");
+            out.push(SurveyResponse {
+                date: date.parse().map_err(|e| self.corrupt(what(), e))?,
+                kind: SurveyKind::from_name(&kind)
+                    .ok_or_else(|| self.corrupt(what(), format!("survey `{kind}`")))?,
+                account_id,
+                score,
+            });
+        }
+        Ok(out)
+    }
 }
 
 /// The build of `tenant` with the latest snapshot, if any.
@@ -888,5 +1079,45 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, 2);
+    }
+
+    #[test]
+    fn ledger_and_survey_uploads_are_idempotent_and_scoped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("h.db")).unwrap();
+        let row = |account: &str, day: &str, arr: f64| LedgerRow {
+            account_id: account.into(),
+            date: day.parse().unwrap(),
+            arr,
+            stage: RevenueStage::Paid,
+            segment: Some("smb".into()),
+            term_end: Some("2027-01-01".parse().unwrap()),
+        };
+        let rows = vec![row("a", "2026-01-01", 1200.0), row("b", "2026-02-01", 0.0)];
+        let counts = |r: Recorded| (r.new, r.changed, r.unchanged);
+        assert_eq!(counts(store.put_ledger("acme", &rows).unwrap()), (2, 0, 0));
+        assert_eq!(counts(store.put_ledger("acme", &rows).unwrap()), (0, 0, 2));
+        let fixed = [row("a", "2026-01-01", 1500.0)];
+        assert_eq!(counts(store.put_ledger("acme", &fixed).unwrap()), (0, 1, 0));
+        let stored = store.ledger("acme").unwrap();
+        assert_eq!(stored, vec![fixed[0].clone(), rows[1].clone()]);
+        assert!(store.ledger("other").unwrap().is_empty());
+
+        let answer = SurveyResponse {
+            account_id: "a".into(),
+            date: "2026-03-01".parse().unwrap(),
+            kind: SurveyKind::Nps,
+            score: 9.0,
+        };
+        let csat = SurveyResponse {
+            kind: SurveyKind::Csat,
+            score: 4.0,
+            ..answer.clone()
+        };
+        let both = [answer.clone(), csat.clone()];
+        assert_eq!(counts(store.put_surveys("acme", &both).unwrap()), (2, 0, 0));
+        assert_eq!(counts(store.put_surveys("acme", &both).unwrap()), (0, 0, 2));
+        assert_eq!(store.surveys("acme").unwrap(), vec![csat, answer]);
+        assert!(store.surveys("other").unwrap().is_empty());
     }
 }

@@ -7,11 +7,15 @@
 
 mod book;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use headway_core::PluginRef;
+use headway_core::backtest::{Backtest, backtest};
 use headway_core::moves::{Step, steps};
-use headway_core::success::{Snapshot, SuccessVector, success_vector};
+use headway_core::retention::Ledger;
+use headway_core::success::{
+    Basis, Forecast, Snapshot, SuccessVector, forecast_expansion, success_vector,
+};
+use headway_core::{Date, PluginRef};
 use headway_store::{SnapshotStore, StoreError, StoredBuild};
 use serde::Serialize;
 
@@ -186,4 +190,98 @@ pub fn current_book(
         }
     }
     Ok(out)
+}
+
+/// The expansion forecast of the current book, as `headway forecast --format
+/// json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForecastView {
+    /// The tenant.
+    pub tenant: String,
+    /// The build read.
+    pub plugin: PluginRef,
+    /// Days of history the trends are fitted over.
+    pub window_days: i32,
+    /// Accounts in the current book.
+    pub accounts: usize,
+    /// Milestone cohorts within the horizon and the expansion they unlock.
+    pub forecast: Forecast,
+    /// Where the expected days of milestones not yet reached come from.
+    pub expected_from: ExpectedFrom,
+}
+
+/// Milestones not yet reached in the book, by where their expected day comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ExpectedFrom {
+    /// The plugin's own prediction.
+    pub plugin: usize,
+    /// The progress trend.
+    pub trend: usize,
+    /// Unknown: flat, falling, or too little history.
+    pub unknown: usize,
+}
+
+/// Who reaches a milestone within `horizon_days` of the build's latest day.
+pub fn forecast(
+    store: &dyn SnapshotStore,
+    tenant: &str,
+    build: &StoredBuild,
+    window_days: i32,
+    horizon_days: i32,
+) -> Result<ForecastView, ViewError> {
+    let vectors: Vec<SuccessVector> = current_book(store, tenant, build, window_days)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    let mut expected_from = ExpectedFrom::default();
+    for m in vectors.iter().flat_map(|v| &v.milestones) {
+        match m.basis {
+            Basis::Plugin => expected_from.plugin += 1,
+            Basis::Trend => expected_from.trend += 1,
+            Basis::Unknown => expected_from.unknown += 1,
+            Basis::Reached => {}
+        }
+    }
+    Ok(ForecastView {
+        expected_from,
+        tenant: tenant.to_owned(),
+        plugin: build.plugin.clone(),
+        window_days,
+        accounts: vectors.len(),
+        forecast: forecast_expansion(&vectors, &build.info, build.last, horizon_days),
+    })
+}
+
+/// How well each of `builds` predicted churn and expansion in `ledger`, judged
+/// on the (account, day) pairs every one of them scored, so builds compare
+/// fairly (shadow scoring).
+pub fn backtests(
+    store: &dyn SnapshotStore,
+    tenant: &str,
+    builds: &[StoredBuild],
+    ledger: &Ledger,
+    horizon_days: i32,
+    window_days: i32,
+) -> Result<Vec<Backtest>, ViewError> {
+    let mut per_build: Vec<Vec<Snapshot>> = builds
+        .iter()
+        .map(|b| store.snapshots(tenant, &b.plugin.digest))
+        .collect::<Result<_, _>>()?;
+    let common: BTreeSet<(String, Date)> = per_build
+        .iter()
+        .map(|s| {
+            s.iter()
+                .map(|s| (s.account_id.clone(), s.as_of))
+                .collect::<BTreeSet<_>>()
+        })
+        .reduce(|a, b| a.intersection(&b).cloned().collect())
+        .unwrap_or_default();
+    for snapshots in &mut per_build {
+        snapshots.retain(|s| common.contains(&(s.account_id.clone(), s.as_of)));
+    }
+    Ok(builds
+        .iter()
+        .zip(&per_build)
+        .map(|(b, s)| backtest(s, &b.info, &b.plugin, ledger, horizon_days, window_days))
+        .collect())
 }
