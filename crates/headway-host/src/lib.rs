@@ -28,7 +28,8 @@ pub use runtime::{
 };
 pub use sandbox::LogLine;
 pub use tenant::{
-    ApiSettings, Limits, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES, TenantConfig, VectorSettings,
+    ApiSettings, Limits, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES, Schedule, TenantConfig,
+    VectorSettings,
 };
 
 /// Severity of a plugin's log line.

@@ -71,6 +71,32 @@ pub struct TenantConfig {
     /// What the plugin may use beyond the contract (clock, randomness).
     #[serde(default)]
     pub capabilities: crate::Capabilities,
+    /// A daily scoring run `headway serve` records by itself.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+}
+
+/// `[schedule]` in tenant.toml: every day at `at` (UTC), `headway serve` scores
+/// `source` (a nightly export, JSON Lines or CSV by its extension) and records
+/// the run, as `POST .../runs` would.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// The export, relative to the tenant folder.
+    pub source: PathBuf,
+    /// Time of day, `HH:MM` in UTC.
+    pub at: String,
+}
+
+impl Schedule {
+    /// Minutes after midnight UTC of [`Schedule::at`], or `None` when it is not
+    /// `HH:MM`.
+    pub fn minute_of_day(&self) -> Option<u32> {
+        let (h, m) = self.at.split_once(':')?;
+        let well_formed = h.len() == 2 && m.len() == 2;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (well_formed && h < 24 && m < 60).then_some(h * 60 + m)
+    }
 }
 
 /// `[api]` in tenant.toml. The token itself is never stored: either its SHA-256
@@ -132,6 +158,9 @@ impl TenantConfig {
             .unwrap_or_else(|| "default".to_owned());
         let mut config = Self::parse(&text, &path, &folder)?;
         config.plugin = dir.join(&config.plugin);
+        if let Some(schedule) = &mut config.schedule {
+            schedule.source = dir.join(&schedule.source);
+        }
         Ok(config)
     }
 
@@ -150,6 +179,14 @@ impl TenantConfig {
             path: path.to_owned(),
             message,
         };
+        if let Some(schedule) = &config.schedule
+            && schedule.minute_of_day().is_none()
+        {
+            return Err(invalid(format!(
+                "schedule.at is `{}`: expected a time of day like \"02:30\" (UTC)",
+                schedule.at
+            )));
+        }
         let limits = &config.limits;
         if limits.batch_size == 0 || limits.memory_mib == 0 || limits.fuel_per_account == 0 {
             return Err(invalid("limits must be above zero".to_owned()));

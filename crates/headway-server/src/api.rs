@@ -323,6 +323,11 @@ impl ApiError {
         }
     }
 
+    /// The message alone.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The error with a list of what was wrong, row by row.
     pub(crate) fn with_errors(mut self, errors: Value) -> Self {
         self.errors = Some(errors);

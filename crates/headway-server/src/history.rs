@@ -15,14 +15,14 @@ use axum::response::{IntoResponse, Response};
 use headway_core::vector::Direction;
 use headway_core::{Date, InputDefaults};
 use headway_pipeline::{InputFormat, RunOptions, Source, StoreSink};
-use headway_store::{SnapshotStore, SqliteStore, StoreError};
+use headway_store::{RunLog, SnapshotStore, SqliteStore, StoreError};
 use headway_views::{AccountRow, BookQuery, BuildChoice, SortKey, ViewError};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{ApiError, ApiPath, ApiQuery, App, ErrorCode, authorize};
-use crate::registry::Loaded;
+use crate::registry::{Loaded, Tenant};
 
 /// The server's history store: one writer at a time (SQLite's rule), readers on
 /// connections of their own (WAL lets them read while a run records).
@@ -131,25 +131,48 @@ pub(crate) async fn record_run(
     let tenant_id = tenant.id.clone();
     let defaults = InputDefaults { as_of: query.as_of };
     let outcome = tokio::task::spawn_blocking(move || {
-        let mut store = history.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let source = Source::new(
-            source_name,
-            std::io::BufReader::with_capacity(1 << 16, reader),
-            input,
-        );
-        let mut sink = StoreSink::begin(&mut *store, &tenant_id, &loaded.plugin, source_name)
-            .map_err(store_error)?;
-        let mut options = RunOptions::new(1);
-        options.defaults = defaults;
-        let summary = headway_pipeline::run(source, &loaded.plugin, &options, &mut [&mut sink])
-            .map_err(run_error)?;
-        let log = sink.commit(&summary).map_err(store_error)?;
-        Ok::<_, ApiError>((log, summary.fuel_used))
+        let reader = std::io::BufReader::with_capacity(1 << 16, reader);
+        let source = Source::new(source_name, reader, input);
+        record(&history, &tenant_id, &loaded, source, defaults)
     })
     .await
     .map_err(|e| ApiError::internal(format!("run task failed: {e}")))?;
     drop((engine, permit));
     let (log, fuel) = outcome?;
+    count_run(&tenant, &log, fuel);
+    let location = format!("/v1/tenants/{}/runs/{}", tenant.id, log.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(log),
+    )
+        .into_response())
+}
+
+/// Scores `source` with the tenant's build and records it, all or nothing: the
+/// run log as stored and the instructions used. Blocks: call off the async
+/// threads.
+pub(crate) fn record<R: std::io::BufRead + Send>(
+    history: &History,
+    tenant_id: &str,
+    loaded: &Loaded,
+    source: Source<R>,
+    defaults: InputDefaults,
+) -> Result<(RunLog, u64), ApiError> {
+    let name = source.name().to_owned();
+    let mut store = history.writer.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sink =
+        StoreSink::begin(&mut *store, tenant_id, &loaded.plugin, &name).map_err(store_error)?;
+    let mut options = RunOptions::new(1);
+    options.defaults = defaults;
+    let summary = headway_pipeline::run(source, &loaded.plugin, &options, &mut [&mut sink])
+        .map_err(run_error)?;
+    let log = sink.commit(&summary).map_err(store_error)?;
+    Ok((log, summary.fuel_used))
+}
+
+/// Adds a recorded run to the tenant's counters.
+pub(crate) fn count_run(tenant: &Tenant, log: &RunLog, fuel: u64) {
     use std::sync::atomic::Ordering::Relaxed;
     tenant
         .metrics
@@ -160,13 +183,6 @@ pub(crate) async fn record_run(
         .failures
         .fetch_add(log.failed as u64, Relaxed);
     tenant.metrics.fuel.fetch_add(fuel, Relaxed);
-    let location = format!("/v1/tenants/{}/runs/{}", tenant.id, log.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(log),
-    )
-        .into_response())
 }
 
 /// A run that stopped: a body that stalled or grew past the limit, or unreadable.

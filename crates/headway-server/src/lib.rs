@@ -11,6 +11,7 @@ pub mod history;
 pub mod metrics;
 pub mod registry;
 mod revenue;
+mod schedule;
 mod watch;
 
 use std::net::SocketAddr;
@@ -54,6 +55,8 @@ pub struct ServeOptions {
     pub debounce: Duration,
     /// Rescan interval when no file event arrives.
     pub poll: Duration,
+    /// How often `[schedule]`s are checked.
+    pub schedule_tick: Duration,
 }
 
 impl ServeOptions {
@@ -74,6 +77,7 @@ impl ServeOptions {
             shutdown_grace: Duration::from_secs(10),
             debounce: Duration::from_millis(100),
             poll: Duration::from_secs(5),
+            schedule_tick: Duration::from_secs(30),
         }
     }
 }
@@ -186,11 +190,19 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         registry: Arc::clone(&registry),
         limits,
         http,
-        history,
+        history: history.clone(),
         max_run_bytes: options.max_run_bytes,
     });
     let router = api::router(Arc::clone(&app), metrics_listener.is_some());
     let mut servers = vec![tokio::spawn(connections.clone().serve(listener, router))];
+    if let Some(history) = history {
+        servers.push(tokio::spawn(schedule::run(
+            Arc::clone(&app),
+            history,
+            options.schedule_tick,
+            stopped.clone(),
+        )));
+    }
     if let Some(listener) = metrics_listener {
         let router = api::metrics_router(app);
         servers.push(tokio::spawn(connections.serve(listener, router)));

@@ -85,6 +85,7 @@ struct TenantState {
     failed: Option<[u8; 32]>,
     last_error: Option<String>,
     history: VecDeque<ReloadEvent>,
+    scheduled: Option<ScheduledRun>,
 }
 
 /// A tenant: its current and previous plugin, reload state and counters.
@@ -125,6 +126,19 @@ pub struct TenantStatus {
     pub reloads: u64,
     /// Failed reloads.
     pub reload_failures: u64,
+    /// What the last scheduled run (`[schedule]` in tenant.toml) did.
+    pub last_scheduled_run: Option<ScheduledRun>,
+}
+
+/// One scheduled run's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduledRun {
+    /// The day (UTC) it ran for.
+    pub day: headway_core::Date,
+    /// The run recorded, when it was.
+    pub run_id: Option<i64>,
+    /// Why nothing was recorded, when not.
+    pub error: Option<String>,
 }
 
 /// One loaded build.
@@ -195,7 +209,18 @@ impl Tenant {
             requests: self.metrics.requests(),
             reloads: self.metrics.reloads.load(Ordering::Relaxed),
             reload_failures: self.metrics.reload_failures.load(Ordering::Relaxed),
+            last_scheduled_run: state.scheduled.clone(),
         }
+    }
+
+    /// The last scheduled run's outcome.
+    pub fn last_scheduled_run(&self) -> Option<ScheduledRun> {
+        self.state.lock().expect("tenant state").scheduled.clone()
+    }
+
+    /// Notes a scheduled run's outcome.
+    pub(crate) fn scheduled(&self, run: ScheduledRun) {
+        self.state.lock().expect("tenant state").scheduled = Some(run);
     }
 
     /// The reload history, oldest first.

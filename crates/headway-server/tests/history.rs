@@ -420,3 +420,85 @@ async fn ledgers_and_surveys_are_validated_and_kept_per_tenant() {
     assert_eq!((code, body["code"].as_str()), (400, Some("bad-request")));
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_records_the_nightly_export_once_a_day() {
+    let dir = tenants();
+    let store = dir.path().join("history.db");
+    // 00:00 UTC has always passed today: due at the first check.
+    let alpha = dir.path().join("alpha");
+    let accounts = headway_samples::generate(Book::Saas, 25, 3);
+    std::fs::write(
+        alpha.join("export.jsonl"),
+        headway_samples::to_jsonl(&accounts),
+    )
+    .unwrap();
+    let schedule = "[schedule]\nsource = \"export.jsonl\"\nat = \"00:00\"\n";
+    let alpha_toml = std::fs::read_to_string(alpha.join("tenant.toml")).unwrap();
+    std::fs::write(alpha.join("tenant.toml"), format!("{alpha_toml}{schedule}")).unwrap();
+    let beta = dir.path().join("beta");
+    let toml = std::fs::read_to_string(beta.join("tenant.toml")).unwrap();
+    let missing = "[schedule]\nsource = \"nightly.csv\"\nat = \"00:00\"\n";
+    std::fs::write(beta.join("tenant.toml"), format!("{toml}{missing}")).unwrap();
+
+    let start_server = || {
+        let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+        options.store = Some(store.clone());
+        options.schedule_tick = std::time::Duration::from_millis(50);
+        start(options)
+    };
+    let server = start_server().await.expect("server starts");
+    let scheduled =
+        |server: &Running, id: &str| server.registry.tenant(id).unwrap().last_scheduled_run();
+    for _ in 0..200 {
+        if scheduled(&server, "alpha").is_some() && scheduled(&server, "beta").is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let run = scheduled(&server, "alpha").expect("alpha's schedule ran");
+    let run_id = run.run_id.expect("and recorded");
+    let beta = scheduled(&server, "beta").expect("beta's schedule ran");
+    assert_eq!(beta.run_id, None);
+    let error = beta.error.unwrap();
+    assert!(
+        error.contains("nightly.csv") && !error.contains(&*dir.path().to_string_lossy()),
+        "{error}"
+    );
+
+    let c = Client {
+        http: reqwest::Client::new(),
+        addr: server.addr,
+    };
+    let (_, log) = c
+        .get(&format!("/v1/tenants/alpha/runs/{run_id}"), ALPHA)
+        .await;
+    assert_eq!(log["scored"], 25);
+    assert!(log["source"].as_str().unwrap().ends_with("export.jsonl"));
+    let (_, status) = c.get("/v1/tenants/alpha/status", ALPHA).await;
+    assert_eq!(status["last_scheduled_run"]["run_id"], run_id);
+    server.shutdown().await.unwrap();
+
+    // A restart the same day does not run the day again.
+    let server = start_server().await.expect("server restarts");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(scheduled(&server, "alpha"), None);
+    let c = Client {
+        http: reqwest::Client::new(),
+        addr: server.addr,
+    };
+    let (_, runs) = c.get("/v1/tenants/alpha/runs", ALPHA).await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1);
+    server.shutdown().await.unwrap();
+
+    // A time of day that is not one refuses the config, naming it.
+    std::fs::write(
+        alpha.join("tenant.toml"),
+        format!("{alpha_toml}[schedule]\nsource = \"x.jsonl\"\nat = \"25:00\"\n"),
+    )
+    .unwrap();
+    let err = headway_host::TenantConfig::load(&alpha)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("schedule.at is `25:00`"), "{err}");
+}
