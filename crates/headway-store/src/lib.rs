@@ -176,6 +176,11 @@ pub trait SnapshotStore {
     /// Every snapshot of one build for a tenant, by account then day.
     fn snapshots(&self, tenant: &str, digest: &str) -> Result<Vec<Snapshot>, StoreError>;
 
+    /// One build's snapshots from `since` on, by account then day, without
+    /// their factors (empty): what vectors of the current book read, at a
+    /// fraction of the cost of the whole history.
+    fn recent(&self, tenant: &str, digest: &str, since: Date) -> Result<Vec<Snapshot>, StoreError>;
+
     /// The builds with snapshots for a tenant: by latest day, then the most
     /// recently recorded last.
     fn builds(&self, tenant: &str) -> Result<Vec<StoredBuild>, StoreError>;
@@ -221,6 +226,15 @@ ALTER TABLE snapshots ADD COLUMN segment TEXT NOT NULL DEFAULT '';
 ALTER TABLE snapshots ADD COLUMN renewal_date TEXT;
 ";
 
+/// After [`SCHEMA`] on a version 1 file: each build's counts from its snapshots
+/// (recorded before any new run: `last_run` below every run id, in order).
+const BACKFILL_FROM_1: &str = "
+INSERT INTO tenant_builds
+SELECT tenant, digest, count(*), min(as_of), max(as_of),
+       max(rowid) - (SELECT max(rowid) FROM snapshots) - 1
+FROM snapshots GROUP BY tenant, digest;
+";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS plugin_builds (
     digest  TEXT PRIMARY KEY,
@@ -250,6 +264,16 @@ CREATE TABLE IF NOT EXISTS runs (
     log        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant, id);
+CREATE INDEX IF NOT EXISTS snapshots_by_day ON snapshots (tenant, digest, as_of);
+CREATE TABLE IF NOT EXISTS tenant_builds (
+    tenant    TEXT NOT NULL,
+    digest    TEXT NOT NULL REFERENCES plugin_builds (digest),
+    snapshots INTEGER NOT NULL,
+    first     TEXT NOT NULL,
+    last      TEXT NOT NULL,
+    last_run  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, digest)
+);
 CREATE TABLE IF NOT EXISTS ledger (
     tenant     TEXT NOT NULL,
     account_id TEXT NOT NULL,
@@ -304,8 +328,12 @@ impl SqliteStore {
             .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
             .map_err(sqlite)?;
         if found < SCHEMA_VERSION {
-            let upgrade = if found == 1 { UPGRADE_FROM_1 } else { "" };
-            conn.execute_batch(&format!("BEGIN; {upgrade} {SCHEMA} COMMIT;"))
+            let (upgrade, backfill) = if found == 1 {
+                (UPGRADE_FROM_1, BACKFILL_FROM_1)
+            } else {
+                ("", "")
+            };
+            conn.execute_batch(&format!("BEGIN; {upgrade} {SCHEMA} {backfill} COMMIT;"))
                 .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION))
                 .map_err(sqlite)?;
         }
@@ -444,6 +472,8 @@ struct SqliteRun<'s> {
     path: &'s Path,
     digest: String,
     recorded: Recorded,
+    /// The earliest and latest day recorded.
+    days: Option<(Date, Date)>,
 }
 
 impl RunRecorder for SqliteRun<'_> {
@@ -477,6 +507,10 @@ impl RunRecorder for SqliteRun<'_> {
                     s.segment,
                     s.renewal_date.map(|d| d.to_string()),
                 ];
+                self.days = Some(match self.days {
+                    None => (s.as_of, s.as_of),
+                    Some((first, last)) => (first.min(s.as_of), last.max(s.as_of)),
+                });
                 if insert.execute(values)? == 1 {
                     self.recorded.new += 1;
                 } else if update.execute(values)? == 1 {
@@ -516,6 +550,28 @@ impl RunRecorder for SqliteRun<'_> {
                 ],
             )
             .map_err(sqlite)?;
+        // What `builds` reads, kept with each run: a count over every snapshot
+        // on each read would cost a scan of the tenant's whole history.
+        if let Some((first, last)) = self.days {
+            self.tx
+                .execute(
+                    "INSERT INTO tenant_builds VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (tenant, digest) DO UPDATE SET
+                        snapshots = snapshots + excluded.snapshots,
+                        first = min(first, excluded.first),
+                        last = max(last, excluded.last),
+                        last_run = excluded.last_run",
+                    params![
+                        log.tenant,
+                        self.digest,
+                        log.recorded.new as i64,
+                        first.to_string(),
+                        last.to_string(),
+                        log.id
+                    ],
+                )
+                .map_err(sqlite)?;
+        }
         self.tx.commit().map_err(sqlite)?;
         Ok(log)
     }
@@ -575,6 +631,7 @@ impl SnapshotStore for SqliteStore {
             path: &self.path,
             digest: plugin.digest.clone(),
             recorded: Recorded::default(),
+            days: None,
         }))
     }
 
@@ -598,13 +655,25 @@ impl SnapshotStore for SqliteStore {
         )
     }
 
+    fn recent(&self, tenant: &str, digest: &str, since: Date) -> Result<Vec<Snapshot>, StoreError> {
+        let columns = COLUMNS.replace("s.factors", "'[]'");
+        self.query(
+            &format!(
+                "SELECT {columns} FROM snapshots s JOIN plugin_builds b ON b.digest = s.digest
+                 WHERE s.tenant = ?1 AND s.digest = ?2 AND s.as_of >= ?3
+                 ORDER BY s.account_id, s.as_of"
+            ),
+            &[tenant, digest, &since.to_string()],
+        )
+    }
+
     fn builds(&self, tenant: &str) -> Result<Vec<StoredBuild>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT b.name, b.version, b.digest, b.info, count(*), min(s.as_of), max(s.as_of)
-                 FROM snapshots s JOIN plugin_builds b ON b.digest = s.digest
-                 WHERE s.tenant = ?1 GROUP BY b.digest ORDER BY max(s.as_of), max(s.rowid)",
+                "SELECT b.name, b.version, b.digest, b.info, t.snapshots, t.first, t.last
+                 FROM tenant_builds t JOIN plugin_builds b ON b.digest = t.digest
+                 WHERE t.tenant = ?1 ORDER BY t.last, t.last_run",
             )
             .map_err(|e| self.sqlite(e))?;
         let rows = stmt
@@ -1059,21 +1128,40 @@ mod tests {
                  as_of TEXT NOT NULL, arr REAL NOT NULL, score REAL NOT NULL,
                  band TEXT NOT NULL, factors TEXT NOT NULL, milestones TEXT NOT NULL,
                  UNIQUE (tenant, digest, account_id, as_of));
-             INSERT INTO plugin_builds VALUES ('sha256:1', 'p', '1', '{\"name\":\"p\",\"version\":\"1\"}');
-             INSERT INTO snapshots VALUES ('acme', 'sha256:1', 'a', '2026-10-01', 1200, 50,
-                 'green', '[]', '[]');
              PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        v1.execute(
+            "INSERT INTO plugin_builds VALUES ('sha256:1', 'p', '1', ?1)",
+            [serde_json::to_string(&info()).unwrap()],
+        )
+        .unwrap();
+        v1.execute(
+            "INSERT INTO snapshots VALUES ('acme', 'sha256:1', 'a', '2026-10-01', 1200, 50,
+                 'green', '[]', '[]')",
+            [],
         )
         .unwrap();
         drop(v1);
         let mut store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.snapshots("acme", "sha256:1").unwrap().len(), 1);
+        let builds = store.builds("acme").unwrap();
+        assert_eq!(
+            (builds.len(), builds[0].snapshots),
+            (1, 1),
+            "counts backfilled"
+        );
         record(
             &mut store,
             "sha256:1",
             &[snap("a", "2026-11-01", 55.0, "sha256:1")],
         );
         assert_eq!(store.runs("acme", None, 10).unwrap().len(), 1);
+        let builds = store.builds("acme").unwrap();
+        assert_eq!(
+            (builds[0].snapshots, builds[0].last.to_string()),
+            (2, "2026-11-01".to_owned())
+        );
         let version: i64 = store
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))

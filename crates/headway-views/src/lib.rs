@@ -166,14 +166,16 @@ pub fn account(
 }
 
 /// The current book: every account whose latest snapshot by `build` is on the
-/// build's latest day, with its Success Vector and that latest snapshot.
+/// build's latest day, with its Success Vector and that latest snapshot (its
+/// factors left out: only the window's snapshots are read, without them).
 pub fn current_book(
     store: &dyn SnapshotStore,
     tenant: &str,
     build: &StoredBuild,
     window_days: i32,
 ) -> Result<Vec<(Snapshot, SuccessVector)>, ViewError> {
-    let snapshots = store.snapshots(tenant, &build.plugin.digest)?;
+    let since = build.last.add_days(-window_days);
+    let snapshots = store.recent(tenant, &build.plugin.digest, since)?;
     let mut by_account: BTreeMap<&str, Vec<&Snapshot>> = BTreeMap::new();
     for s in &snapshots {
         by_account.entry(&s.account_id).or_default().push(s);
