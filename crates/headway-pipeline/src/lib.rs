@@ -12,6 +12,7 @@
 //! memory does not grow with the input; the only per-account state kept for the
 //! whole run is the 8-byte hash per (id, day) that catches a repeated account.
 
+mod array;
 mod render;
 mod run;
 mod source;
@@ -23,6 +24,7 @@ use headway_store::{
     BandCount, MAX_LOGGED_FAILURES, RunLog, RunRecorder, SnapshotStore, StoreError,
 };
 
+pub use array::JsonArrayLines;
 pub use render::{OutputFormat, clean};
 pub use run::{RunError, RunOptions, RunSummary, ScoredChunk, Sink, SinkError, run, score_values};
 pub use source::{InputFormat, MAX_LINE_BYTES, Source};

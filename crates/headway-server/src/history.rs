@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use headway_core::vector::Direction;
 use headway_core::{Date, InputDefaults};
-use headway_pipeline::{InputFormat, RunOptions, Source, StoreSink};
+use headway_pipeline::{InputFormat, JsonArrayLines, RunOptions, Source, StoreSink};
 use headway_store::{RunLog, SnapshotStore, SqliteStore, StoreError};
 use headway_views::{AccountRow, BookQuery, BuildChoice, SortKey, ViewError};
 use http_body_util::BodyExt;
@@ -101,33 +101,13 @@ pub(crate) async fn record_run(
         .acquire()
         .await
         .map_err(|_| ApiError::unavailable())?;
-    let (reader, source_name, input) = match format {
-        BodyFormat::JsonArray => {
-            // A JSON array is read whole (within the request body limit) and
-            // handed to the pipeline as JSON Lines: large books stream as lines.
-            let bytes = crate::api::read_body(body, limits).await?;
-            let values: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|e| {
-                ApiError::bad_request(format!(
-                    "the body is not a JSON array of accounts: {e} (send large books as JSON Lines)"
-                ))
-            })?;
-            let mut lines = Vec::with_capacity(bytes.len() + values.len());
-            for v in values {
-                serde_json::to_writer(&mut lines, &v).expect("a JSON value serialises");
-                lines.push(b'\n');
-            }
-            let reader: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(lines));
-            (reader, "request body", InputFormat::JsonLines)
-        }
-        BodyFormat::Lines(input) => {
-            let reader: Box<dyn Read + Send> = Box::new(BodyReader::spawn(
-                body,
-                app.max_run_bytes,
-                limits.body_timeout,
-            ));
-            (reader, "request body", input)
-        }
+    // Every body streams: a JSON array is read element by element as lines.
+    let body = BodyReader::spawn(body, app.max_run_bytes, limits.body_timeout);
+    let (reader, input): (Box<dyn Read + Send>, InputFormat) = match format {
+        BodyFormat::JsonArray => (Box::new(JsonArrayLines::new(body)), InputFormat::JsonLines),
+        BodyFormat::Lines(input) => (Box::new(body), input),
     };
+    let source_name = "request body";
     let tenant_id = tenant.id.clone();
     let defaults = InputDefaults { as_of: query.as_of };
     let outcome = tokio::task::spawn_blocking(move || {

@@ -291,6 +291,34 @@ async fn runs_refuse_what_they_cannot_record() {
         http: reqwest::Client::new(),
         addr: server.addr,
     };
+    // A JSON array streams like lines; a broken one records nothing.
+    let accounts: Vec<Value> = headway_samples::generate(Book::Saas, 3, 9)
+        .iter()
+        .map(|a| serde_json::to_value(a).unwrap())
+        .collect();
+    let pretty = serde_json::to_string_pretty(&accounts).unwrap();
+    let (code, body) = c
+        .run("alpha", ALPHA, "application/json", pretty.clone())
+        .await;
+    assert_eq!((code, body["scored"].as_u64()), (201, Some(3)), "{body}");
+    let cut = &pretty[..pretty.len() - 2];
+    let (code, body) = c
+        .run("alpha", ALPHA, "application/json", cut.to_owned())
+        .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (400, Some("bad-request")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was recorded"),
+        "{body}"
+    );
+    let (_, runs) = c.get("/v1/tenants/alpha/runs", ALPHA).await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1);
     let (code, body) = c.run("alpha", ALPHA, "text/xml", "<a/>".into()).await;
     assert_eq!(
         (code, body["code"].as_str()),
@@ -302,7 +330,7 @@ async fn runs_refuse_what_they_cannot_record() {
         .await;
     assert_eq!(code, 201, "{body}");
     assert_eq!(body["failures"][0]["line"], 1);
-    let (code, body) = c.get("/v1/tenants/alpha/accounts", ALPHA).await;
+    let (code, body) = c.get("/v1/tenants/beta/accounts", BETA).await;
     assert_eq!(
         (code, body["code"].as_str()),
         (404, Some("not-found")),
@@ -407,6 +435,14 @@ async fn ledgers_and_surveys_are_validated_and_kept_per_tenant() {
     let (code, body) = c.get("/v1/tenants/beta/retention", BETA).await;
     assert_eq!((code, body["code"].as_str()), (404, Some("no-ledger")));
     let (code, _) = put("/v1/tenants/alpha/ledger", BETA, "text/csv", good).await;
+    assert_eq!(code, 403);
+    let (code, _) = put(
+        "/v1/tenants/alpha/surveys",
+        BETA,
+        "application/x-ndjson",
+        surveys,
+    )
+    .await;
     assert_eq!(code, 403);
     let (code, _) = c.get("/v1/tenants/alpha/retention", BETA).await;
     assert_eq!(code, 403);
