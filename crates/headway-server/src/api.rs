@@ -449,6 +449,13 @@ async fn score(
     outcome
 }
 
+/// The body's media type, lowercase, without parameters (`text/csv`).
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let kind = value.split(';').next().unwrap_or("");
+    Some(kind.trim().to_ascii_lowercase())
+}
+
 /// Reads a whole request body within the size limit and the body timeout.
 pub(crate) async fn read_body(body: Body, limits: RequestLimits) -> Result<Bytes, ApiError> {
     let read = tokio::time::timeout(

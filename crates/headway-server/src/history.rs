@@ -54,6 +54,23 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
 }
 
+/// Runs `read` for the tenant of the token on a connection of its own to the
+/// history store, off the async threads: every read route is one of these.
+pub(crate) async fn read_store<T: Send + 'static>(
+    app: &App,
+    id: &str,
+    headers: &HeaderMap,
+    read: impl FnOnce(&SqliteStore, &Tenant, &Loaded) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (tenant, loaded) = authorize(app, id, headers)?;
+    let history = history(app)?;
+    blocking(move || {
+        let store = history.reader().map_err(store_error)?;
+        read(&store, &tenant, &loaded)
+    })
+    .await
+}
+
 pub(crate) fn history(app: &App) -> Result<Arc<History>, ApiError> {
     app.history.clone().ok_or_else(|| {
         ApiError::new(
@@ -196,16 +213,7 @@ enum BodyFormat {
 /// `application/json`: an array; `text/csv`: CSV with a header; JSON Lines
 /// otherwise (`application/x-ndjson`, `application/jsonl` or nothing said).
 fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
-    let kind = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
+    let kind = crate::api::media_type(headers);
     match kind.as_deref() {
         Some("application/json") => Ok(BodyFormat::JsonArray),
         Some("text/csv") => Ok(BodyFormat::Lines(InputFormat::Csv)),
@@ -301,14 +309,10 @@ pub(crate) async fn list_runs(
     ApiQuery(query): ApiQuery<RunsQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (tenant, _) = authorize(&app, &id, &headers)?;
-    let history = history(&app)?;
     let limit = query.limit.unwrap_or(20).clamp(1, 100);
-    let runs = blocking(move || {
-        let store = history.reader().map_err(store_error)?;
-        store
-            .runs(&tenant.id, query.before, limit + 1)
-            .map_err(store_error)
+    let runs = read_store(&app, &id, &headers, move |store, tenant, _| {
+        let runs = store.runs(&tenant.id, query.before, limit + 1);
+        runs.map_err(store_error)
     })
     .await?;
     let next = (runs.len() > limit).then(|| runs[limit - 1].id);
@@ -322,10 +326,7 @@ pub(crate) async fn get_run(
     ApiPath((id, run)): ApiPath<(String, i64)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (tenant, _) = authorize(&app, &id, &headers)?;
-    let history = history(&app)?;
-    let found = blocking(move || {
-        let store = history.reader().map_err(store_error)?;
+    let found = read_store(&app, &id, &headers, move |store, tenant, _| {
         store.run(&tenant.id, run).map_err(store_error)
     })
     .await?;
@@ -338,12 +339,20 @@ pub(crate) async fn get_run(
     })
 }
 
-/// Which build a read shows: `?build=<digest prefix>`, else the build serving.
-fn build_choice<'a>(asked: Option<&'a str>, loaded: &'a Loaded) -> BuildChoice<'a> {
-    match asked {
+/// Which build a read shows (`?build=<digest prefix>`, else the build serving
+/// if it has snapshots, else the latest) and the tenant's vector window.
+fn chosen_build(
+    store: &SqliteStore,
+    tenant: &Tenant,
+    loaded: &Loaded,
+    asked: Option<&str>,
+) -> Result<(headway_store::StoredBuild, i32), ApiError> {
+    let choice = match asked {
         Some(b) => BuildChoice::Exactly(b),
         None => BuildChoice::Prefer(&loaded.plugin.plugin_ref().digest),
-    }
+    };
+    let build = headway_views::pick_build(store, &tenant.id, choice).map_err(view_error)?;
+    Ok((build, loaded.config.vector.window_days as i32))
 }
 
 #[derive(Deserialize)]
@@ -428,7 +437,6 @@ pub(crate) async fn list_accounts(
     ApiQuery(params): ApiQuery<BookParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (tenant, loaded) = authorize(&app, &id, &headers)?;
     let csv = match params.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -439,18 +447,14 @@ pub(crate) async fn list_accounts(
         }
     };
     let query = book_query(&params, csv)?;
-    let history = history(&app)?;
-    let window = loaded.config.vector.window_days as i32;
-    let (build, page) = blocking(move || {
-        let store = history.reader().map_err(store_error)?;
-        let choice = build_choice(params.build.as_deref(), &loaded);
-        let build = headway_views::pick_build(&store, &tenant.id, choice).map_err(view_error)?;
-        let rows: Vec<AccountRow> = headway_views::current_book(&store, &tenant.id, &build, window)
+    let (build, window, page) = read_store(&app, &id, &headers, move |store, tenant, loaded| {
+        let (build, window) = chosen_build(store, tenant, loaded, params.build.as_deref())?;
+        let rows: Vec<AccountRow> = headway_views::current_book(store, &tenant.id, &build, window)
             .map_err(view_error)?
             .iter()
             .map(|(latest, vector)| AccountRow::new(latest, vector))
             .collect();
-        Ok((build, headway_views::book(rows, &query)))
+        Ok((build, window, headway_views::book(rows, &query)))
     })
     .await?;
     if csv {
@@ -529,14 +533,9 @@ pub(crate) async fn get_account(
     ApiQuery(params): ApiQuery<AccountParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (tenant, loaded) = authorize(&app, &id, &headers)?;
-    let history = history(&app)?;
-    let window = loaded.config.vector.window_days as i32;
-    let view = blocking(move || {
-        let store = history.reader().map_err(store_error)?;
-        let choice = build_choice(params.build.as_deref(), &loaded);
-        let build = headway_views::pick_build(&store, &tenant.id, choice).map_err(view_error)?;
-        headway_views::account(&store, &tenant.id, &account, &build, window).map_err(view_error)
+    let view = read_store(&app, &id, &headers, move |store, tenant, loaded| {
+        let (build, window) = chosen_build(store, tenant, loaded, params.build.as_deref())?;
+        headway_views::account(store, &tenant.id, &account, &build, window).map_err(view_error)
     })
     .await?;
     Ok(Json(view).into_response())
@@ -565,15 +564,10 @@ pub(crate) async fn forecast(
     ApiQuery(params): ApiQuery<HorizonParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (tenant, loaded) = authorize(&app, &id, &headers)?;
     let horizon = horizon(&params)?;
-    let history = history(&app)?;
-    let window = loaded.config.vector.window_days as i32;
-    let view = blocking(move || {
-        let store = history.reader().map_err(store_error)?;
-        let choice = build_choice(params.build.as_deref(), &loaded);
-        let build = headway_views::pick_build(&store, &tenant.id, choice).map_err(view_error)?;
-        headway_views::forecast(&store, &tenant.id, &build, window, horizon).map_err(view_error)
+    let view = read_store(&app, &id, &headers, move |store, tenant, loaded| {
+        let (build, window) = chosen_build(store, tenant, loaded, params.build.as_deref())?;
+        headway_views::forecast(store, &tenant.id, &build, window, horizon).map_err(view_error)
     })
     .await?;
     Ok(Json(view).into_response())
@@ -587,24 +581,12 @@ pub(crate) async fn backtest(
     ApiQuery(params): ApiQuery<HorizonParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (tenant, loaded) = authorize(&app, &id, &headers)?;
     let horizon = horizon(&params)?;
-    let history = history(&app)?;
-    let window = loaded.config.vector.window_days as i32;
-    let results = blocking(move || {
-        let store = history.reader().map_err(store_error)?;
-        let rows = store.ledger(&tenant.id).map_err(store_error)?;
-        if rows.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::NoLedger,
-                "no revenue ledger to judge against: upload it with PUT .../ledger",
-            ));
-        }
-        let ledger = headway_core::retention::Ledger::new(rows);
+    let results = read_store(&app, &id, &headers, move |store, tenant, loaded| {
+        let ledger = crate::revenue::ledger_of(store, tenant)?;
         let builds = match params.build.as_deref() {
             Some(b) => vec![
-                headway_views::pick_build(&store, &tenant.id, BuildChoice::Exactly(b))
+                headway_views::pick_build(store, &tenant.id, BuildChoice::Exactly(b))
                     .map_err(view_error)?,
             ],
             None => store.builds(&tenant.id).map_err(store_error)?,
@@ -615,7 +597,8 @@ pub(crate) async fn backtest(
                 build: None,
             }));
         }
-        headway_views::backtests(&store, &tenant.id, &builds, &ledger, horizon, window)
+        let window = loaded.config.vector.window_days as i32;
+        headway_views::backtests(store, &tenant.id, &builds, &ledger, horizon, window)
             .map_err(view_error)
     })
     .await?;

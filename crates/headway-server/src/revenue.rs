@@ -8,29 +8,21 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use headway_core::retention::{Ledger, PeriodKind, RetentionQuery, parse_ledger, parse_surveys};
 use headway_core::{Date, InputError};
-use headway_store::{MAX_LOGGED_FAILURES, Recorded, SnapshotStore};
+use headway_store::{MAX_LOGGED_FAILURES, Recorded, SnapshotStore, SqliteStore, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{ApiError, ApiPath, ApiQuery, App, ErrorCode, authorize, read_body};
-use crate::history::{blocking, history, store_error};
+use crate::history::{blocking, history, read_store, store_error};
+use crate::registry::Tenant;
 
 /// The upload's text and whether it is CSV (`text/csv`) or JSON Lines.
 async fn upload(app: &App, headers: &HeaderMap, body: Body) -> Result<(String, bool), ApiError> {
-    let kind = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
+    let kind = crate::api::media_type(headers);
     let csv = match kind.as_deref() {
         Some("text/csv") => true,
         None | Some("application/x-ndjson" | "application/jsonl" | "application/json-lines") => {
@@ -96,31 +88,29 @@ pub(crate) async fn put_ledger(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (tenant, _) = authorize(&app, &id, &headers)?;
-    let history = history(&app)?;
-    let (text, csv) = upload(&app, &headers, body).await?;
-    let rows =
-        parse_ledger("request body", &text, csv, params.mrr).map_err(|e| invalid_rows(&e))?;
-    // Two rows for one account and day would make its revenue that day ambiguous.
-    let mut seen = BTreeSet::new();
-    let repeated: Vec<Value> = rows
-        .iter()
-        .filter(|r| !seen.insert((r.account_id.as_str(), r.date)))
-        .map(|r| {
-            json!({"line": null, "field": "date", "account_id": r.account_id,
-                   "message": format!("a second row for account `{}` on {}", r.account_id, r.date)})
-        })
-        .collect();
-    if !repeated.is_empty() {
-        return Err(rows_refused(repeated));
-    }
-    let count = rows.len();
-    let recorded = blocking(move || {
-        let mut store = history.writer.lock().unwrap_or_else(|e| e.into_inner());
-        store.put_ledger(&tenant.id, &rows).map_err(store_error)
+    let parse = move |text: &str, csv| {
+        let rows =
+            parse_ledger("request body", text, csv, params.mrr).map_err(|e| invalid_rows(&e))?;
+        // Two rows for one account and day would make its revenue that day ambiguous.
+        let mut seen = BTreeSet::new();
+        let repeated: Vec<Value> = rows
+            .iter()
+            .filter(|r| !seen.insert((r.account_id.as_str(), r.date)))
+            .map(|r| {
+                json!({"line": null, "field": "date", "account_id": r.account_id,
+                       "message": format!("a second row for account `{}` on {}", r.account_id, r.date)})
+            })
+            .collect();
+        if repeated.is_empty() {
+            Ok(rows)
+        } else {
+            Err(rows_refused(repeated))
+        }
+    };
+    put_rows(&app, &id, &headers, body, parse, |store, tenant, rows| {
+        store.put_ledger(tenant, rows)
     })
-    .await?;
-    Ok(stored(count, recorded))
+    .await
 }
 
 /// `PUT /v1/tenants/{tenant}/surveys`: adds or corrects survey answers (keyed
@@ -131,17 +121,35 @@ pub(crate) async fn put_surveys(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (tenant, _) = authorize(&app, &id, &headers)?;
-    let history = history(&app)?;
-    let (text, csv) = upload(&app, &headers, body).await?;
-    let rows = parse_surveys("request body", &text, csv).map_err(|e| invalid_rows(&e))?;
-    let count = rows.len();
+    let parse =
+        |text: &str, csv| parse_surveys("request body", text, csv).map_err(|e| invalid_rows(&e));
+    put_rows(&app, &id, &headers, body, parse, |store, tenant, rows| {
+        store.put_surveys(tenant, rows)
+    })
+    .await
+}
+
+/// An upload: the token first, then the body, parsed whole (a bad row refuses
+/// all of it), then written in one transaction.
+async fn put_rows<T: Send + 'static>(
+    app: &App,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+    parse: impl FnOnce(&str, bool) -> Result<Vec<T>, ApiError>,
+    write: impl FnOnce(&mut SqliteStore, &str, &[T]) -> Result<Recorded, StoreError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let (tenant, _) = authorize(app, id, headers)?;
+    let history = history(app)?;
+    let (text, csv) = upload(app, headers, body).await?;
+    let rows = parse(&text, csv)?;
+    let rows_len = rows.len();
     let recorded = blocking(move || {
         let mut store = history.writer.lock().unwrap_or_else(|e| e.into_inner());
-        store.put_surveys(&tenant.id, &rows).map_err(store_error)
+        write(&mut store, &tenant.id, &rows).map_err(store_error)
     })
     .await?;
-    Ok(stored(count, recorded))
+    Ok(stored(rows_len, recorded))
 }
 
 #[derive(Deserialize)]
@@ -166,7 +174,6 @@ pub(crate) async fn retention(
     ApiQuery(params): ApiQuery<RetentionParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (tenant, _) = authorize(&app, &id, &headers)?;
     let period = match params.period.as_deref() {
         None | Some("month") => PeriodKind::Month,
         Some("quarter") => PeriodKind::Quarter,
@@ -177,18 +184,8 @@ pub(crate) async fn retention(
             )));
         }
     };
-    let history = history(&app)?;
-    blocking(move || {
-        let store = history.reader().map_err(store_error)?;
-        let rows = store.ledger(&tenant.id).map_err(store_error)?;
-        if rows.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::NoLedger,
-                "no revenue ledger yet: upload it with PUT .../ledger",
-            ));
-        }
-        let ledger = Ledger::new(rows);
+    read_store(&app, &id, &headers, move |store, tenant, _| {
+        let ledger = ledger_of(store, tenant)?;
         if params.cohorts {
             let rows = headway_core::retention::cohorts_between(&ledger, params.from, params.to);
             return Ok(Json(rows).into_response());
@@ -204,4 +201,17 @@ pub(crate) async fn retention(
         Ok(Json(metrics).into_response())
     })
     .await
+}
+
+/// The tenant's uploaded ledger; 404 `no-ledger` before the first upload.
+pub(crate) fn ledger_of(store: &SqliteStore, tenant: &Tenant) -> Result<Ledger, ApiError> {
+    let rows = store.ledger(&tenant.id).map_err(store_error)?;
+    if rows.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NoLedger,
+            "no revenue ledger yet: upload it with PUT .../ledger",
+        ));
+    }
+    Ok(Ledger::new(rows))
 }
