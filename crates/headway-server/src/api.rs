@@ -1,5 +1,6 @@
 //! The HTTP API: routes, bearer-token checks, JSON errors with a stable `code`.
-//! `docs/openapi.json` documents it; a test keeps the two in step via [`ROUTES`].
+//! `docs/openapi.json` documents it; a test keeps the two in step via
+//! [`route_table`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,11 +9,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
 use axum::{Json, Router};
 use headway_core::{Date, InputDefaults};
 use headway_pipeline::OutputFormat;
@@ -25,27 +27,6 @@ use crate::history::{self, History};
 use crate::metrics::HttpMetrics;
 use crate::registry::{Loaded, Registry, Tenant};
 use crate::revenue;
-
-/// Every route, as `(method, path)`; the OpenAPI document lists exactly these.
-pub const ROUTES: [(&str, &str); 17] = [
-    ("GET", "/healthz"),
-    ("GET", "/metrics"),
-    ("POST", "/v1/tenants/{tenant}/score"),
-    ("GET", "/v1/tenants/{tenant}/describe"),
-    ("GET", "/v1/tenants/{tenant}/status"),
-    ("GET", "/v1/tenants/{tenant}/reloads"),
-    ("POST", "/v1/tenants/{tenant}/rollback"),
-    ("POST", "/v1/tenants/{tenant}/runs"),
-    ("GET", "/v1/tenants/{tenant}/runs"),
-    ("GET", "/v1/tenants/{tenant}/runs/{run}"),
-    ("GET", "/v1/tenants/{tenant}/accounts"),
-    ("GET", "/v1/tenants/{tenant}/accounts/{account}"),
-    ("GET", "/v1/tenants/{tenant}/forecast"),
-    ("GET", "/v1/tenants/{tenant}/backtest"),
-    ("GET", "/v1/tenants/{tenant}/retention"),
-    ("PUT", "/v1/tenants/{tenant}/ledger"),
-    ("PUT", "/v1/tenants/{tenant}/surveys"),
-];
 
 /// How long a scoring request waits for one of its tenant's slots.
 const QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -80,34 +61,86 @@ pub struct RequestLimits {
     pub body_timeout: Duration,
 }
 
+/// Every route of the API: the router is built from this table, and the test
+/// of `docs/openapi.json` reads it, so no route is served undocumented.
+fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
+    use Method as M;
+    vec![
+        (M::GET, "/healthz", get(healthz)),
+        (M::GET, "/metrics", get(metrics)),
+        (M::POST, "/v1/tenants/{tenant}/score", post(score)),
+        (M::GET, "/v1/tenants/{tenant}/describe", get(describe)),
+        (M::GET, "/v1/tenants/{tenant}/status", get(status)),
+        (M::GET, "/v1/tenants/{tenant}/reloads", get(reloads)),
+        (M::POST, "/v1/tenants/{tenant}/rollback", post(rollback)),
+        (
+            M::POST,
+            "/v1/tenants/{tenant}/runs",
+            post(history::record_run),
+        ),
+        (M::GET, "/v1/tenants/{tenant}/runs", get(history::list_runs)),
+        (
+            M::GET,
+            "/v1/tenants/{tenant}/runs/{run}",
+            get(history::get_run),
+        ),
+        (
+            M::GET,
+            "/v1/tenants/{tenant}/accounts",
+            get(history::list_accounts),
+        ),
+        (
+            M::GET,
+            "/v1/tenants/{tenant}/accounts/{account}",
+            get(history::get_account),
+        ),
+        (
+            M::GET,
+            "/v1/tenants/{tenant}/forecast",
+            get(history::forecast),
+        ),
+        (
+            M::GET,
+            "/v1/tenants/{tenant}/backtest",
+            get(history::backtest),
+        ),
+        (
+            M::GET,
+            "/v1/tenants/{tenant}/retention",
+            get(revenue::retention),
+        ),
+        (
+            M::PUT,
+            "/v1/tenants/{tenant}/ledger",
+            put(revenue::put_ledger),
+        ),
+        (
+            M::PUT,
+            "/v1/tenants/{tenant}/surveys",
+            put(revenue::put_surveys),
+        ),
+    ]
+}
+
+/// Every route as `(method, path)`, in the order of the table.
+pub fn route_table() -> Vec<(String, &'static str)> {
+    routes()
+        .into_iter()
+        .map(|(method, path, _)| (method.to_string(), path))
+        .collect()
+}
+
 /// The API. `/metrics` is among its routes unless `metrics_elsewhere` (then
 /// [`metrics_router`] serves it on an internal address).
 pub fn router(app: Arc<App>, metrics_elsewhere: bool) -> Router {
-    let mut router = Router::new().route("/healthz", get(healthz));
-    if !metrics_elsewhere {
-        router = router.route("/metrics", get(metrics));
+    let mut router = Router::new();
+    for (_, path, handler) in routes() {
+        if !(metrics_elsewhere && path == "/metrics") {
+            // Routes sharing a path merge into one, each answering its method.
+            router = router.route(path, handler);
+        }
     }
     router
-        .route("/v1/tenants/{tenant}/score", post(score))
-        .route("/v1/tenants/{tenant}/describe", get(describe))
-        .route("/v1/tenants/{tenant}/status", get(status))
-        .route("/v1/tenants/{tenant}/reloads", get(reloads))
-        .route("/v1/tenants/{tenant}/rollback", post(rollback))
-        .route(
-            "/v1/tenants/{tenant}/runs",
-            post(history::record_run).get(history::list_runs),
-        )
-        .route("/v1/tenants/{tenant}/runs/{run}", get(history::get_run))
-        .route("/v1/tenants/{tenant}/accounts", get(history::list_accounts))
-        .route(
-            "/v1/tenants/{tenant}/accounts/{account}",
-            get(history::get_account),
-        )
-        .route("/v1/tenants/{tenant}/forecast", get(history::forecast))
-        .route("/v1/tenants/{tenant}/backtest", get(history::backtest))
-        .route("/v1/tenants/{tenant}/retention", get(revenue::retention))
-        .route("/v1/tenants/{tenant}/ledger", put(revenue::put_ledger))
-        .route("/v1/tenants/{tenant}/surveys", put(revenue::put_surveys))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route")
         })

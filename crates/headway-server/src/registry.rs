@@ -41,13 +41,39 @@ pub struct Loaded {
     fingerprint: [u8; 32],
 }
 
+/// What one reload attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReloadOutcome {
+    /// A new build serves.
+    Loaded,
+    /// The files were refused; the last good build keeps serving.
+    Failed,
+    /// The files are back to the build serving: the last error is over.
+    Restored,
+    /// `POST .../rollback` brought the previous build back.
+    RolledBack,
+}
+
+impl ReloadOutcome {
+    /// The name clients see (`rolled-back`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loaded => "loaded",
+            Self::Failed => "failed",
+            Self::Restored => "restored",
+            Self::RolledBack => "rolled-back",
+        }
+    }
+}
+
 /// One reload attempt, as `GET /v1/tenants/{id}/reloads` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReloadEvent {
     /// Seconds since the Unix epoch.
     pub at: u64,
-    /// `loaded`, `failed`, `rolled-back` or `removed`.
-    pub outcome: &'static str,
+    /// What it did.
+    pub outcome: ReloadOutcome,
     /// The plugin version now serving (for `loaded` and `rolled-back`).
     pub version: Option<String>,
     /// Its digest.
@@ -240,14 +266,14 @@ impl Tenant {
             state.history.pop_front();
         }
         match event.outcome {
-            "failed" => {
+            ReloadOutcome::Failed => {
                 state.last_error.clone_from(&event.error);
                 self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
             }
             _ => state.last_error = None,
         }
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(tenant = %self.id, outcome = event.outcome, version = ?event.version,
+        tracing::info!(tenant = %self.id, outcome = event.outcome.as_str(), version = ?event.version,
             error = ?event.error, ms = event.duration_ms, "reload");
         state.history.push_back(event);
     }
@@ -265,7 +291,7 @@ impl Tenant {
         if !repeated {
             self.record(ReloadEvent {
                 at: now(),
-                outcome: "failed",
+                outcome: ReloadOutcome::Failed,
                 version: None,
                 digest: None,
                 error: Some(reason.to_owned()),
@@ -323,6 +349,17 @@ pub struct Registry {
     pub engine_permits: Semaphore,
     /// The largest plugin file a tenant may point at.
     max_plugin_bytes: u64,
+}
+
+/// What reloading one tenant did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    /// Nothing changed (or the same refusal again).
+    Unchanged,
+    /// A new build serves, or the serving one's error is over.
+    Swapped,
+    /// Refused; the last good build keeps serving.
+    Refused,
 }
 
 /// What one [`Registry::reconcile`] pass did.
@@ -443,9 +480,9 @@ impl Registry {
                 .entry(id.clone())
                 .or_insert_with(|| Arc::new(Tenant::new(id.clone(), dir)));
             match self.refresh(tenant, plugin) {
-                Some(true) => done.loaded.push(id),
-                Some(false) => done.failed.push(id),
-                None => {}
+                Refresh::Swapped => done.loaded.push(id),
+                Refresh::Refused => done.failed.push(id),
+                Refresh::Unchanged => {}
             }
         }
         for (id, t) in &tenants {
@@ -506,9 +543,8 @@ impl Registry {
     }
 
     /// Reloads one tenant if what it reads changed (`plugin`: the plugin path its
-    /// tenant.toml names, when it parses). `None`: nothing to do; `Some(true)`:
-    /// swapped; `Some(false)`: refused, last good kept.
-    fn refresh(&self, tenant: &Tenant, plugin: Option<PathBuf>) -> Option<bool> {
+    /// tenant.toml names, when it parses).
+    fn refresh(&self, tenant: &Tenant, plugin: Option<PathBuf>) -> Refresh {
         let started = Instant::now();
         let current = tenant.current();
         let toml = tenant.dir.join("tenant.toml");
@@ -520,7 +556,7 @@ impl Registry {
         {
             let mut state = tenant.state.lock().expect("tenant state");
             if state.seen.as_ref() == Some(&stamp) {
-                return None;
+                return Refresh::Unchanged;
             }
             state.seen = Some(stamp);
         }
@@ -541,17 +577,17 @@ impl Registry {
                 state.failed = None;
                 if state.last_error.take().is_some() {
                     drop(state);
-                    tenant.record(event("restored", current.as_deref(), None));
-                    return Some(true);
+                    tenant.record(event(ReloadOutcome::Restored, current.as_deref(), None));
+                    return Refresh::Swapped;
                 }
-                None
+                Refresh::Unchanged
             }
             Ok(Some(loaded)) => {
                 let loaded = Arc::new(loaded);
                 tenant.state.lock().expect("tenant state").failed = None;
                 tenant.swap_in(Arc::clone(&loaded));
-                tenant.record(event("loaded", Some(&loaded), None));
-                Some(true)
+                tenant.record(event(ReloadOutcome::Loaded, Some(&loaded), None));
+                Refresh::Swapped
             }
             Err(Refused {
                 fingerprint,
@@ -559,12 +595,12 @@ impl Registry {
             }) => {
                 let mut state = tenant.state.lock().expect("tenant state");
                 if fingerprint.is_some() && state.failed == fingerprint {
-                    return None; // the same bad build, already reported
+                    return Refresh::Unchanged; // the same bad build, already reported
                 }
                 state.failed = fingerprint;
                 drop(state);
-                tenant.record(event("failed", None, Some(reason)));
-                Some(false)
+                tenant.record(event(ReloadOutcome::Failed, None, Some(reason)));
+                Refresh::Refused
             }
         }
     }
@@ -638,7 +674,7 @@ impl Registry {
         let r = previous.plugin.plugin_ref();
         tenant.record(ReloadEvent {
             at: now(),
-            outcome: "rolled-back",
+            outcome: ReloadOutcome::RolledBack,
             version: Some(r.version.clone()),
             digest: Some(r.digest.clone()),
             error: None,

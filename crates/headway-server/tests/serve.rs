@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use headway_server::api::{ErrorCode, ROUTES};
+use headway_server::api::{ErrorCode, route_table};
+use headway_server::registry::ReloadOutcome::{Failed, Loaded, Restored, RolledBack};
 use headway_server::{Running, ServeOptions, start};
 use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, SAAS_SEATS, repo_root};
 use serde_json::{Value, json};
@@ -477,9 +478,9 @@ async fn the_openapi_document_matches_the_router() {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
-    let routed: BTreeSet<(String, String)> = ROUTES
-        .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+    let routed: BTreeSet<(String, String)> = route_table()
+        .into_iter()
+        .map(|(m, p)| (m, p.to_owned()))
         .collect();
     assert_eq!(documented, routed);
     let codes: BTreeSet<&str> = doc["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
@@ -493,6 +494,18 @@ async fn the_openapi_document_matches_the_router() {
         codes, known,
         "the documented error codes are the ones the server answers"
     );
+    let outcomes = &doc["components"]["schemas"]["ReloadEvent"]["properties"]["outcome"]["enum"];
+    let outcomes: Vec<&str> = outcomes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    let known: Vec<&str> = [Loaded, Failed, Restored, RolledBack]
+        .iter()
+        .map(|o| o.as_str())
+        .collect();
+    assert_eq!(outcomes, known);
     // Every documented route answers (not the router's 404 or 405).
     let dir = tenants();
     let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
