@@ -427,8 +427,8 @@ fn write_backtests(
         ("expansion AUC, rising score", |b| {
             three(b.velocity_expansion_auc)
         }),
-        ("lowest band precision", |b| three(b.red_precision)),
-        ("lowest band recall", |b| three(b.red_recall)),
+        ("lowest band precision", |b| three(b.lowest_band_precision)),
+        ("lowest band recall", |b| three(b.lowest_band_recall)),
     ];
     for (label, value) in metrics {
         write!(out, "{label:<28}")?;

@@ -64,11 +64,11 @@ pub struct Backtest {
     /// ROC AUC of a rising score (positive velocity) for expansion.
     pub velocity_expansion_auc: Option<f64>,
     /// The lowest band, whose precision and recall follow.
-    pub red_band: String,
+    pub lowest_band: String,
     /// Of snapshots in the lowest band, the share that churned.
-    pub red_precision: Option<f64>,
+    pub lowest_band_precision: Option<f64>,
     /// Of snapshots that churned, the share that were in the lowest band.
-    pub red_recall: Option<f64>,
+    pub lowest_band_recall: Option<f64>,
     /// Observed churn per band, lowest first.
     pub calibration: Vec<BandCalibration>,
     /// The same, snapshot day by snapshot day.
@@ -123,12 +123,12 @@ pub fn backtest(
         });
     }
     let churned = judged.iter().filter(|j| j.churned).count();
-    let red_band = info.bands.first().map_or(String::new(), |b| b.name.clone());
-    let red: Vec<&Judged> = judged
+    let lowest_band = info.bands.first().map_or(String::new(), |b| b.name.clone());
+    let in_lowest: Vec<&Judged> = judged
         .iter()
-        .filter(|j| j.snapshot.band == red_band)
+        .filter(|j| j.snapshot.band == lowest_band)
         .collect();
-    let red_churned = red.iter().filter(|j| j.churned).count();
+    let lowest_churned = in_lowest.iter().filter(|j| j.churned).count();
     let calibration = info
         .bands
         .iter()
@@ -180,9 +180,9 @@ pub fn backtest(
                 .filter_map(|j| Some((j.velocity?, j.expanded)))
                 .collect::<Vec<_>>(),
         ),
-        red_band,
-        red_precision: ratio(red_churned, red.len()),
-        red_recall: ratio(red_churned, churned),
+        lowest_band,
+        lowest_band_precision: ratio(lowest_churned, in_lowest.len()),
+        lowest_band_recall: ratio(lowest_churned, churned),
         calibration,
         by_day: days
             .into_iter()
@@ -296,7 +296,10 @@ mod tests {
         // 9 of the 10 pairs are ordered right, AUC 0.9.
         assert!((bt.churn_auc.unwrap() - 0.9).abs() < 1e-12);
         // Red: a20, b30, b40, c35 -> churned a, c: precision 2/4, recall 2/2.
-        assert_eq!((bt.red_precision, bt.red_recall), (Some(0.5), Some(1.0)));
+        assert_eq!(
+            (bt.lowest_band_precision, bt.lowest_band_recall),
+            (Some(0.5), Some(1.0))
+        );
         assert_eq!(
             bt.calibration,
             vec![
@@ -340,7 +343,11 @@ mod tests {
         let bt = backtest(&[], &info(), &plugin(), &Ledger::new(vec![]), 90, 90);
         assert_eq!((bt.snapshots, bt.churned), (0, 0));
         assert_eq!(
-            (bt.churn_auc, bt.red_precision, bt.red_recall),
+            (
+                bt.churn_auc,
+                bt.lowest_band_precision,
+                bt.lowest_band_recall
+            ),
             (None, None, None)
         );
         assert_eq!(bt.calibration[0].churn_rate, None);
