@@ -22,6 +22,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::history::{self, History};
 use crate::metrics::HttpMetrics;
@@ -429,12 +430,8 @@ pub(crate) fn authorize(
     let loaded = tenant.current().ok_or_else(ApiError::forbidden)?;
     let expected = loaded.token_sha256.ok_or_else(ApiError::forbidden)?;
     let given: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    // Compared in full whatever differs first, so timing says nothing.
-    let differing = expected
-        .iter()
-        .zip(given)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    if differing != 0 {
+    // Compared in constant time: how long it takes says nothing of the hash.
+    if !bool::from(expected.ct_eq(&given)) {
         return Err(ApiError::forbidden());
     }
     Ok((tenant, loaded))

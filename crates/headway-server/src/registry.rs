@@ -712,15 +712,10 @@ fn check_fixtures(plugin: &Plugin, text: &str) -> Result<(), String> {
 
 /// The tenant's token hash: from `token_sha256`, or hashed from `token_env`.
 fn token_hash(config: &TenantConfig) -> Result<Option<[u8; 32]>, LoadFailure> {
-    if let Some(hex) = &config.api.token_sha256 {
-        let bytes: Option<Vec<u8>> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-            .collect();
-        return bytes
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .map(Some)
-            .ok_or(LoadFailure::Token);
+    if let Some(text) = &config.api.token_sha256 {
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(text, &mut hash).map_err(|_| LoadFailure::Token)?;
+        return Ok(Some(hash));
     }
     Ok(config
         .api
@@ -729,4 +724,29 @@ fn token_hash(config: &TenantConfig) -> Result<Option<[u8; 32]>, LoadFailure> {
         .and_then(|name| std::env::var(name).ok())
         .filter(|t| !t.is_empty())
         .map(|t| Sha256::digest(t.as_bytes()).into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(api: &str) -> TenantConfig {
+        let text = format!("name = \"t\"\nplugin = \"p.wasm\"\n[api]\n{api}\n");
+        TenantConfig::parse(&text, Path::new("tenant.toml"), "t").unwrap()
+    }
+
+    #[test]
+    fn a_token_hash_is_64_hex_digits() {
+        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let expected: [u8; 32] = Sha256::digest(b"test").into();
+        let got = token_hash(&config(&format!("token_sha256 = \"{hash}\""))).unwrap();
+        assert_eq!(got, Some(expected));
+        let upper = token_hash(&config(&format!("token_sha256 = \"{}\"", hash.to_uppercase())));
+        assert_eq!(upper.unwrap(), Some(expected));
+        for bad in [&hash[..63], &format!("{hash}00"), &hash.replace('9', "g"), ""] {
+            let err = token_hash(&config(&format!("token_sha256 = \"{bad}\""))).unwrap_err();
+            assert!(matches!(err, LoadFailure::Token), "{bad}");
+        }
+        assert_eq!(token_hash(&config("max_concurrent = 2")).unwrap(), None);
+    }
 }
