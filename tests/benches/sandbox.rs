@@ -27,8 +27,15 @@ fn main() {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        rt.load_file(Path::new(path), "bench", limits, config)
-            .expect("loads")
+        rt.load_file(
+            Path::new(path),
+            &headway_host::LoadOptions {
+                limits,
+                config,
+                ..Default::default()
+            },
+        )
+        .expect("loads")
     };
     let with_fuel = load(&metered, SAAS_HEALTH, Limits::default(), &[]);
     let without = load(&unmetered, SAAS_HEALTH, Limits::default(), &[]);

@@ -89,9 +89,10 @@ fn load(batch_size: usize) -> Plugin {
     runtime()
         .load_file(
             std::path::Path::new(SAAS_HEALTH),
-            "bench",
-            limits,
-            Default::default(),
+            &headway_host::LoadOptions {
+                limits,
+                ..Default::default()
+            },
         )
         .expect("plugin loads")
 }

@@ -3,17 +3,12 @@
 
 use std::path::Path;
 
-use headway_host::{CompiledFrom, Limits, Runtime};
+use headway_host::{CompiledFrom, LoadOptions, Runtime};
 use headway_tests::SAAS_HEALTH;
 
 fn load(runtime: &Runtime) -> CompiledFrom {
     runtime
-        .load_file(
-            Path::new(SAAS_HEALTH),
-            "t",
-            Limits::default(),
-            Default::default(),
-        )
+        .load_file(Path::new(SAAS_HEALTH), &LoadOptions::default())
         .expect("loads")
         .compiled_from()
 }

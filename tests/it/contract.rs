@@ -1,16 +1,10 @@
 //! What the host refuses at load time, with an error that names the problem.
 
-use headway_host::{Limits, LoadError};
+use headway_host::{LoadError, LoadOptions};
 use headway_tests::{SAAS_HEALTH, runtime};
 
 fn load_bytes(bytes: &[u8]) -> Result<headway_host::Plugin, LoadError> {
-    runtime().load(
-        bytes,
-        "test.wasm",
-        "t",
-        Limits::default(),
-        Default::default(),
-    )
+    runtime().load(bytes, "test.wasm", &LoadOptions::default())
 }
 
 #[test]
@@ -50,9 +44,7 @@ fn missing_file_is_named() {
     let err = runtime()
         .load_file(
             std::path::Path::new("/nonexistent/plugin.wasm"),
-            "t",
-            Limits::default(),
-            Default::default(),
+            &LoadOptions::default(),
         )
         .err()
         .unwrap();

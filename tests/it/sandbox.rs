@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use headway_core::{Account, ErrorKind};
-use headway_host::{Limits, LoadError, Plugin, Report};
+use headway_host::{Limits, LoadError, LoadOptions, Plugin, Report};
 use headway_tests::{
     BAD_OUTPUT, HOSTILE, IMPORTS_FS, NEWER_CONTRACT, SAAS_HEALTH, WRONG_WORLD, load, runtime,
 };
@@ -25,9 +25,12 @@ fn hostile(behaviour: &str, target: Option<&str>, limits: Limits) -> Plugin {
     runtime()
         .load_file(
             Path::new(HOSTILE),
-            "hostile-tenant",
-            limits,
-            config.into_iter().collect(),
+            &LoadOptions {
+                tenant: Some("hostile-tenant".into()),
+                limits,
+                config: config.into_iter().collect(),
+                ..LoadOptions::default()
+            },
         )
         .expect("hostile plugin loads")
 }
@@ -175,8 +178,12 @@ fn healthy_tenant_gets_identical_results_beside_a_hostile_one() {
 }
 
 fn load_err(path: &str) -> LoadError {
+    let options = LoadOptions {
+        tenant: Some("t".into()),
+        ..LoadOptions::default()
+    };
     runtime()
-        .load_file(Path::new(path), "t", Limits::default(), Default::default())
+        .load_file(Path::new(path), &options)
         .err()
         .expect("refused at load")
 }
@@ -198,7 +205,11 @@ fn filesystem_import_is_refused_and_named() {
         err.to_string().contains("wasi:filesystem/preopens"),
         "{err}"
     );
-    assert_eq!(tenant, "t");
+    assert_eq!(tenant.as_deref(), Some("t"));
+    assert!(
+        err.to_string().contains("not granted to tenant `t`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -225,12 +236,7 @@ fn newer_contract_names_both_versions() {
 #[test]
 fn malformed_answers_are_invalid_output() {
     let plugin = runtime()
-        .load_file(
-            Path::new(BAD_OUTPUT),
-            "t",
-            Limits::default(),
-            Default::default(),
-        )
+        .load_file(Path::new(BAD_OUTPUT), &LoadOptions::default())
         .expect("loads");
     let line = |id: &str| {
         format!(

@@ -168,12 +168,13 @@ fn results_do_not_depend_on_batch_size_or_threads() {
     let small_batches = runtime
         .load_file(
             std::path::Path::new(SAAS_HEALTH),
-            "t",
-            headway_host::Limits {
-                batch_size: 7,
+            &headway_host::LoadOptions {
+                limits: headway_host::Limits {
+                    batch_size: 7,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
-            Default::default(),
         )
         .unwrap()
         .assess(&book, 2);

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use headway_host::{Limits, Plugin, Runtime};
+use headway_host::{Plugin, Runtime};
 
 /// The SaaS example plugin (`plugins/saas-health`).
 pub const SAAS_HEALTH: &str = env!("HEADWAY_PLUGIN_SAAS_HEALTH");
@@ -51,7 +51,14 @@ pub fn load(path: &str, config: &[(&str, &str)]) -> Plugin {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     runtime()
-        .load_file(Path::new(path), "test-tenant", Limits::default(), config)
+        .load_file(
+            Path::new(path),
+            &headway_host::LoadOptions {
+                tenant: Some("test-tenant".into()),
+                config,
+                ..Default::default()
+            },
+        )
         .unwrap_or_else(|e| panic!("{path} loads: {e}"))
 }
 

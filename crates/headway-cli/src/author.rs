@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use headway_core::fixtures::{differences, parse_fixtures};
 use headway_core::{Account, InputDefaults};
-use headway_host::{ContractVersion, ImportVerdict, Limits, Plugin, Runtime};
+use headway_host::{ContractVersion, ImportVerdict, LoadOptions, Plugin, Runtime};
 
 use crate::output::money;
 
@@ -60,13 +60,7 @@ pub fn check(path: &Path) -> Result<ExitCode> {
         };
         writeln!(out, "{label:<10} {name:<40} {verdict}")?;
     }
-    match runtime.load(
-        &bytes,
-        &origin,
-        "check",
-        Limits::default(),
-        Default::default(),
-    ) {
+    match runtime.load(&bytes, &origin, &LoadOptions::default()) {
         Ok(plugin) => {
             let info = plugin.info();
             writeln!(
@@ -98,7 +92,7 @@ fn plugin_for(tenant: Option<&Path>, plugin: Option<&Path>) -> Result<(Plugin, O
     match (tenant, plugin) {
         (Some(dir), _) => Ok((crate::load_tenant(dir)?.1, Some(dir.join("fixtures.jsonl")))),
         (None, Some(file)) => Ok((
-            Runtime::new()?.load_file(file, "test", Limits::default(), Default::default())?,
+            Runtime::new()?.load_file(file, &LoadOptions::default())?,
             None,
         )),
         (None, None) => bail!("give --tenant <dir> or a plugin file"),

@@ -45,12 +45,16 @@ pub enum LoadError {
         reason: String,
     },
     /// The component imports something the tenant is not granted.
-    #[error("{origin}: imports {}, which tenant `{tenant}` is not granted", imports.join(", "))]
+    #[error(
+        "{origin}: imports {}, not granted{}",
+        imports.join(", "),
+        tenant.as_deref().map(|t| format!(" to tenant `{t}`")).unwrap_or_default()
+    )]
     ForbiddenImport {
         /// The file.
         origin: String,
-        /// The tenant.
-        tenant: String,
+        /// The tenant, when loaded for one.
+        tenant: Option<String>,
         /// Every refused import.
         imports: Vec<String>,
     },

@@ -24,7 +24,8 @@ pub use error::{LoadError, RunError, TenantError};
 pub use files::{FileError, read_capped, read_text_capped};
 pub use plugin::{BatchReport, CallOutcome, Plugin, Report};
 pub use runtime::{
-    ImportVerdict, Interface, MAX_PLUGIN_BYTES, Runtime, digest, read_plugin, read_plugin_capped,
+    ImportVerdict, Interface, LoadOptions, MAX_PLUGIN_BYTES, Runtime, digest, read_plugin,
+    read_plugin_capped,
 };
 pub use sandbox::LogLine;
 pub use tenant::{

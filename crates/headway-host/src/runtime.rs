@@ -71,6 +71,32 @@ pub struct Runtime {
     compiled: ArtifactCache,
 }
 
+/// What a plugin is loaded with. The default grants nothing: no tenant, default
+/// limits, no config values, no capabilities (what `headway check` uses).
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The tenant it runs for; `None` outside any (an author tool on a bare file).
+    pub tenant: Option<String>,
+    /// Sandbox limits.
+    pub limits: Limits,
+    /// Values the plugin reads through `config(key)`.
+    pub config: BTreeMap<String, String>,
+    /// Capabilities granted beyond the contract.
+    pub capabilities: Capabilities,
+}
+
+impl LoadOptions {
+    /// Everything `tenant`'s tenant.toml sets.
+    pub fn of_tenant(tenant: &TenantConfig) -> Self {
+        Self {
+            tenant: Some(tenant.id.clone()),
+            limits: tenant.limits,
+            config: tenant.config.clone(),
+            capabilities: tenant.capabilities,
+        }
+    }
+}
+
 impl Runtime {
     /// Creates the engine (fuel metering, epoch deadlines, deterministic floats)
     /// and starts the epoch ticker.
@@ -155,16 +181,14 @@ impl Runtime {
         POOL_INSTANCES as usize
     }
 
-    /// Reads and loads a plugin file for `tenant`.
+    /// Reads and loads a plugin file.
     pub fn load_file(
         &self,
         path: &std::path::Path,
-        tenant: &str,
-        limits: Limits,
-        config: BTreeMap<String, String>,
+        options: &LoadOptions,
     ) -> Result<Plugin, LoadError> {
         let bytes = read_plugin(path)?;
-        self.load(&bytes, &path.display().to_string(), tenant, limits, config)
+        self.load(&bytes, &path.display().to_string(), options)
     }
 
     /// Compiles a component and lists what it exports and imports, with the verdict
@@ -204,39 +228,24 @@ impl Runtime {
     /// Loads a tenant's plugin from `bytes` with everything its tenant.toml sets:
     /// limits, config values and granted capabilities.
     pub fn load_tenant(&self, tenant: &TenantConfig, bytes: &[u8]) -> Result<Plugin, LoadError> {
-        self.load_granted(
-            bytes,
-            &tenant.plugin.display().to_string(),
-            &tenant.id,
-            tenant.limits,
-            tenant.config.clone(),
-            tenant.capabilities,
-        )
+        let origin = tenant.plugin.display().to_string();
+        self.load(bytes, &origin, &LoadOptions::of_tenant(tenant))
     }
 
-    /// Validates, compiles and links a component with no capability granted, then
-    /// asks it to describe itself. `origin` names the source in errors.
+    /// Validates, compiles and links a component with what `options` grant,
+    /// then asks it to describe itself. `origin` names the source in errors.
     pub fn load(
         &self,
         bytes: &[u8],
         origin: &str,
-        tenant: &str,
-        limits: Limits,
-        config: BTreeMap<String, String>,
+        options: &LoadOptions,
     ) -> Result<Plugin, LoadError> {
-        let none = Capabilities::default();
-        self.load_granted(bytes, origin, tenant, limits, config, none)
-    }
-
-    fn load_granted(
-        &self,
-        bytes: &[u8],
-        origin: &str,
-        tenant: &str,
-        limits: Limits,
-        config: BTreeMap<String, String>,
-        granted: Capabilities,
-    ) -> Result<Plugin, LoadError> {
+        let LoadOptions {
+            tenant,
+            limits,
+            config,
+            capabilities: granted,
+        } = options.clone();
         let digest = digest(bytes);
         let (component, compiled_from) = self.compile(bytes, &digest, origin)?;
         let origin = origin.to_owned();
@@ -278,7 +287,7 @@ impl Runtime {
         if !refused.is_empty() {
             return Err(LoadError::ForbiddenImport {
                 origin,
-                tenant: tenant.to_owned(),
+                tenant,
                 imports: refused,
             });
         }

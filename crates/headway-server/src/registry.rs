@@ -741,9 +741,17 @@ mod tests {
         let expected: [u8; 32] = Sha256::digest(b"test").into();
         let got = token_hash(&config(&format!("token_sha256 = \"{hash}\""))).unwrap();
         assert_eq!(got, Some(expected));
-        let upper = token_hash(&config(&format!("token_sha256 = \"{}\"", hash.to_uppercase())));
+        let upper = token_hash(&config(&format!(
+            "token_sha256 = \"{}\"",
+            hash.to_uppercase()
+        )));
         assert_eq!(upper.unwrap(), Some(expected));
-        for bad in [&hash[..63], &format!("{hash}00"), &hash.replace('9', "g"), ""] {
+        for bad in [
+            &hash[..63],
+            &format!("{hash}00"),
+            &hash.replace('9', "g"),
+            "",
+        ] {
             let err = token_hash(&config(&format!("token_sha256 = \"{bad}\""))).unwrap_err();
             assert!(matches!(err, LoadFailure::Token), "{bad}");
         }
