@@ -311,16 +311,9 @@ pub fn new(name: &str, template: Template, dir: Option<&Path>, pdk: Option<&Path
 /// `headway build`: compile a plugin crate for wasm32-wasip2 and check the result.
 pub fn build(dir: &Path) -> Result<ExitCode> {
     let manifest = dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)
-        .with_context(|| format!("cannot read `{}`", manifest.display()))?;
-    let name = text
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("name = \"")
-                .and_then(|r| r.strip_suffix('"'))
-        })
-        .with_context(|| format!("no package name in `{}`", manifest.display()))?;
+    if !manifest.is_file() {
+        bail!("no Cargo.toml in `{}`", dir.display());
+    }
     let installed = std::process::Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output();
@@ -333,25 +326,89 @@ pub fn build(dir: &Path) -> Result<ExitCode> {
             bail!("rustup target add wasm32-wasip2 failed");
         }
     }
-    let status = std::process::Command::new("cargo")
+    // Cargo says where it put the component: a workspace member, a configured
+    // target dir or a renamed lib all land somewhere else than `target/`.
+    let output = std::process::Command::new("cargo")
         .args([
             "build",
             "--release",
             "--target",
             "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
             "--manifest-path",
         ])
         .arg(&manifest)
-        .status()
+        .stderr(std::process::Stdio::inherit())
+        .output()
         .context("cannot run cargo")?;
-    if !status.success() {
+    if !output.status.success() {
         bail!("cargo build failed for `{}`", manifest.display());
     }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| dir.join("target"), PathBuf::from);
-    let wasm = target
-        .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", name.replace('-', "_")));
+    let wasm = built_component(&String::from_utf8_lossy(&output.stdout), &manifest)?;
     println!("built {}", wasm.display());
     check(&wasm)
+}
+
+/// The `.wasm` cargo built for the package of `manifest`, from its JSON messages.
+fn built_component(messages: &str, manifest: &Path) -> Result<PathBuf> {
+    let manifest = manifest
+        .canonicalize()
+        .unwrap_or_else(|_| manifest.to_owned());
+    let mut found = None;
+    for line in messages.lines() {
+        let Ok(m) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let ours = m["manifest_path"]
+            .as_str()
+            .is_some_and(|p| Path::new(p) == manifest);
+        let cdylib = m["target"]["kind"]
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k == "cdylib"));
+        if m["reason"] == "compiler-artifact" && ours && cdylib {
+            let files = m["filenames"].as_array().into_iter().flatten();
+            found = files
+                .filter_map(|f| f.as_str())
+                .find(|f| f.ends_with(".wasm"))
+                .map(PathBuf::from)
+                .or(found);
+        }
+    }
+    found.with_context(|| {
+        format!(
+            "cargo built no .wasm for `{}`: is `crate-type = [\"cdylib\"]` in its [lib]?",
+            manifest.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_component_is_where_cargo_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        std::fs::write(&manifest, "").unwrap();
+        let ours = manifest.canonicalize().unwrap();
+        let messages = [
+            serde_json::json!({"reason": "compiler-artifact", "manifest_path": "/kit/Cargo.toml",
+                "target": {"kind": ["lib"]}, "filenames": ["/ws/target/libkit.rlib"]}),
+            serde_json::json!({"reason": "compiler-message", "manifest_path": ours}),
+            serde_json::json!({"reason": "compiler-artifact", "manifest_path": ours,
+                "target": {"kind": ["cdylib"]},
+                "filenames": ["/ws/out/wasm32-wasip2/release/my_rule.wasm"]}),
+            serde_json::json!({"reason": "build-finished", "success": true}),
+        ]
+        .map(|m| m.to_string())
+        .join("\n");
+        let wasm = built_component(&messages, &manifest).unwrap();
+        assert_eq!(
+            wasm,
+            Path::new("/ws/out/wasm32-wasip2/release/my_rule.wasm")
+        );
+        let none = built_component("{\"reason\":\"build-finished\"}", &manifest).unwrap_err();
+        assert!(none.to_string().contains("crate-type"), "{none}");
+    }
 }

@@ -43,8 +43,9 @@ enum Command {
         /// Where to create it (default: ./<name>).
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Path to headway-pdk (default: the one this binary was built with).
-        #[arg(long)]
+        /// Path to headway-pdk (default: `HEADWAY_PDK`, else the source tree this
+        /// binary was built from).
+        #[arg(long, env = "HEADWAY_PDK")]
         pdk: Option<PathBuf>,
     },
     /// Build a plugin crate for wasm32-wasip2 (adding the target if missing) and check it.
