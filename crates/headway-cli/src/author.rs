@@ -2,8 +2,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
+use crate::Exit;
 use anyhow::{Context, Result, bail};
 use headway_core::fixtures::{differences, parse_fixtures};
 use headway_core::{Account, InputDefaults};
@@ -12,7 +12,7 @@ use headway_host::{ContractVersion, ImportVerdict, LoadOptions, Plugin, Runtime}
 use crate::output::money;
 
 /// `headway check <plugin.wasm>`: what the host thinks of a component.
-pub fn check(path: &Path) -> Result<ExitCode> {
+pub fn check(path: &Path) -> Result<Exit> {
     let bytes = headway_host::read_plugin(path)?;
     let runtime = Runtime::new()?;
     let origin = path.display().to_string();
@@ -26,7 +26,7 @@ pub fn check(path: &Path) -> Result<ExitCode> {
         Ok(i) => i,
         Err(e) => {
             writeln!(out, "result     REFUSED: {e}")?;
-            return Ok(ExitCode::from(1));
+            return Ok(Exit::Failure);
         }
     };
     match interface.contract() {
@@ -78,11 +78,11 @@ pub fn check(path: &Path) -> Result<ExitCode> {
             }
             writeln!(out, "digest     {}", plugin.plugin_ref().digest)?;
             writeln!(out, "result     ok")?;
-            Ok(ExitCode::SUCCESS)
+            Ok(Exit::Success)
         }
         Err(e) => {
             writeln!(out, "result     REFUSED: {e}")?;
-            Ok(ExitCode::from(1))
+            Ok(Exit::Failure)
         }
     }
 }
@@ -101,11 +101,7 @@ fn plugin_for(tenant: Option<&Path>, plugin: Option<&Path>) -> Result<(Plugin, O
 
 /// `headway test`: run golden fixtures through the real sandbox, one case at a time
 /// so each reports its own instructions and memory.
-pub fn test(
-    tenant: Option<&Path>,
-    plugin: Option<&Path>,
-    fixtures: Option<&Path>,
-) -> Result<ExitCode> {
+pub fn test(tenant: Option<&Path>, plugin: Option<&Path>, fixtures: Option<&Path>) -> Result<Exit> {
     let (plugin, default_fixtures) = plugin_for(tenant, plugin)?;
     let path = fixtures
         .map(Path::to_path_buf)
@@ -153,9 +149,9 @@ pub fn test(
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
     Ok(if failed == 0 {
-        ExitCode::SUCCESS
+        Exit::Success
     } else {
-        ExitCode::from(1)
+        Exit::Failure
     })
 }
 
@@ -309,7 +305,7 @@ pub fn new(name: &str, template: Template, dir: Option<&Path>, pdk: Option<&Path
 }
 
 /// `headway build`: compile a plugin crate for wasm32-wasip2 and check the result.
-pub fn build(dir: &Path) -> Result<ExitCode> {
+pub fn build(dir: &Path) -> Result<Exit> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         bail!("no Cargo.toml in `{}`", dir.display());

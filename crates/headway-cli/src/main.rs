@@ -5,6 +5,8 @@
 
 mod author;
 mod output;
+mod retention;
+mod sample;
 mod score;
 mod serve;
 mod success;
@@ -16,7 +18,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use headway_core::{Date, InputDefaults, ParsedAccounts};
 use headway_host::{Plugin, Runtime, TenantConfig};
-use headway_samples::Book;
 
 #[derive(Parser)]
 #[command(
@@ -129,26 +130,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Revenue and retention metrics (NRR, GRR, churn, renewals, trials, surveys)
     /// from a revenue ledger, per period.
-    Retention(RetentionArgs),
+    Retention(retention::RetentionArgs),
     /// Write a deterministic sample book: accounts (JSON Lines), or its revenue
     /// ledger or survey answers (CSV).
-    Sample {
-        /// Which example book.
-        #[arg(value_enum)]
-        book: SampleBook,
-        /// What to write.
-        #[arg(long, value_enum, default_value_t = SampleWhat::Accounts)]
-        what: SampleWhat,
-        /// How many accounts.
-        #[arg(long, default_value_t = 1_000)]
-        count: usize,
-        /// PRNG seed.
-        #[arg(long, default_value_t = headway_samples::DEFAULT_SEED)]
-        seed: u64,
-        /// Output file (default: standard output).
-        #[arg(long, short)]
-        output: Option<PathBuf>,
-    },
+    Sample(sample::SampleArgs),
 }
 
 #[derive(clap::Args)]
@@ -181,70 +166,11 @@ struct ScoreArgs {
     plugin: Option<PathBuf>,
 }
 
-#[derive(clap::Args)]
-struct RetentionArgs {
-    /// Revenue ledger: `.csv` (header row) or `.jsonl`; see the README for columns.
-    ledger: PathBuf,
-    /// Survey answers (`account_id,date,kind,score`), `.csv` or `.jsonl`.
-    #[arg(long)]
-    surveys: Option<PathBuf>,
-    /// Period length.
-    #[arg(long, value_enum, default_value_t = Period::Month)]
-    period: Period,
-    /// One row per segment and period.
-    #[arg(long)]
-    segment: bool,
-    /// First day to cover (default: the first row).
-    #[arg(long)]
-    from: Option<Date>,
-    /// Last day to cover (default: the last row).
-    #[arg(long)]
-    to: Option<Date>,
-    /// The `arr` column holds monthly revenue (multiplied by 12).
-    #[arg(long)]
-    mrr: bool,
-    /// Print the signup-cohort retention matrix instead.
-    #[arg(long)]
-    cohorts: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum Period {
-    Month,
-    Quarter,
-    Year,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum SampleWhat {
-    /// The book today (JSON Lines).
-    Accounts,
-    /// The book today with only ids, stages, ARR, dates and current measures
-    /// (about 200 bytes an account): for benchmarks at any size.
-    Measures,
-    /// A year of ARR changes, former customers included (CSV).
-    Ledger,
-    /// A quarter of NPS and CSAT answers (CSV).
-    Surveys,
-    /// The book on the first of each of the last 12 months (JSON Lines): score it
-    /// with `--store` to fill a history.
-    History,
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
     Table,
     Json,
     Csv,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum SampleBook {
-    Saas,
-    Logistics,
 }
 
 fn main() -> ExitCode {
@@ -258,31 +184,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Score(args) => score::score(&args),
-        Command::Describe { tenant } => describe(&tenant).map(|()| ExitCode::SUCCESS),
-        Command::Retention(args) => retention(&args).map(|()| ExitCode::SUCCESS),
-        Command::Serve(args) => serve::serve(args).map(|()| ExitCode::SUCCESS),
+        Command::Describe { tenant } => describe(&tenant).map(|()| Exit::Success),
+        Command::Retention(args) => retention::retention(&args).map(|()| Exit::Success),
+        Command::Serve(args) => serve::serve(args).map(|()| Exit::Success),
         Command::History { store, account } => {
-            success::history(&store, &account).map(|()| ExitCode::SUCCESS)
+            success::history(&store, &account).map(|()| Exit::Success)
         }
         Command::Forecast {
             store,
             horizon,
             show,
-        } => success::forecast(&store, horizon, show).map(|()| ExitCode::SUCCESS),
+        } => success::forecast(&store, horizon, show).map(|()| Exit::Success),
         Command::Backtest {
             store,
             outcomes,
             horizon,
             mrr,
-        } => success::backtest_cmd(&store, &outcomes, horizon, mrr).map(|()| ExitCode::SUCCESS),
+        } => success::backtest_cmd(&store, &outcomes, horizon, mrr).map(|()| Exit::Success),
         Command::New {
             name,
             template,
             dir,
             pdk,
-        } => {
-            author::new(&name, template, dir.as_deref(), pdk.as_deref()).map(|()| ExitCode::SUCCESS)
-        }
+        } => author::new(&name, template, dir.as_deref(), pdk.as_deref()).map(|()| Exit::Success),
         Command::Build { dir } => author::build(&dir),
         Command::Check { plugin } => author::check(&plugin),
         Command::Test {
@@ -294,31 +218,44 @@ fn main() -> ExitCode {
             tenant,
             account,
             accounts,
-        } => author::explain(&tenant, &account, &accounts).map(|()| ExitCode::SUCCESS),
-        Command::Sample {
-            book,
-            what,
-            count,
-            seed,
-            output,
-        } => sample(book, what, count, seed, output.as_deref()).map(|()| ExitCode::SUCCESS),
+        } => author::explain(&tenant, &account, &accounts).map(|()| Exit::Success),
+        Command::Sample(args) => sample::sample(&args).map(|()| Exit::Success),
     };
-    outcome.unwrap_or_else(|e| {
+    let exit = outcome.unwrap_or_else(|e| {
         // `headway score ... | head` closing the pipe early is not an error.
         let closed_pipe = e
             .chain()
             .filter_map(|c| c.downcast_ref::<std::io::Error>())
             .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
         if closed_pipe {
-            return ExitCode::SUCCESS;
+            return Exit::Success;
         }
         eprintln!("error: {}", output::terminal_safe(&format!("{e:#}")));
-        ExitCode::from(1)
-    })
+        Exit::Failure
+    });
+    exit.into()
 }
 
-/// Exit code when some accounts could not be scored (the rest were).
-const EXIT_PARTIAL: u8 = 2;
+/// How a command ended, as its exit code tells scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// 0: done.
+    Success,
+    /// 1: not done (an error, a plugin refused, a fixture failed).
+    Failure,
+    /// 2: some accounts could not be scored; the rest were.
+    Partial,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        match exit {
+            Exit::Success => ExitCode::SUCCESS,
+            Exit::Failure => ExitCode::from(1),
+            Exit::Partial => ExitCode::from(2),
+        }
+    }
+}
 
 pub(crate) fn load_tenant(dir: &Path) -> Result<(TenantConfig, Plugin)> {
     load_tenant_with(dir, None)
@@ -391,118 +328,5 @@ fn describe(dir: &Path) -> Result<()> {
         plugin.info(),
         plugin.plugin_ref(),
     )?;
-    Ok(())
-}
-
-/// `headway retention`: ledger (and surveys) in, metrics per period out.
-fn retention(args: &RetentionArgs) -> Result<()> {
-    use headway_core::retention::{
-        Ledger, PeriodKind, RetentionQuery, parse_ledger, parse_surveys,
-    };
-    let fail = |errors: Vec<headway_core::InputError>| {
-        for e in &errors {
-            eprintln!("error: {e}");
-        }
-        anyhow::anyhow!(
-            "{} bad rows; nothing computed (fix them: metrics on partial data mislead)",
-            errors.len()
-        )
-    };
-    let (name, text, csv) = read_data(&args.ledger)?;
-    let ledger = Ledger::new(parse_ledger(&name, &text, csv, args.mrr).map_err(fail)?);
-    let surveys = match &args.surveys {
-        Some(path) => {
-            let (name, text, csv) = read_data(path)?;
-            parse_surveys(&name, &text, csv).map_err(fail)?
-        }
-        None => Vec::new(),
-    };
-    let out = std::io::BufWriter::new(std::io::stdout().lock());
-    if args.cohorts {
-        let rows = headway_core::retention::cohorts_between(&ledger, args.from, args.to);
-        return match args.format {
-            Format::Json => Ok(serde_json::to_writer_pretty(out, &rows)?),
-            Format::Csv => output::cohorts_csv(out, &rows),
-            Format::Table => Ok(output::cohorts_table(
-                output::TerminalSafe::new(out),
-                &rows,
-            )?),
-        };
-    }
-    let query = RetentionQuery {
-        period: match args.period {
-            Period::Month => PeriodKind::Month,
-            Period::Quarter => PeriodKind::Quarter,
-            Period::Year => PeriodKind::Year,
-        },
-        from: args.from,
-        to: args.to,
-        by_segment: args.segment,
-    };
-    let metrics = headway_core::retention::retention(&ledger, &surveys, &query);
-    match args.format {
-        Format::Json => {
-            let mut out = out;
-            serde_json::to_writer_pretty(&mut out, &metrics)?;
-            use std::io::Write;
-            writeln!(out)?;
-        }
-        Format::Csv => output::retention_csv(out, &metrics)?,
-        Format::Table => {
-            output::retention_table(output::TerminalSafe::new(out), &metrics, args.segment)?
-        }
-    }
-    Ok(())
-}
-
-/// `headway sample`: a deterministic sample book, its ledger or its surveys.
-fn sample(
-    book: SampleBook,
-    what: SampleWhat,
-    count: usize,
-    seed: u64,
-    output: Option<&Path>,
-) -> Result<()> {
-    use std::io::Write;
-    let book = match book {
-        SampleBook::Saas => Book::Saas,
-        SampleBook::Logistics => Book::Logistics,
-    };
-    let mut out: Box<dyn Write> = match output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot write `{}`", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    // Accounts stream one at a time, so a book of any size fits; the rest
-    // derive from the whole book.
-    let accounts = headway_samples::accounts(book, seed).take(count);
-    match what {
-        SampleWhat::Accounts => {
-            for a in accounts {
-                headway_samples::write_jsonl(&mut out, [&a])?;
-            }
-        }
-        SampleWhat::Measures => headway_samples::write_measures_jsonl(&mut out, accounts)?,
-        SampleWhat::Ledger => {
-            let rows = headway_samples::ledger(book, &accounts.collect::<Vec<_>>(), seed);
-            out.write_all(headway_samples::ledger_csv(&rows).as_bytes())?;
-        }
-        SampleWhat::Surveys => {
-            let rows = headway_samples::surveys(&accounts.collect::<Vec<_>>(), seed);
-            out.write_all(headway_samples::surveys_csv(&rows).as_bytes())?;
-        }
-        SampleWhat::History => {
-            let books = headway_samples::monthly_books(book, &accounts.collect::<Vec<_>>(), seed);
-            headway_samples::write_jsonl(&mut out, &books)?;
-        }
-    }
-    out.flush().with_context(|| {
-        format!(
-            "cannot write `{}`",
-            output.unwrap_or(Path::new("-")).display()
-        )
-    })?;
     Ok(())
 }

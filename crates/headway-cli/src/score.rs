@@ -3,7 +3,6 @@
 
 use std::io::{BufReader, IsTerminal, Write};
 use std::path::Path;
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -14,9 +13,9 @@ use headway_pipeline::{
     WriteSink,
 };
 
-use crate::{EXIT_PARTIAL, Format, ScoreArgs, output, short_digest};
+use crate::{Exit, Format, ScoreArgs, output, short_digest};
 
-pub(crate) fn score(args: &ScoreArgs) -> Result<ExitCode> {
+pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
     let started = Instant::now();
     let (tenant, plugin) = crate::load_tenant_with(&args.tenant, args.plugin.as_deref())?;
     tracing::debug!(ms = started.elapsed().as_millis(), "plugin loaded");
@@ -117,9 +116,9 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64() * 1e3,
     );
     Ok(if summary.failed == 0 {
-        ExitCode::SUCCESS
+        Exit::Success
     } else {
-        ExitCode::from(EXIT_PARTIAL)
+        Exit::Partial
     })
 }
 
