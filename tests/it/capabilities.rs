@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use headway_host::{LoadError, Plugin, TenantConfig, read_plugin};
+use headway_host::{LoadError, Plugin, read_plugin};
 use headway_tests::{USES_CLOCK, runtime};
 
 use crate::accounts;
@@ -15,7 +15,7 @@ fn load_with(extra: &str) -> Result<Plugin, LoadError> {
         format!("name = \"t\"\nplugin = \"{USES_CLOCK}\"\n{extra}"),
     )
     .unwrap();
-    let tenant = TenantConfig::load(dir.path()).unwrap();
+    let tenant = headway_host::load_tenant_config(dir.path()).unwrap();
     runtime().load_tenant(&tenant, &read_plugin(&tenant.plugin).unwrap())
 }
 

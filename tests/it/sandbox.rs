@@ -292,7 +292,7 @@ fn limits_in_tenant_toml_are_strict() {
         "name = \"x\"\nplugin = \"p.wasm\"\n[limits]\nfuel = 5\n",
     )
     .unwrap();
-    let err = headway_host::TenantConfig::load(dir.path())
+    let err = headway_host::load_tenant_config(dir.path())
         .expect_err("unknown limit")
         .to_string();
     assert!(err.contains("unknown field `fuel`"), "{err}");
@@ -301,7 +301,7 @@ fn limits_in_tenant_toml_are_strict() {
         "name = \"x\"\nplugin = \"p.wasm\"\n[limits]\nmemory_mib = 4096\n",
     )
     .unwrap();
-    let err = headway_host::TenantConfig::load(dir.path())
+    let err = headway_host::load_tenant_config(dir.path())
         .expect_err("too much memory")
         .to_string();
     assert!(err.contains("at most 1024"), "{err}");
@@ -310,6 +310,6 @@ fn limits_in_tenant_toml_are_strict() {
         "name = \"x\"\nplugin = \"p.wasm\"\n",
     )
     .unwrap();
-    let ok = headway_host::TenantConfig::load(dir.path()).unwrap();
+    let ok = headway_host::load_tenant_config(dir.path()).unwrap();
     assert_eq!(ok.limits, Limits::default());
 }

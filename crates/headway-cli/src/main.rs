@@ -264,7 +264,7 @@ pub(crate) fn load_tenant(dir: &Path) -> Result<(TenantConfig, Plugin)> {
 /// The tenant's config (limits, config values, capabilities), with its own plugin
 /// or `plugin` instead.
 fn load_tenant_with(dir: &Path, plugin: Option<&Path>) -> Result<(TenantConfig, Plugin)> {
-    let mut tenant = TenantConfig::load(dir)?;
+    let mut tenant = headway_host::load_tenant_config(dir)?;
     if let Some(plugin) = plugin {
         tenant.plugin = plugin.to_owned();
     }

@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use headway_core::backtest::Backtest;
 use headway_core::moves::Step;
 use headway_core::success::{Basis, Snapshot, SuccessVector};
-use headway_host::TenantConfig;
 use headway_store::{SnapshotStore, SqliteStore, StoredBuild};
 use headway_views::{BuildChoice, pick_build};
 
@@ -77,7 +76,7 @@ impl StoreArgs {
         }
         let dir = Path::new(&self.tenant);
         let (tenant, window, current_build) = if dir.join("tenant.toml").is_file() {
-            let config = TenantConfig::load(dir)?;
+            let config = headway_host::load_tenant_config(dir)?;
             let current = headway_host::read_plugin(&config.plugin)
                 .ok()
                 .map(|bytes| headway_host::digest(&bytes));

@@ -10,20 +10,10 @@
 use std::sync::LazyLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
+use headway_config::Capabilities;
 use wasmtime::component::{ComponentType, Linker, Lower};
 
 use crate::sandbox::StoreState;
-
-/// `[capabilities]` in tenant.toml: what the tenant grants its plugin.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Capabilities {
-    /// The wall clock and a monotonic clock (`wasi:clocks`).
-    pub clock: bool,
-    /// Random numbers and hash seeds from the operating system (`wasi:random`).
-    pub random: bool,
-}
 
 /// A capability an import needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

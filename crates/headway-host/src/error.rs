@@ -166,14 +166,9 @@ pub enum TenantError {
         #[source]
         source: crate::FileError,
     },
-    /// `tenant.toml` is malformed.
-    #[error("`{}`: {message}", path.display())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message (with line and column).
-        message: String,
-    },
+    /// `tenant.toml` is malformed or breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] headway_config::ConfigError),
     /// The tenant's plugin failed to load.
     #[error("tenant `{tenant}`: {source}")]
     Plugin {

@@ -18,7 +18,7 @@ mod sandbox;
 mod tenant;
 
 pub use cache::CompiledFrom;
-pub use capability::{Capabilities, Capability};
+pub use capability::Capability;
 pub use contract::ContractVersion;
 pub use error::{LoadError, RunError, TenantError};
 pub use files::{FileError, read_capped, read_text_capped};
@@ -29,8 +29,8 @@ pub use runtime::{
 };
 pub use sandbox::LogLine;
 pub use tenant::{
-    ApiSettings, Limits, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES, Schedule, TenantConfig,
-    VectorSettings,
+    ApiSettings, Capabilities, ConfigError, Limits, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES,
+    MAX_MEMORY_MIB, Schedule, TenantConfig, VectorSettings, load_tenant_config,
 };
 
 /// Severity of a plugin's log line.

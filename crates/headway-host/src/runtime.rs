@@ -12,11 +12,12 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cache::{ArtifactCache, CompiledFrom};
-use crate::capability::{self, Capabilities, Capability};
+use crate::capability::{self, Capability};
 use crate::contract::{self, ContractVersion, RulesPre};
 use crate::error::{LoadError, RunError};
 use crate::plugin::Plugin;
 use crate::sandbox::StoreState;
+use crate::tenant::Capabilities;
 use crate::tenant::{Limits, TenantConfig};
 
 /// The WASI interfaces a plain Rust `wasm32-wasip2` library imports even when it
@@ -340,8 +341,8 @@ impl Runtime {
 
 /// Concurrent instances the pooling allocator has slots for (one per batch in flight).
 const POOL_INSTANCES: u32 = 256;
-/// Upper bound of any tenant's `memory_mib`: the size of a pool slot.
-pub const MAX_MEMORY_MIB: u64 = 1024;
+// Upper bound of any tenant's `memory_mib` (a config rule): the size of a pool slot.
+use headway_config::MAX_MEMORY_MIB;
 
 fn engine_config(fuel: bool, pooling: bool) -> Config {
     let mut config = Config::new();

@@ -455,7 +455,7 @@ impl Registry {
             for e in entries.flatten() {
                 let path = e.path();
                 if path.join("tenant.toml").is_file() {
-                    let (id, plugin) = match TenantConfig::load(&path) {
+                    let (id, plugin) = match headway_host::load_tenant_config(&path) {
                         Ok(c) => (c.id, Some(c.plugin)),
                         Err(_) => (e.file_name().to_string_lossy().into_owned(), None),
                     };
@@ -612,7 +612,7 @@ impl Registry {
             fingerprint: None,
             reason: e.to_string(),
         };
-        let config = TenantConfig::load(&tenant.dir).map_err(|e| unread(e.into()))?;
+        let config = headway_host::load_tenant_config(&tenant.dir).map_err(|e| unread(e.into()))?;
         let bytes = headway_host::read_plugin_capped(&config.plugin, self.max_plugin_bytes)
             .map_err(|e| unread(e.into()))?;
         let toml_text =

@@ -533,7 +533,7 @@ async fn a_schedule_records_the_nightly_export_once_a_day() {
         format!("{alpha_toml}[schedule]\nsource = \"x.jsonl\"\nat = \"25:00\"\n"),
     )
     .unwrap();
-    let err = headway_host::TenantConfig::load(&alpha)
+    let err = headway_host::load_tenant_config(&alpha)
         .unwrap_err()
         .to_string();
     assert!(err.contains("schedule.at is `25:00`"), "{err}");

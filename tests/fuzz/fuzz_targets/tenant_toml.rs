@@ -1,7 +1,7 @@
 //! tenant.toml: never a panic; a config that parses has sane limits.
 #![no_main]
 
-use headway_host::TenantConfig;
+use headway_config::TenantConfig;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,0 +1,260 @@
+//! A tenant's configuration: what its `tenant.toml` says (plugin, limits,
+//! config values, capabilities, API access, vector window, schedule), parsed
+//! and checked. Text in, typed config out: reading the file is the host's job
+//! (`headway_host::load_tenant_config`), so this crate has no I/O and no wasm,
+//! and anything that only needs a setting (the CLI's `history` reads
+//! `window_days`) does not pull in the engine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The most linear memory a plugin may be given, in MiB.
+pub const MAX_MEMORY_MIB: u64 = 1024;
+
+/// A tenant.toml that does not parse or breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}`: {message}", path.display())]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong (the parser's message has line and column).
+    pub message: String,
+}
+
+/// `[capabilities]` in tenant.toml: what the tenant grants its plugin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capabilities {
+    /// The wall clock and a monotonic clock (`wasi:clocks`).
+    pub clock: bool,
+    /// Random numbers and hash seeds from the operating system (`wasi:random`).
+    pub random: bool,
+}
+
+/// Sandbox limits of one tenant's plugin. Every field has a safe default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Instruction (fuel) budget per account; a batch gets this times its size.
+    pub fuel_per_account: u64,
+    /// Wall-clock deadline per batch, in milliseconds: a backstop to fuel.
+    pub deadline_ms: u64,
+    /// Linear memory cap per instance, in MiB.
+    pub memory_mib: u64,
+    /// Accounts per plugin call.
+    pub batch_size: usize,
+    /// Text (reasons, error messages) a plugin may return per account, in KiB.
+    pub output_kib_per_account: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            fuel_per_account: 2_000_000,
+            deadline_ms: 5_000,
+            memory_mib: 64,
+            batch_size: 1_000,
+            output_kib_per_account: 16,
+        }
+    }
+}
+
+/// What `tenant.toml` holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Tenant id; defaults to the folder name.
+    #[serde(default)]
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The plugin component, relative to the tenant folder.
+    pub plugin: PathBuf,
+    /// ISO currency of ARR values.
+    #[serde(default = "usd")]
+    pub currency: String,
+    /// Sandbox limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Values the plugin may read through `config(key)`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// How the Success Vector is computed.
+    #[serde(default)]
+    pub vector: VectorSettings,
+    /// Access to the tenant over `headway serve`'s HTTP API.
+    #[serde(default)]
+    pub api: ApiSettings,
+    /// What the plugin may use beyond the contract (clock, randomness).
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    /// A daily scoring run `headway serve` records by itself.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+}
+
+/// `[schedule]` in tenant.toml: every day at `at` (UTC), `headway serve` scores
+/// `source` (a nightly export, JSON Lines or CSV by its extension) and records
+/// the run, as `POST .../runs` would.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// The export, relative to the tenant folder.
+    pub source: PathBuf,
+    /// Time of day, `HH:MM` in UTC.
+    pub at: String,
+}
+
+impl Schedule {
+    /// Minutes after midnight UTC of [`Schedule::at`], or `None` when it is not
+    /// `HH:MM`.
+    pub fn minute_of_day(&self) -> Option<u32> {
+        let (h, m) = self.at.split_once(':')?;
+        let well_formed = h.len() == 2 && m.len() == 2;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (well_formed && h < 24 && m < 60).then_some(h * 60 + m)
+    }
+}
+
+/// `[api]` in tenant.toml. The token itself is never stored: either its SHA-256
+/// (hex) or the name of an environment variable holding it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// SHA-256 of the bearer token, lowercase hex (`printf %s "$TOKEN" | sha256sum`).
+    pub token_sha256: Option<String>,
+    /// The environment variable holding the bearer token.
+    pub token_env: Option<String>,
+    /// Scoring requests served at once; more wait briefly, then get 429.
+    pub max_concurrent: u32,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            token_sha256: None,
+            token_env: None,
+            max_concurrent: 8,
+        }
+    }
+}
+
+/// `[vector]` in tenant.toml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VectorSettings {
+    /// Days of history before the latest snapshot that velocity and milestone
+    /// trends are fitted over.
+    pub window_days: u32,
+}
+
+impl Default for VectorSettings {
+    fn default() -> Self {
+        Self { window_days: 90 }
+    }
+}
+
+fn usd() -> String {
+    "USD".to_owned()
+}
+
+impl TenantConfig {
+    /// The config with its relative paths (plugin, schedule source) made
+    /// relative to `dir`, the tenant's folder.
+    pub fn resolved(mut self, dir: &Path) -> Self {
+        self.plugin = dir.join(&self.plugin);
+        if let Some(schedule) = &mut self.schedule {
+            schedule.source = dir.join(&schedule.source);
+        }
+        self
+    }
+
+    /// Parses and checks a tenant.toml's text (no file is touched); `path` names
+    /// it in errors, `folder` is the id when the file gives none. The plugin path
+    /// is left as written.
+    pub fn parse(text: &str, path: &Path, folder: &str) -> Result<Self, ConfigError> {
+        let mut config: TenantConfig = toml::from_str(text).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        if config.id.is_empty() {
+            config.id = folder.to_owned();
+        }
+        let invalid = |message: String| ConfigError {
+            path: path.to_owned(),
+            message,
+        };
+        if let Some(schedule) = &config.schedule
+            && schedule.minute_of_day().is_none()
+        {
+            return Err(invalid(format!(
+                "schedule.at is `{}`: expected a time of day like \"02:30\" (UTC)",
+                schedule.at
+            )));
+        }
+        let limits = &config.limits;
+        if limits.batch_size == 0 || limits.memory_mib == 0 || limits.fuel_per_account == 0 {
+            return Err(invalid("limits must be above zero".to_owned()));
+        }
+        if limits.memory_mib > MAX_MEMORY_MIB {
+            return Err(invalid(format!(
+                "limits.memory_mib is {}, at most {} is supported",
+                limits.memory_mib, MAX_MEMORY_MIB
+            )));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<TenantConfig, ConfigError> {
+        TenantConfig::parse(text, Path::new("t/tenant.toml"), "folder")
+    }
+
+    #[test]
+    fn defaults_and_paths() {
+        let c = parse("name = \"Acme\"\nplugin = \"p.wasm\"\n").unwrap();
+        assert_eq!((c.id.as_str(), c.currency.as_str()), ("folder", "USD"));
+        assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.vector.window_days, 90);
+        assert_eq!(c.capabilities, Capabilities::default());
+        let c = parse("id = \"acme\"\nname = \"A\"\nplugin = \"p.wasm\"\n[schedule]\nsource = \"x.csv\"\nat = \"02:30\"\n")
+            .unwrap()
+            .resolved(Path::new("/srv/acme"));
+        assert_eq!(c.id, "acme");
+        assert_eq!(c.plugin, Path::new("/srv/acme/p.wasm"));
+        let schedule = c.schedule.unwrap();
+        assert_eq!(schedule.source, Path::new("/srv/acme/x.csv"));
+        assert_eq!(schedule.minute_of_day(), Some(150));
+    }
+
+    #[test]
+    fn rules_broken_are_named() {
+        let base = "name = \"A\"\nplugin = \"p.wasm\"\n";
+        let cases = [
+            ("[limits]\nbatch_size = 0\n", "limits must be above zero"),
+            ("[limits]\nmemory_mib = 4096\n", "at most 1024"),
+            (
+                "[schedule]\nsource = \"x\"\nat = \"2:30\"\n",
+                "schedule.at is `2:30`",
+            ),
+            (
+                "[schedule]\nsource = \"x\"\nat = \"24:00\"\n",
+                "schedule.at is `24:00`",
+            ),
+            ("colour = \"red\"\n", "unknown field `colour`"),
+        ];
+        for (extra, expected) in cases {
+            let err = parse(&format!("{base}{extra}")).unwrap_err().to_string();
+            assert!(
+                err.starts_with("`t/tenant.toml`: ") && err.contains(expected),
+                "{err}"
+            );
+        }
+    }
+}
