@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::Exit;
 use anyhow::{Context, Result, bail};
 use headway_core::fixtures::{differences, parse_fixtures};
-use headway_core::{Account, InputDefaults};
+use headway_core::{Account, Fit, InputDefaults};
 use headway_host::{ContractVersion, ImportVerdict, LoadOptions, Plugin, Runtime};
 
 use crate::output::money;
@@ -177,8 +177,10 @@ pub fn explain(tenant: &Path, account_id: &str, accounts: &Path) -> Result<()> {
         Ok(a) => {
             writeln!(
                 out,
-                "score {:.1}  band {}  fit {:?}\n",
-                a.score, a.band, a.fit
+                "score {:.1}  band {}  fit {}\n",
+                a.score,
+                a.band,
+                a.fit.map_or("-", Fit::as_str)
             )?;
             writeln!(
                 out,
@@ -227,7 +229,15 @@ pub fn explain(tenant: &Path, account_id: &str, accounts: &Path) -> Result<()> {
     }
     writeln!(out, "\n{} instructions", money(report.fuel_used as f64))?;
     for line in &report.logs {
-        writeln!(out, "log {:?}: {}", line.level, line.message)?;
+        use headway_host::LogLevel;
+        let level = match line.level {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        };
+        writeln!(out, "log {level}: {}", line.message)?;
     }
     Ok(())
 }

@@ -148,7 +148,12 @@ pub fn differences(expect: &Expectation, result: &Result<Assessment, AccountErro
                 }
             }
             if expect.fit.is_some() && expect.fit != a.fit {
-                diff.push(format!("fit: expected {:?}, got {:?}", expect.fit, a.fit));
+                let name = |f: Option<crate::Fit>| f.map_or("none", crate::Fit::as_str);
+                diff.push(format!(
+                    "fit: expected {}, got {}",
+                    name(expect.fit),
+                    name(a.fit)
+                ));
             }
         }
     }
@@ -158,7 +163,7 @@ pub fn differences(expect: &Expectation, result: &Result<Assessment, AccountErro
 fn describe_error(e: &AccountError) -> String {
     match &e.code {
         Some(code) => format!("error `{code}`: {}", e.message),
-        None => format!("{:?} error: {}", e.kind, e.message),
+        None => format!("{} error: {}", e.kind.as_str(), e.message),
     }
 }
 
@@ -227,7 +232,7 @@ mod tests {
             [
                 "band: expected green, got yellow",
                 "milestone `ghost`: not declared by the plugin",
-                "fit: expected Some(Stretch), got Some(Ideal)",
+                "fit: expected stretch, got ideal",
             ]
         );
         assert_eq!(
