@@ -260,7 +260,7 @@ mod tests {
         );
         assert_eq!(
             differences(&Expectation::default(), &trap),
-            ["expected a score, got Trap error: boom"]
+            ["expected a score, got trap error: boom"]
         );
         assert_eq!(
             differences(&want("x"), &Ok(assessment(5.0, "red"))),
