@@ -9,7 +9,7 @@ mod retention;
 mod sample;
 mod score;
 mod serve;
-mod success;
+mod stored;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -93,7 +93,7 @@ enum Command {
     /// direction, course toward each milestone).
     History {
         #[command(flatten)]
-        store: success::StoreArgs,
+        store: stored::StoreArgs,
         /// The account id.
         #[arg(long)]
         account: String,
@@ -102,9 +102,9 @@ enum Command {
     /// predict (cohort x upsell ARR x take rate).
     Forecast {
         #[command(flatten)]
-        store: success::StoreArgs,
+        store: stored::StoreArgs,
         /// How far ahead: `30d`, `90d`, `12w`.
-        #[arg(long, value_parser = success::parse_days, default_value = "90d")]
+        #[arg(long, value_parser = stored::parse_days, default_value = "90d")]
         horizon: i32,
         /// Table output: accounts listed per milestone, soonest first.
         #[arg(long, default_value_t = 5)]
@@ -114,12 +114,12 @@ enum Command {
     /// precision and recall, churn by band); every stored build side by side.
     Backtest {
         #[command(flatten)]
-        store: success::StoreArgs,
+        store: stored::StoreArgs,
         /// What happened: a revenue ledger (the `headway retention` format).
         #[arg(long)]
         outcomes: PathBuf,
         /// Churn or expansion counts within this many days after a snapshot.
-        #[arg(long, value_parser = success::parse_days, default_value = "90d")]
+        #[arg(long, value_parser = stored::parse_days, default_value = "90d")]
         horizon: i32,
         /// The ledger's `arr` column holds monthly revenue.
         #[arg(long)]
@@ -188,19 +188,19 @@ fn main() -> ExitCode {
         Command::Retention(args) => retention::retention(&args).map(|()| Exit::Success),
         Command::Serve(args) => serve::serve(args).map(|()| Exit::Success),
         Command::History { store, account } => {
-            success::history(&store, &account).map(|()| Exit::Success)
+            stored::history(&store, &account).map(|()| Exit::Success)
         }
         Command::Forecast {
             store,
             horizon,
             show,
-        } => success::forecast(&store, horizon, show).map(|()| Exit::Success),
+        } => stored::forecast(&store, horizon, show).map(|()| Exit::Success),
         Command::Backtest {
             store,
             outcomes,
             horizon,
             mrr,
-        } => success::backtest_cmd(&store, &outcomes, horizon, mrr).map(|()| Exit::Success),
+        } => stored::backtest_cmd(&store, &outcomes, horizon, mrr).map(|()| Exit::Success),
         Command::New {
             name,
             template,

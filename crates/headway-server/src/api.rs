@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Path, Query, RawPathParams, State};
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 
 use crate::history::{self, History};
 use crate::metrics::HttpMetrics;
-use crate::registry::{Loaded, Registry, Tenant};
+use crate::registry::{Loaded, Registry, RollbackError, Tenant};
 use crate::revenue;
 
 /// How long a scoring request waits for one of its tenant's slots.
@@ -410,7 +410,7 @@ impl IntoResponse for ApiError {
 }
 
 /// The tenant and its current build, if `headers` carry the tenant's token.
-pub(crate) fn authorize(
+fn authorize(
     app: &App,
     id: &str,
     headers: &HeaderMap,
@@ -437,6 +437,34 @@ pub(crate) fn authorize(
     Ok((tenant, loaded))
 }
 
+/// The tenant of the path's `{tenant}` and its build, when the request carries
+/// that tenant's token. Every tenant route takes one, before any other
+/// argument that reads the request, so nothing of a body is read for a caller
+/// without the token.
+pub(crate) struct Authorized {
+    /// The tenant.
+    pub tenant: Arc<Tenant>,
+    /// The build serving it now; the request keeps it until it is done.
+    pub loaded: Arc<Loaded>,
+}
+
+impl FromRequestParts<Arc<App>> for Authorized {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, app)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let id = params
+            .iter()
+            .find(|(name, _)| *name == "tenant")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(ApiError::forbidden)?;
+        let (tenant, loaded) = authorize(app, &id, &parts.headers)?;
+        Ok(Self { tenant, loaded })
+    }
+}
+
 async fn healthz(State(app): State<Arc<App>>) -> Json<Value> {
     let tenants = app.registry.tenants();
     let serving = tenants.values().filter(|t| t.current().is_some()).count();
@@ -458,15 +486,11 @@ struct ScoreQuery {
 
 async fn score(
     State(app): State<Arc<App>>,
-    path: Result<Path<String>, PathRejection>,
+    Authorized { tenant, loaded }: Authorized,
     query: Result<Query<ScoreQuery>, QueryRejection>,
-    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let Path(id) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    // The token first: nothing of the body is read for a caller without one.
-    let (tenant, loaded) = authorize(&app, &id, &headers)?;
     let outcome = match query {
         Ok(Query(query)) => score_authorized(&app, &tenant, loaded, query, body).await,
         Err(e) => Err(ApiError::bad_request(e.body_text())),
@@ -638,12 +662,7 @@ async fn score_authorized(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn describe(
-    State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    let (tenant, loaded) = authorize(&app, &id, &headers)?;
+async fn describe(Authorized { tenant, loaded }: Authorized) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({
         "tenant": tenant.id,
         "name": loaded.config.name,
@@ -655,10 +674,8 @@ async fn describe(
 
 async fn status(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
-    headers: HeaderMap,
+    Authorized { tenant, .. }: Authorized,
 ) -> Result<Json<Value>, ApiError> {
-    let (tenant, _) = authorize(&app, &id, &headers)?;
     let mut status = tenant.status();
     status.last_reload_error = status.last_reload_error.map(|e| app.registry.redact(&e));
     Ok(Json(json!(status)))
@@ -666,10 +683,8 @@ async fn status(
 
 async fn reloads(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
-    headers: HeaderMap,
+    Authorized { tenant, .. }: Authorized,
 ) -> Result<Json<Value>, ApiError> {
-    let (tenant, _) = authorize(&app, &id, &headers)?;
     let mut events = tenant.reloads();
     for e in &mut events {
         e.error = e.error.as_deref().map(|m| app.registry.redact(m));
@@ -679,12 +694,10 @@ async fn reloads(
 
 async fn rollback(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
-    headers: HeaderMap,
+    Authorized { tenant, .. }: Authorized,
 ) -> Result<Json<Value>, ApiError> {
-    authorize(&app, &id, &headers)?;
     let registry = Arc::clone(&app.registry);
-    let done = tokio::task::spawn_blocking(move || registry.rollback(&id))
+    let done = tokio::task::spawn_blocking(move || registry.rollback(&tenant.id))
         .await
         .map_err(|e| {
             ApiError::new(
@@ -694,5 +707,13 @@ async fn rollback(
             )
         })?;
     done.map(|build| Json(json!({"serving": build})))
-        .map_err(|reason| ApiError::new(StatusCode::CONFLICT, ErrorCode::NoPreviousVersion, reason))
+        .map_err(|e| match e {
+            // Authorised a moment ago: the tenant's folder went away since.
+            RollbackError::NoTenant => ApiError::forbidden(),
+            RollbackError::NoPrevious => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::NoPreviousVersion,
+                e.to_string(),
+            ),
+        })
 }

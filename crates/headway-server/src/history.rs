@@ -21,7 +21,7 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{ApiError, ApiPath, ApiQuery, App, ErrorCode, authorize};
+use crate::api::{ApiError, ApiPath, ApiQuery, App, Authorized, ErrorCode};
 use crate::registry::{Loaded, Tenant};
 
 /// The server's history store: one writer at a time (SQLite's rule), readers on
@@ -54,15 +54,13 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("store task failed: {e}")))?
 }
 
-/// Runs `read` for the tenant of the token on a connection of its own to the
+/// Runs `read` for the authorised tenant on a connection of its own to the
 /// history store, off the async threads: every read route is one of these.
 pub(crate) async fn read_store<T: Send + 'static>(
     app: &App,
-    id: &str,
-    headers: &HeaderMap,
+    Authorized { tenant, loaded }: Authorized,
     read: impl FnOnce(&SqliteStore, &Tenant, &Loaded) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let (tenant, loaded) = authorize(app, id, headers)?;
     let history = history(app)?;
     blocking(move || {
         let store = history.reader().map_err(store_error)?;
@@ -102,12 +100,12 @@ pub(crate) struct RunQuery {
 /// `POST /v1/tenants/{tenant}/runs`: scores a book and records it.
 pub(crate) async fn record_run(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
+    authorized: Authorized,
     ApiQuery(query): ApiQuery<RunQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (tenant, loaded) = authorize(&app, &id, &headers)?;
+    let Authorized { tenant, loaded } = authorized;
     let history = history(&app)?;
     let format = body_format(&headers)?;
     let limits = app.limits;
@@ -305,12 +303,11 @@ pub(crate) struct RunsQuery {
 /// `GET /v1/tenants/{tenant}/runs`: newest first.
 pub(crate) async fn list_runs(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
+    authorized: Authorized,
     ApiQuery(query): ApiQuery<RunsQuery>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let limit = query.limit.unwrap_or(20).clamp(1, 100);
-    let runs = read_store(&app, &id, &headers, move |store, tenant, _| {
+    let runs = read_store(&app, authorized, move |store, tenant, _| {
         let runs = store.runs(&tenant.id, query.before, limit + 1);
         runs.map_err(store_error)
     })
@@ -323,10 +320,10 @@ pub(crate) async fn list_runs(
 /// `GET /v1/tenants/{tenant}/runs/{run}`.
 pub(crate) async fn get_run(
     State(app): State<Arc<App>>,
-    ApiPath((id, run)): ApiPath<(String, i64)>,
-    headers: HeaderMap,
+    authorized: Authorized,
+    ApiPath((_, run)): ApiPath<(String, i64)>,
 ) -> Result<Response, ApiError> {
-    let found = read_store(&app, &id, &headers, move |store, tenant, _| {
+    let found = read_store(&app, authorized, move |store, tenant, _| {
         store.run(&tenant.id, run).map_err(store_error)
     })
     .await?;
@@ -433,9 +430,8 @@ pub(crate) fn parse_days(text: &str) -> Option<i32> {
 /// Success Vector, filtered, sorted and paged; `format=csv` for a spreadsheet.
 pub(crate) async fn list_accounts(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
+    authorized: Authorized,
     ApiQuery(params): ApiQuery<BookParams>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let csv = match params.format.as_deref() {
         None | Some("json") => false,
@@ -447,7 +443,7 @@ pub(crate) async fn list_accounts(
         }
     };
     let query = book_query(&params, csv)?;
-    let (build, window, page) = read_store(&app, &id, &headers, move |store, tenant, loaded| {
+    let (build, window, page) = read_store(&app, authorized, move |store, tenant, loaded| {
         let (build, window) = chosen_build(store, tenant, loaded, params.build.as_deref())?;
         let rows: Vec<AccountRow> = headway_views::current_book(store, &tenant.id, &build, window)
             .map_err(view_error)?
@@ -529,11 +525,11 @@ pub(crate) struct AccountParams {
 /// Success Vector, as `headway history --format json` prints them.
 pub(crate) async fn get_account(
     State(app): State<Arc<App>>,
-    ApiPath((id, account)): ApiPath<(String, String)>,
+    authorized: Authorized,
+    ApiPath((_, account)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<AccountParams>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let view = read_store(&app, &id, &headers, move |store, tenant, loaded| {
+    let view = read_store(&app, authorized, move |store, tenant, loaded| {
         let (build, window) = chosen_build(store, tenant, loaded, params.build.as_deref())?;
         headway_views::account(store, &tenant.id, &account, &build, window).map_err(view_error)
     })
@@ -560,12 +556,11 @@ fn horizon(params: &HorizonParams) -> Result<i32, ApiError> {
 /// `GET /v1/tenants/{tenant}/forecast`: as `headway forecast --format json`.
 pub(crate) async fn forecast(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
+    authorized: Authorized,
     ApiQuery(params): ApiQuery<HorizonParams>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let horizon = horizon(&params)?;
-    let view = read_store(&app, &id, &headers, move |store, tenant, loaded| {
+    let view = read_store(&app, authorized, move |store, tenant, loaded| {
         let (build, window) = chosen_build(store, tenant, loaded, params.build.as_deref())?;
         headway_views::forecast(store, &tenant.id, &build, window, horizon).map_err(view_error)
     })
@@ -577,12 +572,11 @@ pub(crate) async fn forecast(
 /// for) judged against the uploaded ledger, as `headway backtest --format json`.
 pub(crate) async fn backtest(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
+    authorized: Authorized,
     ApiQuery(params): ApiQuery<HorizonParams>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let horizon = horizon(&params)?;
-    let results = read_store(&app, &id, &headers, move |store, tenant, loaded| {
+    let results = read_store(&app, authorized, move |store, tenant, loaded| {
         let ledger = crate::revenue::ledger_of(store, tenant)?;
         let builds = match params.build.as_deref() {
             Some(b) => vec![

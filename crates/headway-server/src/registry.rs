@@ -362,6 +362,17 @@ enum Refresh {
     Refused,
 }
 
+/// Why a rollback did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RollbackError {
+    /// No tenant has that id.
+    #[error("no such tenant")]
+    NoTenant,
+    /// The tenant has served one build only (or was just rolled back).
+    #[error("no previous version to roll back to")]
+    NoPrevious,
+}
+
 /// What one [`Registry::reconcile`] pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Reconciled {
@@ -660,16 +671,16 @@ impl Registry {
     }
 
     /// Puts the previous version back (one swap); the current becomes previous.
-    pub fn rollback(&self, id: &str) -> Result<BuildStatus, String> {
+    pub fn rollback(&self, id: &str) -> Result<BuildStatus, RollbackError> {
         let _one_loader = self.loading.lock().expect("loader lock");
-        let tenant = self.tenant(id).ok_or("no such tenant")?;
+        let tenant = self.tenant(id).ok_or(RollbackError::NoTenant)?;
         let started = Instant::now();
         let previous = tenant
             .previous
             .lock()
             .expect("previous")
             .take()
-            .ok_or("no previous version to roll back to")?;
+            .ok_or(RollbackError::NoPrevious)?;
         tenant.swap_in(Arc::clone(&previous));
         let r = previous.plugin.plugin_ref();
         tenant.record(ReloadEvent {

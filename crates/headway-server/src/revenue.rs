@@ -16,7 +16,7 @@ use headway_store::{MAX_LOGGED_FAILURES, Recorded, SnapshotStore, SqliteStore, S
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{ApiError, ApiPath, ApiQuery, App, ErrorCode, authorize, read_body};
+use crate::api::{ApiError, ApiQuery, App, Authorized, ErrorCode, read_body};
 use crate::history::{blocking, history, read_store, store_error};
 use crate::registry::Tenant;
 
@@ -83,7 +83,7 @@ pub(crate) struct LedgerParams {
 /// account and day); the same rows again change nothing.
 pub(crate) async fn put_ledger(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
+    authorized: Authorized,
     ApiQuery(params): ApiQuery<LedgerParams>,
     headers: HeaderMap,
     body: Body,
@@ -107,9 +107,14 @@ pub(crate) async fn put_ledger(
             Err(rows_refused(repeated))
         }
     };
-    put_rows(&app, &id, &headers, body, parse, |store, tenant, rows| {
-        store.put_ledger(tenant, rows)
-    })
+    put_rows(
+        &app,
+        authorized,
+        &headers,
+        body,
+        parse,
+        |store, tenant, rows| store.put_ledger(tenant, rows),
+    )
     .await
 }
 
@@ -117,29 +122,33 @@ pub(crate) async fn put_ledger(
 /// by account, day and survey).
 pub(crate) async fn put_surveys(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
+    authorized: Authorized,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let parse =
         |text: &str, csv| parse_surveys("request body", text, csv).map_err(|e| invalid_rows(&e));
-    put_rows(&app, &id, &headers, body, parse, |store, tenant, rows| {
-        store.put_surveys(tenant, rows)
-    })
+    put_rows(
+        &app,
+        authorized,
+        &headers,
+        body,
+        parse,
+        |store, tenant, rows| store.put_surveys(tenant, rows),
+    )
     .await
 }
 
-/// An upload: the token first, then the body, parsed whole (a bad row refuses
+/// An upload: the token (checked by the extractor), then the body, parsed whole (a bad row refuses
 /// all of it), then written in one transaction.
 async fn put_rows<T: Send + 'static>(
     app: &App,
-    id: &str,
+    Authorized { tenant, .. }: Authorized,
     headers: &HeaderMap,
     body: Body,
     parse: impl FnOnce(&str, bool) -> Result<Vec<T>, ApiError>,
     write: impl FnOnce(&mut SqliteStore, &str, &[T]) -> Result<Recorded, StoreError> + Send + 'static,
 ) -> Result<Response, ApiError> {
-    let (tenant, _) = authorize(app, id, headers)?;
     let history = history(app)?;
     let (text, csv) = upload(app, headers, body).await?;
     let rows = parse(&text, csv)?;
@@ -170,9 +179,8 @@ pub(crate) struct RetentionParams {
 /// over the uploaded ledger and surveys.
 pub(crate) async fn retention(
     State(app): State<Arc<App>>,
-    ApiPath(id): ApiPath<String>,
+    authorized: Authorized,
     ApiQuery(params): ApiQuery<RetentionParams>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let period = match params.period.as_deref() {
         None | Some("month") => PeriodKind::Month,
@@ -184,7 +192,7 @@ pub(crate) async fn retention(
             )));
         }
     };
-    read_store(&app, &id, &headers, move |store, tenant, _| {
+    read_store(&app, authorized, move |store, tenant, _| {
         let ledger = ledger_of(store, tenant)?;
         if params.cohorts {
             let rows = headway_core::retention::cohorts_between(&ledger, params.from, params.to);

@@ -1,5 +1,5 @@
-//! `headway history`, `forecast` and `backtest`: the Success Vector commands, on
-//! top of the snapshot store that `headway score --store` fills.
+//! `headway history`, `forecast` and `backtest`: the commands over the history
+//! store that `headway score --store` fills.
 
 use std::collections::BTreeSet;
 use std::io::Write;
