@@ -98,8 +98,8 @@ enum Command {
         #[arg(long)]
         account: String,
     },
-    /// Milestone cohorts expected within a horizon and the expansion ARR they
-    /// predict (cohort x upsell ARR x take rate).
+    /// Milestone arrivals expected within a horizon and the expansion ARR they
+    /// predict (arrivals x upsell ARR x take rate).
     Forecast {
         #[command(flatten)]
         store: stored::StoreArgs,

@@ -274,7 +274,7 @@ fn write_vector(
     Ok(())
 }
 
-/// `headway forecast`: milestone cohorts within the horizon and the expansion ARR.
+/// `headway forecast`: milestone arrivals within the horizon and the expansion ARR.
 pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
     let opened = args.open()?;
     let build = args.build(&opened)?;
@@ -310,7 +310,7 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
             out,
             "{:<22}  {:>6}  {:<26}  {:>10}  {:>5}  {:>12}",
             m.milestone,
-            m.cohort_size,
+            m.arrivals,
             m.upsell.as_deref().unwrap_or("-"),
             if m.upsell.is_some() {
                 money(m.upsell_arr)
@@ -332,13 +332,9 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
         "Arrival dates: {} from the plugin's own prediction, {} from progress trends, {} unknown.",
         from.plugin, from.trend, from.unknown
     )?;
-    for m in f
-        .milestones
-        .iter()
-        .filter(|m| m.cohort_size > 0 && shown > 0)
-    {
+    for m in f.milestones.iter().filter(|m| m.arrivals > 0 && shown > 0) {
         let listed: Vec<&str> = m.accounts.iter().take(shown).map(String::as_str).collect();
-        let more = m.cohort_size.saturating_sub(shown);
+        let more = m.arrivals.saturating_sub(shown);
         writeln!(
             out,
             "  {} soonest: {}{}",

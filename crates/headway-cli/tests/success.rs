@@ -131,7 +131,7 @@ fn a_year_of_snapshots_feeds_history_forecast_and_backtest() {
         for key in [
             "milestone_id",
             "milestone",
-            "cohort_size",
+            "arrivals",
             "upsell",
             "upsell_arr",
             "take_rate",
@@ -140,7 +140,7 @@ fn a_year_of_snapshots_feeds_history_forecast_and_backtest() {
         ] {
             assert!(m.get(key).is_some(), "{key} in {m}");
         }
-        let cohort = m["cohort_size"].as_f64().unwrap();
+        let cohort = m["arrivals"].as_f64().unwrap();
         assert_eq!(m["accounts"].as_array().unwrap().len() as f64, cohort);
         let expected =
             cohort * m["upsell_arr"].as_f64().unwrap() * m["take_rate"].as_f64().unwrap();

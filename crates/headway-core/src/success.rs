@@ -4,7 +4,7 @@
 //! A [`Snapshot`] is one account's assessment on one day by one plugin build: what
 //! the history store keeps. [`success_vector`] reads one account's snapshots (one
 //! plugin build, oldest first); [`forecast_expansion`] groups the vectors' expected
-//! milestone arrivals into cohorts within a horizon.
+//! milestone arrivals within a horizon (who reaches what, and the expansion).
 
 use serde::{Deserialize, Serialize};
 
@@ -185,7 +185,7 @@ pub fn success_vector(
     })
 }
 
-/// One milestone's cohort within the horizon and the expansion it predicts. Field
+/// The arrivals at one milestone within the horizon and the expansion they predict. Field
 /// names are the JSON keys of `headway forecast --format json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MilestoneForecast {
@@ -194,17 +194,17 @@ pub struct MilestoneForecast {
     /// Its name.
     pub milestone: String,
     /// Accounts expected to reach it within the horizon.
-    pub cohort_size: usize,
+    pub arrivals: usize,
     /// The upsell it unlocks, if any.
     pub upsell: Option<String>,
     /// ARR the upsell adds per account (0 without an upsell).
     pub upsell_arr: f64,
-    /// The share of the cohort expected to take it (0 without an upsell).
+    /// The share of the arrivals expected to take it (0 without an upsell).
     pub take_rate: f64,
-    /// Sum over the cohort of upsell ARR x likelihood (the account's own, else the
-    /// take rate): cohort x upsell ARR x take rate when no account has its own.
+    /// Sum over the arrivals of upsell ARR x likelihood (the account's own, else the
+    /// take rate): arrivals x upsell ARR x take rate when no account has its own.
     pub expected_arr: f64,
-    /// The cohort's account ids, soonest arrival first.
+    /// The arriving account ids, soonest first.
     pub accounts: Vec<String>,
 }
 
@@ -255,16 +255,16 @@ pub fn forecast_expansion(
                 .upsell
                 .as_ref()
                 .map_or((0.0, 0.0), |u| (u.arr, u.take_rate));
-            let cohort = vector::forecast(&arrivals, as_of, horizon_days, upsell_arr, take_rate);
+            let arriving = vector::forecast(&arrivals, as_of, horizon_days, upsell_arr, take_rate);
             MilestoneForecast {
                 milestone_id: m.id.clone(),
                 milestone: m.name.clone(),
-                cohort_size: cohort.accounts.len(),
+                arrivals: arriving.accounts.len(),
                 upsell: m.upsell.as_ref().map(|u| u.offer.clone()),
                 upsell_arr,
                 take_rate,
-                expected_arr: cohort.expected_arr,
-                accounts: cohort.accounts,
+                expected_arr: arriving.expected_arr,
+                accounts: arriving.accounts,
             }
         })
         .collect();
@@ -445,13 +445,13 @@ mod tests {
         vectors.push(vector("done".into(), course("2026-11-01", Basis::Reached)));
         let f = forecast_expansion(&vectors, &info(), as_of, 30);
         let team = &f.milestones[1];
-        assert_eq!(team.cohort_size, 100);
+        assert_eq!(team.arrivals, 100);
         assert_eq!(
             (team.upsell_arr, team.take_rate, team.expected_arr),
             (1_000.0, 0.9, 90_000.0)
         );
         assert_eq!(team.accounts[0], "a000");
-        assert_eq!(f.milestones[0].cohort_size, 0);
+        assert_eq!(f.milestones[0].arrivals, 0);
         assert_eq!(f.total_expected_arr, 90_000.0);
         let empty = forecast_expansion(&[], &info(), as_of, 30);
         assert_eq!((empty.total_expected_arr, empty.milestones.len()), (0.0, 2));

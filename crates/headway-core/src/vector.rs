@@ -1,5 +1,5 @@
 //! The Success Vector's math: where an account's health is heading, when it will
-//! reach its next milestone, how much expansion the milestone cohorts predict, and
+//! reach its next milestone, how much expansion the milestone arrivals predict, and
 //! how well a score separates accounts that churned (ROC AUC).
 //!
 //! Pure functions over plain values; the history store and the CLI build on them.
@@ -106,12 +106,12 @@ pub struct Arrival {
     pub likelihood: Option<f64>,
 }
 
-/// The cohort of one milestone within a horizon and the expansion it predicts.
+/// The arrivals at one milestone within a horizon and the expansion they predict.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CohortForecast {
     /// Accounts expected to reach the milestone within the horizon.
     pub accounts: Vec<String>,
-    /// Expected expansion ARR: the sum over the cohort of upsell ARR x likelihood
+    /// Expected expansion ARR: the sum over the arrivals of upsell ARR x likelihood
     /// (the account's own, else the upsell's take rate).
     pub expected_arr: f64,
 }
@@ -127,13 +127,13 @@ pub fn forecast(
     take_rate: f64,
 ) -> CohortForecast {
     let end = as_of.add_days(horizon_days);
-    let cohort: Vec<&Arrival> = arrivals
+    let arriving: Vec<&Arrival> = arrivals
         .iter()
         .filter(|a| a.expected_on >= as_of && a.expected_on <= end)
         .collect();
     CohortForecast {
-        accounts: cohort.iter().map(|a| a.account_id.clone()).collect(),
-        expected_arr: cohort
+        accounts: arriving.iter().map(|a| a.account_id.clone()).collect(),
+        expected_arr: arriving
             .iter()
             .map(|a| upsell_arr * a.likelihood.unwrap_or(take_rate))
             .sum(),
@@ -269,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn cohort_boundaries_and_own_likelihood() {
+    fn horizon_boundaries_and_own_likelihood() {
         let as_of = d("2026-11-01");
         let at = |id: &str, days: i32, likelihood| Arrival {
             account_id: id.into(),

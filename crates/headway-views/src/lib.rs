@@ -206,7 +206,7 @@ pub struct ForecastView {
     pub window_days: i32,
     /// Accounts in the current book.
     pub accounts: usize,
-    /// Milestone cohorts within the horizon and the expansion they unlock.
+    /// Milestone arrivals within the horizon and the expansion they unlock.
     pub forecast: Forecast,
     /// Where the expected days of milestones not yet reached come from.
     pub expected_from: ExpectedFrom,
