@@ -302,13 +302,13 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
     )?;
     writeln!(
         out,
-        "{:<22}  {:>6}  {:<26}  {:>10}  {:>5}  {:>12}",
-        "MILESTONE", "COHORT", "UPSELL", "UPSELL ARR", "TAKE", "EXPECTED ARR"
+        "{:<22}  {:>8}  {:<26}  {:>10}  {:>5}  {:>12}",
+        "MILESTONE", "ARRIVALS", "UPSELL", "UPSELL ARR", "TAKE", "EXPECTED ARR"
     )?;
     for m in &f.milestones {
         writeln!(
             out,
-            "{:<22}  {:>6}  {:<26}  {:>10}  {:>5}  {:>12}",
+            "{:<22}  {:>8}  {:<26}  {:>10}  {:>5}  {:>12}",
             m.milestone,
             m.arrivals,
             m.upsell.as_deref().unwrap_or("-"),
@@ -325,7 +325,7 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
             money(m.expected_arr)
         )?;
     }
-    writeln!(out, "{:<79}{:>12}", "TOTAL", money(f.total_expected_arr))?;
+    writeln!(out, "{:<81}{:>12}", "TOTAL", money(f.total_expected_arr))?;
     let from = view.expected_from;
     writeln!(
         out,
