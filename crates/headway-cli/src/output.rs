@@ -141,16 +141,27 @@ pub fn describe(
     out.flush()
 }
 
-fn pct(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", v * 100.0))
+/// `x` with `f`, or `-` when there is none: every table's empty cell.
+pub fn or_dash<T>(x: Option<T>, f: impl FnOnce(T) -> String) -> String {
+    x.map_or_else(|| "-".to_owned(), f)
 }
 
-fn opt(x: Option<f64>, decimals: usize) -> String {
-    x.map_or_else(|| "-".to_owned(), |v| format!("{v:.decimals$}"))
+/// A share as a percentage with `decimals` decimals (`0.257` -> `25.7%`).
+pub fn percent(share: f64, decimals: usize) -> String {
+    format!("{:.decimals$}%", share * 100.0)
+}
+
+fn pct(x: Option<f64>) -> String {
+    or_dash(x, |v| percent(v, 1))
+}
+
+/// A number with `decimals` decimals, or `-`.
+pub fn opt(x: Option<f64>, decimals: usize) -> String {
+    or_dash(x, |v| format!("{v:.decimals$}"))
 }
 
 /// Writes rows as an aligned table: first column left, the others right-aligned.
-fn aligned(mut out: impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+pub fn aligned(mut out: impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

@@ -13,7 +13,7 @@ use headway_store::{SnapshotStore, SqliteStore, StoredBuild};
 use headway_views::{BuildChoice, pick_build};
 
 use crate::Format;
-use crate::output::money;
+use crate::output::{self, money, or_dash};
 
 /// Where the history lives and whose it is.
 #[derive(clap::Args)]
@@ -110,11 +110,7 @@ fn build_label(b: &StoredBuild) -> String {
 }
 
 fn percent(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
-}
-
-fn or_dash<T>(x: Option<T>, f: impl FnOnce(T) -> String) -> String {
-    x.map_or_else(|| "-".to_owned(), f)
+    output::percent(x, 0)
 }
 
 /// `value` as pretty JSON on standard output.
@@ -127,7 +123,7 @@ fn print_json(value: &impl serde::Serialize) -> Result<()> {
 
 /// A ratio to three decimals, or `-`.
 fn three(x: Option<f64>) -> String {
-    or_dash(x, |x| format!("{x:.3}"))
+    output::opt(x, 3)
 }
 
 /// `headway history`: one account over time, and its Success Vector today.
@@ -400,16 +396,6 @@ fn write_backtests(
         out,
         "Backtest of {tenant}: did the score predict churn and expansion within {horizon} days?"
     )?;
-    let width = builds
-        .iter()
-        .map(|b| build_label(b).len() + 2)
-        .max()
-        .unwrap_or(0);
-    write!(out, "{:<28}", "")?;
-    for b in builds {
-        write!(out, "{:>width$}", build_label(b))?;
-    }
-    writeln!(out)?;
     type Metric = (&'static str, fn(&Backtest) -> String);
     let metrics: [Metric; 10] = [
         ("snapshots judged", |b| money(b.snapshots as f64)),
@@ -425,13 +411,19 @@ fn write_backtests(
         ("lowest band precision", |b| three(b.lowest_band_precision)),
         ("lowest band recall", |b| three(b.lowest_band_recall)),
     ];
-    for (label, value) in metrics {
-        write!(out, "{label:<28}")?;
-        for r in results {
-            write!(out, "{:>width$}", value(r))?;
-        }
-        writeln!(out)?;
-    }
+    let labels: Vec<String> = builds.iter().map(build_label).collect();
+    let header: Vec<&str> = std::iter::once("")
+        .chain(labels.iter().map(String::as_str))
+        .collect();
+    let rows: Vec<Vec<String>> = metrics
+        .iter()
+        .map(|(label, value)| {
+            std::iter::once((*label).to_owned())
+                .chain(results.iter().map(value))
+                .collect()
+        })
+        .collect();
+    output::aligned(&mut *out, &header, &rows)?;
     for (b, r) in builds.iter().zip(results) {
         writeln!(out)?;
         writeln!(out, "{}: observed churn by band", build_label(b))?;
@@ -442,7 +434,7 @@ fn write_backtests(
                 c.band,
                 money(c.snapshots as f64),
                 money(c.churned as f64),
-                or_dash(c.churn_rate, |x| format!("{:.1}%", x * 100.0))
+                or_dash(c.churn_rate, |x| output::percent(x, 1))
             )?;
         }
         writeln!(out, "  by snapshot day (AUC):")?;
