@@ -70,8 +70,8 @@ impl TenantMetrics {
 
 /// Statuses the server answers with, counted one by one; anything else is
 /// counted as `other`.
-const STATUSES: [u16; 14] = [
-    200, 400, 401, 403, 404, 405, 408, 409, 413, 414, 429, 431, 500, 503,
+const STATUSES: [u16; 17] = [
+    200, 201, 400, 401, 403, 404, 405, 408, 409, 413, 414, 415, 422, 429, 431, 500, 503,
 ];
 
 /// Connection-level failures, where no request reached the router: hyper

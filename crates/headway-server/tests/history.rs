@@ -336,6 +336,29 @@ async fn runs_refuse_what_they_cannot_record() {
         (404, Some("not-found")),
         "no snapshots yet: {body}"
     );
+    // Paths and queries that do not decode are JSON errors too.
+    for path in [
+        "/v1/tenants/alpha/runs/abc",
+        "/v1/tenants/alpha/runs?limit=many",
+    ] {
+        let (code, body) = c.get(path, ALPHA).await;
+        assert_eq!(
+            (code, body["code"].as_str()),
+            (400, Some("bad-request")),
+            "{path}: {body}"
+        );
+    }
+    // Each answer is counted under its own status, 201 and 415 included.
+    let metrics = reqwest::get(format!("http://{}/metrics", server.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (status, count) in [("201", 2), ("415", 1), ("400", 3)] {
+        let series = format!("headway_http_responses_total{{status=\"{status}\"}} {count}");
+        assert!(metrics.contains(&series), "{series}\n{metrics}");
+    }
     server.shutdown().await.unwrap();
 
     // A server without a store says so on every history route.
