@@ -31,6 +31,13 @@ pub const FIVE_FACTORS: &str = env!("HEADWAY_PLUGIN_FIVE_FACTORS");
 /// Reads the wall clock and seeds a `HashMap`: needs the clock and random grants.
 pub const USES_CLOCK: &str = env!("HEADWAY_PLUGIN_USES_CLOCK");
 
+/// What tenant.toml's `[api] token_sha256` holds for `token`: its SHA-256 in hex.
+pub fn token_sha256(token: &str) -> String {
+    headway_host::digest(token.as_bytes())
+        .trim_start_matches("sha256:")
+        .to_owned()
+}
+
 /// The repository root.
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -39,19 +39,11 @@ pub struct StoreArgs {
 
 /// `30d`, `12w` or a plain number of days.
 pub fn parse_days(text: &str) -> Result<i32, String> {
-    let (number, unit) = match text.strip_suffix('d') {
-        Some(n) => (n, 1),
-        None => match text.strip_suffix('w') {
-            Some(n) => (n, 7),
-            None => (text, 1),
-        },
-    };
-    match number.parse::<i32>() {
-        Ok(n) if n > 0 && n <= 3_650 => Ok(n * unit),
-        _ => Err(format!(
+    headway_core::parse_days(text).ok_or_else(|| {
+        format!(
             "`{text}` is not a duration: use days like `90d`, weeks like `12w` (up to 10 years)"
-        )),
-    }
+        )
+    })
 }
 
 struct Opened {

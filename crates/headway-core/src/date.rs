@@ -136,8 +136,34 @@ impl<'de> Deserialize<'de> for Date {
     }
 }
 
+/// The longest span [`parse_days`] accepts: ten years.
+pub const MAX_SPAN_DAYS: i32 = 3_650;
+
+/// A span of days as people write it: `90d`, `12w` or a plain number of days,
+/// from one day up to [`MAX_SPAN_DAYS`]. `None` for anything else.
+pub fn parse_days(text: &str) -> Option<i32> {
+    let (number, unit) = match (text.strip_suffix('d'), text.strip_suffix('w')) {
+        (Some(n), _) => (n, 1),
+        (_, Some(n)) => (n, 7),
+        _ => (text, 1),
+    };
+    let days = number.parse::<i32>().ok()?.checked_mul(unit)?;
+    (1..=MAX_SPAN_DAYS).contains(&days).then_some(days)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spans_of_days() {
+        assert_eq!(super::parse_days("90d"), Some(90));
+        assert_eq!(super::parse_days("12w"), Some(84));
+        assert_eq!(super::parse_days("30"), Some(30));
+        assert_eq!(super::parse_days("3650d"), Some(3_650));
+        for bad in ["0d", "-5", "3651", "522w", "99999999999w", "soon", "", "d"] {
+            assert_eq!(super::parse_days(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -25,7 +25,7 @@ pub use assessment::{
     PluginInfo, Upsell,
 };
 pub use batch::{AccountBatch, Reads};
-pub use date::{Date, DateError};
+pub use date::{Date, DateError, MAX_SPAN_DAYS, parse_days};
 pub use input::{
     CsvColumns, DuplicateIds, InputDefaults, InputError, MAX_QUOTED_BYTES, ParsedAccounts,
     parse_csv, parse_json_values, parse_jsonl, parse_jsonl_batch,

@@ -29,12 +29,8 @@ pub enum FileError {
 /// opening (opening a pipe waits for a writer) and the size before and during
 /// the read (a file that grows while it is read is cut off, not followed).
 pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
-    let meta = std::fs::metadata(path)?;
-    check(&meta, limit)?;
-    let file = std::fs::File::open(path)?;
-    // Again on the open file: the path may have been swapped in between.
+    let file = open_regular(path, limit)?;
     let meta = file.metadata()?;
-    check(&meta, limit)?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
@@ -44,6 +40,16 @@ pub fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
         });
     }
     Ok(bytes)
+}
+
+/// Opens a regular file of at most `limit` bytes, checking the kind before
+/// opening (opening a pipe waits for a writer) and again on the open file (the
+/// path may have been swapped in between).
+pub fn open_regular(path: &Path, limit: u64) -> Result<std::fs::File, FileError> {
+    check(&std::fs::metadata(path)?, limit)?;
+    let file = std::fs::File::open(path)?;
+    check(&file.metadata()?, limit)?;
+    Ok(file)
 }
 
 /// [`read_capped`] for a text file: invalid UTF-8 is an error.

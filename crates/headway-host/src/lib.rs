@@ -21,7 +21,7 @@ pub use cache::CompiledFrom;
 pub use capability::Capability;
 pub use contract::ContractVersion;
 pub use error::{LoadError, RunError, TenantError};
-pub use files::{FileError, read_capped, read_text_capped};
+pub use files::{FileError, open_regular, read_capped, read_text_capped};
 pub use plugin::{BatchReport, CallOutcome, Plugin, Report};
 pub use runtime::{
     ImportVerdict, Interface, LoadOptions, MAX_PLUGIN_BYTES, Runtime, digest, read_plugin,

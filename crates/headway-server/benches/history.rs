@@ -25,12 +25,12 @@ async fn main() {
     let dir = root.path().join("acme");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(SAAS_HEALTH, dir.join("plugin.wasm")).unwrap();
-    let token = headway_host::digest(TOKEN.as_bytes());
+    let token = headway_tests::token_sha256(TOKEN);
     std::fs::write(
         dir.join("tenant.toml"),
         format!(
             "name = \"acme\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
-            token.trim_start_matches("sha256:")
+            token
         ),
     )
     .unwrap();

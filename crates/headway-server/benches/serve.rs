@@ -19,9 +19,7 @@ fn tenant(root: &Path, id: &str, plugin: &[u8]) {
     let dir = root.join(id);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("plugin.wasm"), plugin).unwrap();
-    let token: String = headway_host::digest(TOKEN.as_bytes())
-        .trim_start_matches("sha256:")
-        .to_owned();
+    let token = headway_tests::token_sha256(TOKEN);
     std::fs::write(
         dir.join("tenant.toml"),
         format!("name = \"{id}\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{token}\"\nmax_concurrent = 64\n"),

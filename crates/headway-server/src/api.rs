@@ -9,12 +9,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, RawPathParams, State};
+use axum::handler::Handler;
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use headway_core::{Date, InputDefaults};
 use headway_pipeline::OutputFormat;
@@ -67,60 +68,42 @@ pub struct RequestLimits {
 fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
     use Method as M;
     vec![
-        (M::GET, "/healthz", get(healthz)),
-        (M::GET, "/metrics", get(metrics)),
-        (M::POST, "/v1/tenants/{tenant}/score", post(score)),
-        (M::GET, "/v1/tenants/{tenant}/describe", get(describe)),
-        (M::GET, "/v1/tenants/{tenant}/status", get(status)),
-        (M::GET, "/v1/tenants/{tenant}/reloads", get(reloads)),
-        (M::POST, "/v1/tenants/{tenant}/rollback", post(rollback)),
-        (
-            M::POST,
-            "/v1/tenants/{tenant}/runs",
-            post(history::record_run),
-        ),
-        (M::GET, "/v1/tenants/{tenant}/runs", get(history::list_runs)),
-        (
-            M::GET,
-            "/v1/tenants/{tenant}/runs/{run}",
-            get(history::get_run),
-        ),
-        (
+        on(M::GET, "/healthz", healthz),
+        on(M::GET, "/metrics", metrics),
+        on(M::POST, "/v1/tenants/{tenant}/score", score),
+        on(M::GET, "/v1/tenants/{tenant}/describe", describe),
+        on(M::GET, "/v1/tenants/{tenant}/status", status),
+        on(M::GET, "/v1/tenants/{tenant}/reloads", reloads),
+        on(M::POST, "/v1/tenants/{tenant}/rollback", rollback),
+        on(M::POST, "/v1/tenants/{tenant}/runs", history::record_run),
+        on(M::GET, "/v1/tenants/{tenant}/runs", history::list_runs),
+        on(M::GET, "/v1/tenants/{tenant}/runs/{run}", history::get_run),
+        on(
             M::GET,
             "/v1/tenants/{tenant}/accounts",
-            get(history::list_accounts),
+            history::list_accounts,
         ),
-        (
+        on(
             M::GET,
             "/v1/tenants/{tenant}/accounts/{account}",
-            get(history::get_account),
+            history::get_account,
         ),
-        (
-            M::GET,
-            "/v1/tenants/{tenant}/forecast",
-            get(history::forecast),
-        ),
-        (
-            M::GET,
-            "/v1/tenants/{tenant}/backtest",
-            get(history::backtest),
-        ),
-        (
-            M::GET,
-            "/v1/tenants/{tenant}/retention",
-            get(revenue::retention),
-        ),
-        (
-            M::PUT,
-            "/v1/tenants/{tenant}/ledger",
-            put(revenue::put_ledger),
-        ),
-        (
-            M::PUT,
-            "/v1/tenants/{tenant}/surveys",
-            put(revenue::put_surveys),
-        ),
+        on(M::GET, "/v1/tenants/{tenant}/forecast", history::forecast),
+        on(M::GET, "/v1/tenants/{tenant}/backtest", history::backtest),
+        on(M::GET, "/v1/tenants/{tenant}/retention", revenue::retention),
+        on(M::PUT, "/v1/tenants/{tenant}/ledger", revenue::put_ledger),
+        on(M::PUT, "/v1/tenants/{tenant}/surveys", revenue::put_surveys),
     ]
+}
+
+/// One row of the table: the method is said once, and routes by it.
+fn on<H: Handler<X, Arc<App>>, X: 'static>(
+    method: Method,
+    path: &'static str,
+    handler: H,
+) -> (Method, &'static str, MethodRouter<Arc<App>>) {
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+    (method, path, axum::routing::on(filter, handler))
 }
 
 /// Every route as `(method, path)`, in the order of the table.
@@ -134,9 +117,20 @@ pub fn route_table() -> Vec<(String, &'static str)> {
 /// The API. `/metrics` is among its routes unless `metrics_elsewhere` (then
 /// [`metrics_router`] serves it on an internal address).
 pub fn router(app: Arc<App>, metrics_elsewhere: bool) -> Router {
+    served(app, |path| !(metrics_elsewhere && path == "/metrics"))
+}
+
+/// `/metrics` and `/healthz` alone, for an address only the operator's
+/// monitoring reaches: the metrics name every tenant, plugin and digest.
+pub fn metrics_router(app: Arc<App>) -> Router {
+    served(app, |path| path == "/metrics" || path == "/healthz")
+}
+
+/// The routes whose path `keep` accepts, with the JSON fallbacks and the guard.
+fn served(app: Arc<App>, keep: impl Fn(&str) -> bool) -> Router {
     let mut router = Router::new();
     for (_, path, handler) in routes() {
-        if !(metrics_elsewhere && path == "/metrics") {
+        if keep(path) {
             // Routes sharing a path merge into one, each answering its method.
             router = router.route(path, handler);
         }
@@ -151,19 +145,6 @@ pub fn router(app: Arc<App>, metrics_elsewhere: bool) -> Router {
                 ErrorCode::MethodNotAllowed,
                 "this route does not take that method",
             )
-        })
-        .layer(middleware::from_fn_with_state(Arc::clone(&app.http), guard))
-        .with_state(app)
-}
-
-/// `/metrics` and `/healthz` alone, for an address only the operator's
-/// monitoring reaches: the metrics name every tenant, plugin and digest.
-pub fn metrics_router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such route")
         })
         .layer(middleware::from_fn_with_state(Arc::clone(&app.http), guard))
         .with_state(app)

@@ -398,7 +398,10 @@ fn book_query(p: &BookParams, csv: bool) -> Result<BookQuery, ApiError> {
     let renewal_within_days = p
         .renewal_within
         .as_deref()
-        .map(|r| parse_days(r).ok_or_else(|| bad("renewal_within", r, "days like 30d or 12w")))
+        .map(|r| {
+            headway_core::parse_days(r)
+                .ok_or_else(|| bad("renewal_within", r, "days like 30d or 12w"))
+        })
         .transpose()?;
     // A CSV export takes every matching row unless told otherwise.
     let default_limit = if csv { usize::MAX } else { BOOK_PAGE };
@@ -413,17 +416,6 @@ fn book_query(p: &BookParams, csv: bool) -> Result<BookQuery, ApiError> {
         after: p.after.clone(),
         limit: p.limit.unwrap_or(default_limit).clamp(1, max),
     })
-}
-
-/// `30d`, `12w` or a plain number of days, up to ten years.
-pub(crate) fn parse_days(text: &str) -> Option<i32> {
-    let (number, unit) = match (text.strip_suffix('d'), text.strip_suffix('w')) {
-        (Some(n), _) => (n, 1),
-        (_, Some(n)) => (n, 7),
-        _ => (text, 1),
-    };
-    let n: i32 = number.parse().ok()?;
-    (n > 0 && n * unit <= 3_650).then_some(n * unit)
 }
 
 /// `GET /v1/tenants/{tenant}/accounts`: the latest of every account with its
@@ -547,7 +539,7 @@ pub(crate) struct HorizonParams {
 fn horizon(params: &HorizonParams) -> Result<i32, ApiError> {
     match params.horizon.as_deref() {
         None => Ok(90),
-        Some(h) => parse_days(h).ok_or_else(|| {
+        Some(h) => headway_core::parse_days(h).ok_or_else(|| {
             ApiError::bad_request(format!("`horizon={h}`: expected days like 90d or 12w"))
         }),
     }

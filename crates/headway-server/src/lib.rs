@@ -167,13 +167,13 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     };
     let listener = bind(options.listen).await?;
     let addr = local_addr(&listener, options.listen)?;
-    let metrics_listener = match options.metrics_listen {
-        Some(at) => Some(bind(at).await?),
-        None => None,
-    };
-    let metrics_addr = match (&metrics_listener, options.metrics_listen) {
-        (Some(l), Some(at)) => Some(local_addr(l, at)?),
-        _ => None,
+    let (metrics_listener, metrics_addr) = match options.metrics_listen {
+        Some(at) => {
+            let listener = bind(at).await?;
+            let bound = local_addr(&listener, at)?;
+            (Some(listener), Some(bound))
+        }
+        None => (None, None),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let limits = api::RequestLimits {

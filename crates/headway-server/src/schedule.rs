@@ -24,10 +24,11 @@ pub(crate) fn due(at: u32, now: (Date, u32), last_run: Option<Date>) -> bool {
 
 /// Today (UTC) and the minute of the day.
 fn now() -> (Date, u32) {
-    let now = jiff::Timestamp::now();
-    let secs = now.as_second();
-    let day = Date::from_days(secs.div_euclid(86_400) as i32);
-    (day, (secs.rem_euclid(86_400) / 60) as u32)
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = Date::from_days((secs / 86_400) as i32);
+    (day, (secs % 86_400 / 60) as u32)
 }
 
 /// Checks every tenant's schedule every `tick` until `stop` changes.
@@ -37,7 +38,9 @@ pub(crate) async fn run(
     tick: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut last_run: BTreeMap<String, Date> = BTreeMap::new();
+    // The day each tenant last ran for; asked of the store once per tenant (a
+    // restart after today's run must not run it again), then kept here.
+    let mut last_run: BTreeMap<String, Option<Date>> = BTreeMap::new();
     loop {
         for (id, tenant) in app.registry.tenants().iter() {
             let Some(loaded) = tenant.current() else {
@@ -50,15 +53,18 @@ pub(crate) async fn run(
                 .minute_of_day()
                 .expect("checked when the config loaded");
             let today = now();
-            if !last_run.contains_key(id.as_str())
-                && let Some(day) = ran_today(&history, id, &schedule.source, today.0).await
-            {
-                last_run.insert(id.clone(), day);
-            }
-            if !due(at, today, last_run.get(id.as_str()).copied()) {
+            let last = match last_run.get(id.as_str()) {
+                Some(day) => *day,
+                None => {
+                    let ran = ran_today(&history, id, &schedule.source, today.0).await;
+                    last_run.insert(id.clone(), ran);
+                    ran
+                }
+            };
+            if !due(at, today, last) {
                 continue;
             }
-            last_run.insert(id.clone(), today.0);
+            last_run.insert(id.clone(), Some(today.0));
             let outcome = record_export(&history, tenant, loaded, &schedule.source).await;
             let run = match outcome {
                 Ok(run_id) => ScheduledRun {
@@ -122,12 +128,9 @@ async fn record_export(
     let (history, tenant, path) = (Arc::clone(history), Arc::clone(tenant), path.to_owned());
     tokio::task::spawn_blocking(move || {
         let name = path.display().to_string();
-        let file = std::fs::File::open(&path)
+        // A regular file only: a pipe would hold the scheduler until a writer came.
+        let file = headway_host::open_regular(&path, u64::MAX)
             .map_err(|e| format!("cannot read schedule source `{name}`: {e}"))?;
-        let meta = file.metadata().map_err(|e| format!("`{name}`: {e}"))?;
-        if !meta.is_file() {
-            return Err(format!("schedule source `{name}` is not a regular file"));
-        }
         let source = Source::new(
             name,
             std::io::BufReader::with_capacity(1 << 20, file),

@@ -7,19 +7,11 @@ use std::path::Path;
 use headway_samples::Book;
 use headway_server::{Running, ServeOptions, start};
 use headway_store::SqliteStore;
-use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH};
+use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, token_sha256};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const ALPHA: &str = "alpha-token";
 const BETA: &str = "beta-token";
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// `alpha` runs saas-health, `beta` runs logistics-otif.
 fn tenants() -> tempfile::TempDir {
@@ -35,7 +27,7 @@ fn tenants() -> tempfile::TempDir {
             folder.join("tenant.toml"),
             format!(
                 "name = \"{id}\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
-                sha256_hex(token)
+                token_sha256(token)
             ),
         )
         .unwrap();

@@ -12,19 +12,11 @@ use std::time::Duration;
 use headway_server::api::{ErrorCode, route_table};
 use headway_server::registry::ReloadOutcome::{Failed, Loaded, Restored, RolledBack};
 use headway_server::{Running, ServeOptions, start};
-use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, SAAS_SEATS, repo_root};
+use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, SAAS_SEATS, repo_root, token_sha256};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const ALPHA: &str = "alpha-token";
 const BETA: &str = "beta-token";
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn digest_of(path: &str) -> String {
     headway_host::digest(&std::fs::read(path).unwrap())
@@ -41,7 +33,7 @@ fn tenants() -> tempfile::TempDir {
         alpha.join("tenant.toml"),
         format!(
             "name = \"Alpha\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\nmax_concurrent = 16\n",
-            sha256_hex(ALPHA)
+            token_sha256(ALPHA)
         ),
     )
     .unwrap();
@@ -56,7 +48,7 @@ fn tenants() -> tempfile::TempDir {
             "name = \"Beta\"\nplugin = \"plugin.wasm\"\n[config]\ndefault-otif-target = \"0.95\"\n\
              default-difot-target = \"0.92\"\ndefault-claims-target = \"0.01\"\n\
              [api]\ntoken_sha256 = \"{}\"\n",
-            sha256_hex(BETA)
+            token_sha256(BETA)
         ),
     )
     .unwrap();
@@ -450,7 +442,7 @@ async fn the_pipeline_keeps_the_last_good_version_and_rolls_back() {
         gamma.join("tenant.toml"),
         format!(
             "name = \"G\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
-            sha256_hex("g")
+            token_sha256("g")
         ),
     )
     .unwrap();
@@ -574,7 +566,7 @@ async fn a_plugin_outside_the_tenants_folder_is_watched_too() {
         tenants.join("delta/tenant.toml"),
         format!(
             "name = \"D\"\nplugin = \"../../plugins/p.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
-            sha256_hex("d")
+            token_sha256("d")
         ),
     )
     .unwrap();
@@ -605,7 +597,7 @@ async fn a_second_folder_cannot_take_over_a_tenant_id() {
         impostor.join("tenant.toml"),
         format!(
             "id = \"alpha\"\nname = \"Not Alpha\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
-            sha256_hex("impostor-token")
+            token_sha256("impostor-token")
         ),
     )
     .unwrap();

@@ -7,7 +7,7 @@
 
 mod book;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use headway_core::backtest::{Backtest, backtest};
 use headway_core::moves::{Step, steps};
@@ -175,20 +175,16 @@ pub fn current_book(
     window_days: i32,
 ) -> Result<Vec<(Snapshot, SuccessVector)>, ViewError> {
     let since = build.last.add_days(-window_days);
+    // By account then day (the store's order): one slice per account, no copies.
     let snapshots = store.recent(tenant, &build.plugin.digest, since)?;
-    let mut by_account: BTreeMap<&str, Vec<&Snapshot>> = BTreeMap::new();
-    for s in &snapshots {
-        by_account.entry(&s.account_id).or_default().push(s);
-    }
-    let mut out = Vec::with_capacity(by_account.len());
-    for history in by_account.values() {
-        let latest = history.iter().max_by_key(|s| s.as_of).expect("not empty");
+    let mut out = Vec::new();
+    for history in snapshots.chunk_by(|a, b| a.account_id == b.account_id) {
+        let latest = history.last().expect("a chunk is not empty");
         if latest.as_of != build.last {
             continue;
         }
-        let owned: Vec<Snapshot> = history.iter().map(|s| (*s).clone()).collect();
-        if let Some(v) = success_vector(&owned, &build.info, window_days) {
-            out.push(((*latest).clone(), v));
+        if let Some(v) = success_vector(history, &build.info, window_days) {
+            out.push((latest.clone(), v));
         }
     }
     Ok(out)
