@@ -182,49 +182,47 @@ pub fn explain(tenant: &Path, account_id: &str, accounts: &Path) -> Result<()> {
                 a.band,
                 a.fit.map_or("-", Fit::as_str)
             )?;
-            writeln!(
-                out,
-                "{:<20} {:>10} {:>7} {:>8} {:>8}  reason",
-                "factor", "value", "weight", "points", "of max"
-            )?;
+            use crate::output::{Align::*, Table, or_dash, percent};
+            let mut factors = Table::new([
+                ("factor", Left),
+                ("value", Right),
+                ("weight", Right),
+                ("points", Right),
+                ("of max", Right),
+                ("reason", Left),
+            ]);
             for f in &a.factors {
-                let value = if f.value.is_nan() {
-                    "-".to_owned()
-                } else {
-                    format!("{:.3}", f.value)
-                };
-                writeln!(
-                    out,
-                    "{:<20} {:>10} {:>6.1}% {:>8.2} {:>8.2}  {}",
-                    f.name,
-                    value,
-                    f.weight * 100.0,
-                    f.contribution,
-                    f.weight * 100.0,
-                    f.reason
-                )?;
+                factors.row([
+                    f.name.clone(),
+                    or_dash((!f.value.is_nan()).then_some(f.value), |v| {
+                        format!("{v:.3}")
+                    }),
+                    percent(f.weight, 1),
+                    format!("{:.2}", f.contribution),
+                    format!("{:.2}", f.weight * 100.0),
+                    f.reason.clone(),
+                ]);
             }
-            writeln!(
-                out,
-                "\n{:<20} {:>9}  reached     predicted   likelihood",
-                "milestone", "progress"
-            )?;
+            factors.write(&mut out)?;
+            writeln!(out)?;
+            let mut milestones = Table::new([
+                ("milestone", Left),
+                ("progress", Right),
+                ("reached", Left),
+                ("predicted", Left),
+                ("likelihood", Right),
+            ]);
             for m in &a.milestones {
-                let day = |d: Option<headway_core::Date>| {
-                    d.map_or_else(|| "-".to_owned(), |d| d.to_string())
-                };
-                let likelihood = m
-                    .likelihood
-                    .map_or_else(|| "-".to_owned(), |l| format!("{:.0}%", l * 100.0));
-                writeln!(
-                    out,
-                    "{:<20} {:>8.1}%  {:<10}  {:<10}  {likelihood}",
-                    m.id,
-                    m.progress * 100.0,
+                let day = |d: Option<headway_core::Date>| or_dash(d, |d| d.to_string());
+                milestones.row([
+                    m.id.clone(),
+                    percent(m.progress, 1),
                     day(m.reached_on),
-                    day(m.predicted_on)
-                )?;
+                    day(m.predicted_on),
+                    or_dash(m.likelihood, |l| percent(l, 0)),
+                ]);
             }
+            milestones.write(&mut out)?;
         }
     }
     writeln!(out, "\n{} instructions", money(report.fuel_used as f64))?;

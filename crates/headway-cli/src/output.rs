@@ -6,64 +6,121 @@ use headway_core::retention::{CohortRow, PeriodMetrics};
 use headway_core::{PluginInfo, PluginRef, ScoreRecord};
 use headway_host::TenantConfig;
 
+/// How a column lines up: names and text to the left, numbers to the right.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// The one table renderer of the CLI: columns as wide as their widest cell, two
+/// spaces apart, nothing trailing. A table whose column names are all empty has no
+/// header line (a list inside a section).
+pub struct Table {
+    columns: Vec<(String, Align)>,
+    rows: Vec<Vec<String>>,
+    indent: usize,
+}
+
+impl Table {
+    pub fn new<'a>(columns: impl IntoIterator<Item = (&'a str, Align)>) -> Self {
+        Self {
+            columns: columns
+                .into_iter()
+                .map(|(name, align)| (name.to_owned(), align))
+                .collect(),
+            rows: Vec::new(),
+            indent: 0,
+        }
+    }
+
+    /// Every line starts with `spaces` spaces.
+    pub fn indented(mut self, spaces: usize) -> Self {
+        self.indent = spaces;
+        self
+    }
+
+    /// Adds a row; missing cells are empty, extra cells are dropped.
+    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        let mut row: Vec<String> = cells.into_iter().map(Into::into).collect();
+        row.resize(self.columns.len(), String::new());
+        self.rows.push(row);
+    }
+
+    pub fn write(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut widths: Vec<usize> = self
+            .columns
+            .iter()
+            .map(|(h, _)| h.chars().count())
+            .collect();
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let header: Vec<String> = self.columns.iter().map(|(h, _)| h.clone()).collect();
+        let has_header = header.iter().any(|h| !h.is_empty());
+        let lines = has_header.then_some(&header).into_iter().chain(&self.rows);
+        for row in lines {
+            let mut line = " ".repeat(self.indent);
+            for (i, ((cell, w), (_, align))) in
+                row.iter().zip(&widths).zip(&self.columns).enumerate()
+            {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let pad = " ".repeat(w - cell.chars().count());
+                match align {
+                    Align::Left => {
+                        line.push_str(cell);
+                        line.push_str(&pad);
+                    }
+                    Align::Right => {
+                        line.push_str(&pad);
+                        line.push_str(cell);
+                    }
+                }
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
 /// An aligned table: account, score, band, what holds the score back, next milestone.
 /// `shown` are the first records of `total`.
 pub fn table(mut out: impl Write, shown: &[ScoreRecord], total: usize) -> io::Result<()> {
-    let rows: Vec<[String; 5]> = shown
-        .iter()
-        .map(|r| {
-            let id = r.account_id.clone().unwrap_or_else(|| "?".to_owned());
-            match &r.error {
-                Some(e) => [
-                    id,
-                    "-".into(),
-                    "error".into(),
-                    format!("{}: {}", e.kind.as_str(), e.message),
-                    String::new(),
-                ],
-                None => [
-                    id,
-                    r.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
-                    r.band.clone().unwrap_or_default(),
-                    r.top_factor()
-                        .map(|f| format!("{}: {}", f.name, f.reason))
-                        .unwrap_or_default(),
-                    r.next_milestone_progress()
-                        .map(|m| format!("{} {:.0}%", m.id, m.progress * 100.0))
-                        .unwrap_or_else(|| "all reached".to_owned()),
-                ],
-            }
-        })
-        .collect();
-    let header = [
-        "ACCOUNT",
-        "SCORE",
-        "BAND",
-        "HOLDING IT BACK",
-        "NEXT MILESTONE",
-    ]
-    .map(String::from);
-    let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    use Align::*;
+    let mut table = Table::new([
+        ("ACCOUNT", Left),
+        ("SCORE", Right),
+        ("BAND", Left),
+        ("HOLDING IT BACK", Left),
+        ("NEXT MILESTONE", Left),
+    ]);
+    for r in shown {
+        let id = r.account_id.clone().unwrap_or_else(|| "?".to_owned());
+        match &r.error {
+            Some(e) => table.row([
+                id,
+                "-".into(),
+                "error".into(),
+                format!("{}: {}", e.kind.as_str(), e.message),
+            ]),
+            None => table.row([
+                id,
+                r.score.map(|s| format!("{s:.1}")).unwrap_or_default(),
+                r.band.clone().unwrap_or_default(),
+                r.top_factor()
+                    .map(|f| format!("{}: {}", f.name, f.reason))
+                    .unwrap_or_default(),
+                r.next_milestone_progress()
+                    .map(|m| format!("{} {:.0}%", m.id, m.progress * 100.0))
+                    .unwrap_or_else(|| "all reached".to_owned()),
+            ]),
         }
     }
-    for row in std::iter::once(&header).chain(&rows) {
-        writeln!(
-            out,
-            "{:<w0$}  {:>w1$}  {:<w2$}  {:<w3$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-        )?;
-    }
+    table.write(&mut out)?;
     if shown.len() < total {
         writeln!(
             out,
@@ -103,38 +160,30 @@ pub fn describe(
         "plugin   {} {}  {}",
         plugin.name, plugin.version, plugin.digest
     )?;
+    use Align::*;
     writeln!(out, "\nbands")?;
+    let mut bands = Table::new([("", Left), ("", Left), ("", Right)]).indented(2);
     for b in &info.bands {
-        writeln!(out, "  {:<10} from {:>5.1}", b.name, b.min_score)?;
+        bands.row([b.name.clone(), "from".into(), format!("{:.1}", b.min_score)]);
     }
+    bands.write(&mut out)?;
     writeln!(out, "\nfactors")?;
+    let mut factors = Table::new([("", Left), ("", Right), ("", Left)]).indented(2);
     for f in &info.factors {
-        writeln!(
-            out,
-            "  {:<20} {:>5.1}%  {}",
-            f.id,
-            f.weight * 100.0,
-            f.label
-        )?;
+        factors.row([f.id.clone(), percent(f.weight, 1), f.label.clone()]);
     }
+    factors.write(&mut out)?;
     writeln!(out, "\nmilestones")?;
     for (i, m) in info.milestones.iter().enumerate() {
-        writeln!(
-            out,
-            "  {}. {:<20} {}: {}",
-            i + 1,
-            m.id,
-            m.name,
-            m.description
-        )?;
+        writeln!(out, "  {}. {}  {}: {}", i + 1, m.id, m.name, m.description)?;
         if let Some(u) = &m.upsell {
             writeln!(
                 out,
-                "     upsell: {} (+{} {} ARR, take rate {:.0}%)",
+                "     upsell: {} (+{} {} ARR, take rate {})",
                 u.offer,
                 money(u.arr),
                 tenant.currency,
-                u.take_rate * 100.0
+                percent(u.take_rate, 0)
             )?;
         }
     }
@@ -162,24 +211,16 @@ pub fn opt(x: Option<f64>, decimals: usize) -> String {
 
 /// Writes rows as an aligned table: first column left, the others right-aligned.
 pub fn aligned(mut out: impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut table = Table::new(
+        header
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (*h, if i == 0 { Align::Left } else { Align::Right })),
+    );
     for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+        table.row(row.iter().cloned());
     }
-    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
-    for row in std::iter::once(&header).chain(rows) {
-        let mut line = String::new();
-        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
-            if i == 0 {
-                line.push_str(&format!("{cell:<w$}"));
-            } else {
-                line.push_str(&format!("  {cell:>w$}"));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
+    table.write(&mut out)?;
     out.flush()
 }
 

@@ -14,6 +14,7 @@ use headway_views::{BuildChoice, pick_build};
 
 use crate::Format;
 use crate::output::{self, money, or_dash};
+use crate::output::{Align::*, Table};
 
 /// Where the history lives and whose it is.
 #[derive(clap::Args)]
@@ -154,24 +155,25 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
             format!("; also scored by {} (see --build)", others.join(", "))
         }
     )?;
-    writeln!(
-        out,
-        "{:<10}  {:>5}  {:<8}  NEXT MILESTONE",
-        "AS OF", "SCORE", "BAND"
-    )?;
+    let mut table = Table::new([
+        ("AS OF", Left),
+        ("SCORE", Right),
+        ("BAND", Left),
+        ("NEXT MILESTONE", Left),
+    ]);
     for s in &mine {
         let next = s.milestones.iter().find(|m| m.progress < 1.0).map_or_else(
             || "all reached".to_owned(),
             |m| format!("{} {}", m.id, percent(m.progress)),
         );
-        writeln!(
-            out,
-            "{:<10}  {:>5.1}  {:<8}  {next}",
+        table.row([
             s.as_of.to_string(),
-            s.score,
-            s.band,
-        )?;
+            format!("{:.1}", s.score),
+            s.band.clone(),
+            next,
+        ]);
     }
+    table.write(&mut out)?;
     write_steps(&mut out, &view.steps)?;
     if let Some(v) = &view.vector {
         writeln!(out)?;
@@ -240,6 +242,7 @@ fn write_vector(
         or_dash(v.velocity, |x| format!("{x:+.1} points per 30 days")),
         or_dash(v.direction, |d| d.as_str().to_owned())
     )?;
+    let mut table = Table::new([("", Left), ("", Right), ("", Left), ("", Left)]).indented(2);
     for m in &v.milestones {
         let when = match (m.basis, m.expected_on) {
             (Basis::Reached, Some(d)) => format!("reached {d}"),
@@ -247,19 +250,16 @@ fn write_vector(
             (Basis::Trend, Some(d)) => format!("expected {d} (progress trend)"),
             _ => "expected date unknown (flat or too little history)".to_owned(),
         };
-        writeln!(
-            out,
-            "  {:<20} {:>4}  {:<44} {}",
-            m.id,
+        table.row([
+            m.id.clone(),
             percent(m.progress),
             when,
-            or_dash(m.likelihood, |l| format!(
-                "upsell likelihood {}",
-                percent(l)
-            ))
-        )?;
+            or_dash(m.likelihood, |l| {
+                format!("upsell likelihood {}", percent(l))
+            }),
+        ]);
     }
-    Ok(())
+    table.write(out)
 }
 
 /// `headway forecast`: milestone arrivals within the horizon and the expansion ARR.
@@ -288,32 +288,27 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
         horizon,
         build_label(&build)
     )?;
-    writeln!(
-        out,
-        "{:<22}  {:>8}  {:<26}  {:>10}  {:>5}  {:>12}",
-        "MILESTONE", "ARRIVALS", "UPSELL", "UPSELL ARR", "TAKE", "EXPECTED ARR"
-    )?;
+    let mut table = Table::new([
+        ("MILESTONE", Left),
+        ("ARRIVALS", Right),
+        ("UPSELL", Left),
+        ("UPSELL ARR", Right),
+        ("TAKE", Right),
+        ("EXPECTED ARR", Right),
+    ]);
     for m in &f.milestones {
-        writeln!(
-            out,
-            "{:<22}  {:>8}  {:<26}  {:>10}  {:>5}  {:>12}",
-            m.milestone,
-            m.arrivals,
-            m.upsell.as_deref().unwrap_or("-"),
-            if m.upsell.is_some() {
-                money(m.upsell_arr)
-            } else {
-                "-".to_owned()
-            },
-            if m.upsell.is_some() {
-                percent(m.take_rate)
-            } else {
-                "-".to_owned()
-            },
-            money(m.expected_arr)
-        )?;
+        let upsell = m.upsell.as_ref();
+        table.row([
+            m.milestone.clone(),
+            m.arrivals.to_string(),
+            upsell.map_or("-", String::as_str).to_owned(),
+            or_dash(upsell, |_| money(m.upsell_arr)),
+            or_dash(upsell, |_| percent(m.take_rate)),
+            money(m.expected_arr),
+        ]);
     }
-    writeln!(out, "{:<81}{:>12}", "TOTAL", money(f.total_expected_arr))?;
+    table.row(["TOTAL", "", "", "", "", &money(f.total_expected_arr)]);
+    table.write(&mut out)?;
     let from = view.expected_from;
     writeln!(
         out,
@@ -419,27 +414,39 @@ fn write_backtests(
     for (b, r) in builds.iter().zip(results) {
         writeln!(out)?;
         writeln!(out, "{}: observed churn by band", build_label(b))?;
+        let mut bands = Table::new([
+            ("BAND", Left),
+            ("SNAPSHOTS", Right),
+            ("CHURNED", Right),
+            ("RATE", Right),
+        ])
+        .indented(2);
         for c in &r.calibration {
-            writeln!(
-                out,
-                "  {:<10} {:>7} snapshots  {:>5} churned  {:>6}",
-                c.band,
+            bands.row([
+                c.band.clone(),
                 money(c.snapshots as f64),
                 money(c.churned as f64),
-                or_dash(c.churn_rate, |x| output::percent(x, 1))
-            )?;
+                or_dash(c.churn_rate, |x| output::percent(x, 1)),
+            ]);
         }
-        writeln!(out, "  by snapshot day (AUC):")?;
+        bands.write(&mut *out)?;
+        writeln!(out, "  by snapshot day:")?;
+        let mut days = Table::new([
+            ("AS OF", Left),
+            ("JUDGED", Right),
+            ("CHURNED", Right),
+            ("CHURN AUC", Right),
+        ])
+        .indented(2);
         for d in &r.by_day {
-            writeln!(
-                out,
-                "  {}  {:>6} judged  {:>4} churned  AUC {}",
-                d.as_of,
+            days.row([
+                d.as_of.to_string(),
                 money(d.snapshots as f64),
-                d.churned,
-                three(d.churn_auc)
-            )?;
+                money(d.churned as f64),
+                three(d.churn_auc),
+            ]);
         }
+        days.write(&mut *out)?;
     }
     Ok(())
 }
