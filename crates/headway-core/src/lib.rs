@@ -14,6 +14,7 @@ mod date;
 pub mod fixtures;
 pub mod input;
 pub mod moves;
+pub mod records;
 pub mod report;
 pub mod retention;
 pub mod success;
