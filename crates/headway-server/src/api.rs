@@ -454,7 +454,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Json<Value> {
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         crate::metrics::render(&app.registry, &app.http),
     )
 }
@@ -611,11 +611,10 @@ async fn score_authorized(
             format!("scoring task failed: {e}"),
         )
     })?;
-    use std::sync::atomic::Ordering::Relaxed;
     let metrics = &tenant.metrics;
-    metrics.assessments.fetch_add(chunk.len() as u64, Relaxed);
-    metrics.failures.fetch_add(chunk.failed() as u64, Relaxed);
-    metrics.fuel.fetch_add(chunk.fuel_used, Relaxed);
+    metrics.assessments.inc_by(chunk.len() as u64);
+    metrics.failures.inc_by(chunk.failed() as u64);
+    metrics.fuel.inc_by(chunk.fuel_used);
     // The records as the CLI writes them: one JSON object per line, joined.
     let records = chunk
         .rendered

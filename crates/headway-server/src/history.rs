@@ -168,16 +168,9 @@ pub(crate) fn record<R: std::io::BufRead + Send>(
 
 /// Adds a recorded run to the tenant's counters.
 pub(crate) fn count_run(tenant: &Tenant, log: &RunLog, fuel: u64) {
-    use std::sync::atomic::Ordering::Relaxed;
-    tenant
-        .metrics
-        .assessments
-        .fetch_add(log.records as u64, Relaxed);
-    tenant
-        .metrics
-        .failures
-        .fetch_add(log.failed as u64, Relaxed);
-    tenant.metrics.fuel.fetch_add(fuel, Relaxed);
+    tenant.metrics.assessments.inc_by(log.records as u64);
+    tenant.metrics.failures.inc_by(log.failed as u64);
+    tenant.metrics.fuel.inc_by(fuel);
 }
 
 /// A run that stopped: a body that stalled or grew past the limit, or unreadable.

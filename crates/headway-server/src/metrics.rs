@@ -1,11 +1,21 @@
-//! Per-tenant and server-wide counters and their Prometheus text rendering
-//! (`GET /metrics`).
+//! Per-tenant and server-wide counters (`prometheus-client` types) and their
+//! Prometheus text rendering (`GET /metrics`).
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::registry::Registry;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::prometheus_text;
+pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+
+use crate::registry::{Registry, Tenant};
 
 /// Upper bounds (seconds) of the request latency histogram.
 const BUCKETS: [f64; 12] = [
@@ -24,23 +34,35 @@ pub const OUTCOMES: [&str; 8] = [
     "internal",
 ];
 
-/// Counters of one tenant. Everything is a relaxed atomic: a scrape may see one
-/// request's counters half updated, never a torn value.
-#[derive(Default)]
+/// Counters of one tenant. They are atomics: a scrape may see one request's
+/// counters half updated, never a torn value.
 pub struct TenantMetrics {
-    requests: [AtomicU64; OUTCOMES.len()],
-    latency_buckets: [AtomicU64; BUCKETS.len()],
-    latency_micros: AtomicU64,
+    requests: [Counter; OUTCOMES.len()],
+    latency: Histogram,
     /// Accounts assessed.
-    pub assessments: AtomicU64,
+    pub assessments: Counter,
     /// Accounts that failed (input, rule or sandbox errors).
-    pub failures: AtomicU64,
+    pub failures: Counter,
     /// Instructions the plugin used.
-    pub fuel: AtomicU64,
+    pub fuel: Counter,
     /// Reload attempts.
-    pub reloads: AtomicU64,
+    pub reloads: Counter,
     /// Reloads refused.
-    pub reload_failures: AtomicU64,
+    pub reload_failures: Counter,
+}
+
+impl Default for TenantMetrics {
+    fn default() -> Self {
+        Self {
+            requests: Default::default(),
+            latency: Histogram::new(BUCKETS),
+            assessments: Counter::default(),
+            failures: Counter::default(),
+            fuel: Counter::default(),
+            reloads: Counter::default(),
+            reload_failures: Counter::default(),
+        }
+    }
 }
 
 impl TenantMetrics {
@@ -50,21 +72,13 @@ impl TenantMetrics {
             .iter()
             .position(|o| *o == outcome)
             .unwrap_or(OUTCOMES.len() - 1);
-        self.requests[i].fetch_add(1, Ordering::Relaxed);
-        let secs = elapsed.as_secs_f64();
-        if let Some(b) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.latency_buckets[b].fetch_add(1, Ordering::Relaxed);
-        }
-        self.latency_micros
-            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.requests[i].inc();
+        self.latency.observe(elapsed.as_secs_f64());
     }
 
     /// Scoring requests, all outcomes.
     pub fn requests(&self) -> u64 {
-        self.requests
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
+        self.requests.iter().map(Counter::get).sum()
     }
 }
 
@@ -81,10 +95,10 @@ pub const CONNECTION_ERRORS: [&str; 4] =
 
 /// Counters of the server itself: every HTTP answer by status, whichever route
 /// (or none) it came from, and connections that failed before a request.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct HttpMetrics {
-    responses: [AtomicU64; STATUSES.len() + 1],
-    connection_errors: [AtomicU64; CONNECTION_ERRORS.len()],
+    responses: [Counter; STATUSES.len() + 1],
+    connection_errors: [Counter; CONNECTION_ERRORS.len()],
 }
 
 impl HttpMetrics {
@@ -94,7 +108,7 @@ impl HttpMetrics {
             .iter()
             .position(|s| *s == status)
             .unwrap_or(STATUSES.len());
-        self.responses[i].fetch_add(1, Ordering::Relaxed);
+        self.responses[i].inc();
     }
 
     /// Counts one failed connection, `kind` one of [`CONNECTION_ERRORS`].
@@ -103,154 +117,137 @@ impl HttpMetrics {
             .iter()
             .position(|k| *k == kind)
             .unwrap_or(CONNECTION_ERRORS.len() - 1);
-        self.connection_errors[i].fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn render(&self, out: &mut String) {
-        family(
-            out,
-            "headway_http_responses_total",
-            "counter",
-            "HTTP answers by status, every route and none.",
-        );
-        let statuses = STATUSES.iter().map(|s| s.to_string());
-        for (status, c) in statuses.chain(["other".to_owned()]).zip(&self.responses) {
-            let _ = writeln!(
-                out,
-                "headway_http_responses_total{{status=\"{status}\"}} {}",
-                c.load(Ordering::Relaxed)
-            );
-        }
-        family(
-            out,
-            "headway_connection_errors_total",
-            "counter",
-            "Connections that failed before a request reached the router.",
-        );
-        for (kind, c) in CONNECTION_ERRORS.iter().zip(&self.connection_errors) {
-            let _ = writeln!(
-                out,
-                "headway_connection_errors_total{{kind=\"{kind}\"}} {}",
-                c.load(Ordering::Relaxed)
-            );
-        }
+        self.connection_errors[i].inc();
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+/// What one scrape reads: the server's counters and the tenants loaded at that
+/// moment (a tenant removed since is gone from the next scrape).
+struct Scrape {
+    http: Arc<HttpMetrics>,
+    tenants: Arc<BTreeMap<String, Arc<Tenant>>>,
 }
 
-/// Label values escaped as the text format wants.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// A per-tenant counter: its name, help and where it is kept.
+type TenantCounter = (&'static str, &'static str, fn(&TenantMetrics) -> &Counter);
+
+const TENANT_COUNTERS: [TenantCounter; 5] = [
+    ("headway_assessments", "Accounts assessed", |m| {
+        &m.assessments
+    }),
+    (
+        "headway_assessment_failures",
+        "Accounts that could not be assessed",
+        |m| &m.failures,
+    ),
+    ("headway_fuel_consumed", "Instructions plugins used", |m| {
+        &m.fuel
+    }),
+    (
+        "headway_reloads",
+        "Reload attempts (loaded, failed, rolled back)",
+        |m| &m.reloads,
+    ),
+    (
+        "headway_reload_failures",
+        "Reloads refused; the last good version kept serving",
+        |m| &m.reload_failures,
+    ),
+];
+
+impl fmt::Debug for Scrape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scrape")
+            .field("tenants", &self.tenants.len())
+            .finish()
+    }
 }
 
-/// The server's and every tenant's counters in the Prometheus text format.
-pub fn render(registry: &Registry, http: &HttpMetrics) -> String {
-    let tenants = registry.tenants();
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let mut family = encoder.encode_descriptor(
+            "headway_http_responses",
+            "HTTP answers by status, every route and none",
+            None,
+            MetricType::Counter,
+        )?;
+        let statuses = STATUSES.iter().map(u16::to_string);
+        for (status, c) in statuses
+            .chain(["other".to_owned()])
+            .zip(&self.http.responses)
+        {
+            c.encode(family.encode_family(&[("status", status)])?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "headway_connection_errors",
+            "Connections that failed before a request reached the router",
+            None,
+            MetricType::Counter,
+        )?;
+        for (kind, c) in CONNECTION_ERRORS.iter().zip(&self.http.connection_errors) {
+            c.encode(family.encode_family(&[("kind", *kind)])?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "headway_requests",
+            "Scoring requests by outcome",
+            None,
+            MetricType::Counter,
+        )?;
+        for (id, t) in self.tenants.iter() {
+            for (outcome, c) in OUTCOMES.iter().zip(&t.metrics.requests) {
+                let labels = [("tenant", id.as_str()), ("outcome", outcome)];
+                c.encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "headway_request_duration_seconds",
+            "Scoring request latency",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (id, t) in self.tenants.iter() {
+            t.metrics
+                .latency
+                .encode(family.encode_family(&[("tenant", id.as_str())])?)?;
+        }
+        for (name, help, counter) in TENANT_COUNTERS {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (id, t) in self.tenants.iter() {
+                counter(&t.metrics).encode(family.encode_family(&[("tenant", id.as_str())])?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "headway_plugin_info",
+            "The build serving each tenant",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (id, t) in self.tenants.iter() {
+            if let Some(l) = t.current() {
+                let r = l.plugin.plugin_ref();
+                let labels = [
+                    ("tenant", id.as_str()),
+                    ("plugin", &r.name),
+                    ("version", &r.version),
+                    ("digest", &r.digest),
+                ];
+                ConstGauge::new(1).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The server's and every tenant's counters in the Prometheus text format
+/// (version 0.0.4, [`CONTENT_TYPE`]).
+pub fn render(registry: &Registry, http: &Arc<HttpMetrics>) -> String {
+    let mut families = prometheus_client::registry::Registry::default();
+    families.register_collector(Box::new(Scrape {
+        http: Arc::clone(http),
+        tenants: registry.tenants(),
+    }));
     let mut out = String::new();
-    http.render(&mut out);
-    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-    family(
-        &mut out,
-        "headway_requests_total",
-        "counter",
-        "Scoring requests by outcome.",
-    );
-    for (id, t) in tenants.iter() {
-        for (outcome, c) in OUTCOMES.iter().zip(&t.metrics.requests) {
-            let _ = writeln!(
-                out,
-                "headway_requests_total{{tenant=\"{}\",outcome=\"{outcome}\"}} {}",
-                label(id),
-                load(c)
-            );
-        }
-    }
-    family(
-        &mut out,
-        "headway_request_duration_seconds",
-        "histogram",
-        "Scoring request latency.",
-    );
-    for (id, t) in tenants.iter() {
-        let id = label(id);
-        let mut cumulative = 0;
-        for (bound, c) in BUCKETS.iter().zip(&t.metrics.latency_buckets) {
-            cumulative += load(c);
-            let _ = writeln!(
-                out,
-                "headway_request_duration_seconds_bucket{{tenant=\"{id}\",le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        let count = t.metrics.requests();
-        let _ = writeln!(
-            out,
-            "headway_request_duration_seconds_bucket{{tenant=\"{id}\",le=\"+Inf\"}} {count}\n\
-             headway_request_duration_seconds_sum{{tenant=\"{id}\"}} {}\n\
-             headway_request_duration_seconds_count{{tenant=\"{id}\"}} {count}",
-            load(&t.metrics.latency_micros) as f64 / 1e6
-        );
-    }
-    type Counter = fn(&TenantMetrics) -> &AtomicU64;
-    let counters: [(&str, &str, Counter); 5] = [
-        ("headway_assessments_total", "Accounts assessed.", |m| {
-            &m.assessments
-        }),
-        (
-            "headway_assessment_failures_total",
-            "Accounts that could not be assessed.",
-            |m| &m.failures,
-        ),
-        (
-            "headway_fuel_consumed_total",
-            "Instructions plugins used.",
-            |m| &m.fuel,
-        ),
-        (
-            "headway_reloads_total",
-            "Reload attempts (loaded, failed, rolled back).",
-            |m| &m.reloads,
-        ),
-        (
-            "headway_reload_failures_total",
-            "Reloads refused; the last good version kept serving.",
-            |m| &m.reload_failures,
-        ),
-    ];
-    for (name, help, get) in counters {
-        family(&mut out, name, "counter", help);
-        for (id, t) in tenants.iter() {
-            let _ = writeln!(
-                out,
-                "{name}{{tenant=\"{}\"}} {}",
-                label(id),
-                load(get(&t.metrics))
-            );
-        }
-    }
-    family(
-        &mut out,
-        "headway_plugin_info",
-        "gauge",
-        "The build serving each tenant.",
-    );
-    for (id, t) in tenants.iter() {
-        if let Some(l) = t.current() {
-            let r = l.plugin.plugin_ref();
-            let _ = writeln!(
-                out,
-                "headway_plugin_info{{tenant=\"{}\",plugin=\"{}\",version=\"{}\",digest=\"{}\"}} 1",
-                label(id),
-                label(&r.name),
-                label(&r.version),
-                label(&r.digest)
-            );
-        }
-    }
+    // Writing into a String cannot fail.
+    let _ = prometheus_text::encode(&mut out, &families);
     out
 }

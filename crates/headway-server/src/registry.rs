@@ -230,11 +230,11 @@ impl Tenant {
                 .as_deref()
                 .map(BuildStatus::of),
             last_reload_error: state.last_error.clone(),
-            assessments: self.metrics.assessments.load(Ordering::Relaxed),
-            failures: self.metrics.failures.load(Ordering::Relaxed),
+            assessments: self.metrics.assessments.get(),
+            failures: self.metrics.failures.get(),
             requests: self.metrics.requests(),
-            reloads: self.metrics.reloads.load(Ordering::Relaxed),
-            reload_failures: self.metrics.reload_failures.load(Ordering::Relaxed),
+            reloads: self.metrics.reloads.get(),
+            reload_failures: self.metrics.reload_failures.get(),
             last_scheduled_run: state.scheduled.clone(),
         }
     }
@@ -268,11 +268,11 @@ impl Tenant {
         match event.outcome {
             ReloadOutcome::Failed => {
                 state.last_error.clone_from(&event.error);
-                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+                self.metrics.reload_failures.inc();
             }
             _ => state.last_error = None,
         }
-        self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        self.metrics.reloads.inc();
         tracing::info!(tenant = %self.id, outcome = event.outcome.as_str(), version = ?event.version,
             error = ?event.error, ms = event.duration_ms, "reload");
         state.history.push_back(event);

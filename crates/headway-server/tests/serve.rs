@@ -342,6 +342,22 @@ async fn tokens_and_errors_reveal_nothing_and_name_the_problem() {
             .contains("headway_requests_total{tenant=\"alpha\",outcome=\"payload-too-large\"} 1")
     );
     assert!(metrics.contains("headway_assessment_failures_total{tenant=\"alpha\"} 1"));
+    // Every request of alpha is in its latency histogram, in the +Inf bucket too.
+    let value = |line: &str| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+    let requests: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("headway_requests_total{tenant=\"alpha\""))
+        .map(value)
+        .sum();
+    assert!(requests >= 3.0);
+    for series in [
+        "headway_request_duration_seconds_count{tenant=\"alpha\"}",
+        "headway_request_duration_seconds_bucket{tenant=\"alpha\",le=\"+Inf\"}",
+    ] {
+        let line = metrics.lines().find(|l| l.starts_with(series)).unwrap();
+        assert_eq!(value(line), requests, "{line}");
+    }
+    assert!(metrics.contains("# TYPE headway_request_duration_seconds histogram"));
     assert!(metrics.contains(&format!(
         "headway_plugin_info{{tenant=\"beta\",plugin=\"logistics-otif\",version=\"0.1.0\",digest=\"{}\"}} 1",
         digest_of(LOGISTICS_OTIF)
