@@ -25,7 +25,7 @@ pub fn check(path: &Path) -> Result<Exit> {
     let interface = match runtime.inspect(&bytes, &origin) {
         Ok(i) => i,
         Err(e) => {
-            writeln!(out, "result     REFUSED: {e}")?;
+            writeln!(out, "result     REFUSED: {}", headway_host::error_chain(&e))?;
             return Ok(Exit::Failure);
         }
     };
@@ -81,7 +81,7 @@ pub fn check(path: &Path) -> Result<Exit> {
             Ok(Exit::Success)
         }
         Err(e) => {
-            writeln!(out, "result     REFUSED: {e}")?;
+            writeln!(out, "result     REFUSED: {}", headway_host::error_chain(&e))?;
             Ok(Exit::Failure)
         }
     }

@@ -169,6 +169,8 @@ fn a_missing_plugin_is_named() {
         "{}",
         stderr(&out)
     );
+    // The cause once, not repeated by every layer that wraps it.
+    assert_eq!(stderr(&out).matches("os error 2").count(), 1, "{}", stderr(&out));
 }
 
 #[test]

@@ -4,11 +4,27 @@ use std::path::PathBuf;
 
 use headway_core::ErrorKind;
 
+/// An error from below (wasmtime, the validator), kept whole as a source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `e` and every error beneath it, joined by `: ` (what `anyhow`'s `{:#}` prints),
+/// for messages stored or sent as text.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut below = e.source();
+    while let Some(cause) = below {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        below = cause.source();
+    }
+    text
+}
+
 /// Why a plugin could not be loaded. `origin` names the file (or other source).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read: missing, not a regular file, too large.
-    #[error("cannot read plugin `{}`: {source}", path.display())]
+    #[error("cannot read plugin `{}`", path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
@@ -37,12 +53,13 @@ pub enum LoadError {
         origin: String,
     },
     /// The component failed to validate or compile (truncated, corrupt ...).
-    #[error("{origin}: invalid component: {reason}")]
+    #[error("{origin}: invalid component")]
     Invalid {
         /// The file.
         origin: String,
-        /// The validator's or compiler's message.
-        reason: String,
+        /// The validator's or compiler's error.
+        #[source]
+        source: BoxError,
     },
     /// The component imports something the tenant is not granted.
     #[error(
@@ -67,6 +84,9 @@ pub enum LoadError {
         expected: String,
         /// What the component offers.
         found: String,
+        /// The linker's error, when linking is what failed.
+        #[source]
+        source: Option<BoxError>,
     },
     /// `describe()` failed or returned something unusable.
     #[error("{origin}: describe() {reason}")]
@@ -158,7 +178,7 @@ impl RunError {
 #[derive(Debug, thiserror::Error)]
 pub enum TenantError {
     /// `tenant.toml` could not be read.
-    #[error("cannot read `{}`: {source}", path.display())]
+    #[error("cannot read `{}`", path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
@@ -170,7 +190,7 @@ pub enum TenantError {
     #[error(transparent)]
     Invalid(#[from] headway_config::ConfigError),
     /// The tenant's plugin failed to load.
-    #[error("tenant `{tenant}`: {source}")]
+    #[error("tenant `{tenant}`")]
     Plugin {
         /// The tenant.
         tenant: String,

@@ -20,7 +20,7 @@ mod tenant;
 pub use cache::CompiledFrom;
 pub use capability::Capability;
 pub use contract::ContractVersion;
-pub use error::{LoadError, RunError, TenantError};
+pub use error::{BoxError, LoadError, RunError, TenantError, error_chain};
 pub use files::{FileError, open_regular, read_capped, read_text_capped};
 pub use plugin::{BatchReport, CallOutcome, Plugin, Report};
 pub use runtime::{

@@ -165,7 +165,7 @@ impl Runtime {
             .component(&self.engine, digest, bytes)
             .map_err(|e| LoadError::Invalid {
                 origin: origin.to_owned(),
-                reason: format!("{e:#}"),
+                source: e.into(),
             })
     }
 
@@ -271,6 +271,7 @@ impl Runtime {
                 origin,
                 expected: supported.join(" or "),
                 found,
+                source: None,
             });
         };
         let refused: Vec<String> = interface
@@ -304,7 +305,8 @@ impl Runtime {
             .map_err(|e| LoadError::ContractMismatch {
                 origin: origin.clone(),
                 expected: format!("the `health-rules` world of {version}"),
-                found: format!("{e:#}"),
+                found: "does not link against it".to_owned(),
+                source: Some(e.into()),
             })?;
         tracing::debug!(%origin, %digest, ?compiled_from, "plugin compiled");
         // describe() runs in the plugin's own sandbox; name and version come from it.
@@ -411,7 +413,7 @@ fn check_header(bytes: &[u8], origin: &str) -> Result<(), LoadError> {
         Some([_, _, 1, 0]) => Ok(()),
         _ => Err(LoadError::Invalid {
             origin,
-            reason: "truncated or unknown WebAssembly header".to_owned(),
+            source: "truncated or unknown WebAssembly header".into(),
         }),
     }
 }

@@ -317,10 +317,10 @@ impl Tenant {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadFailure {
     /// tenant.toml is missing or invalid.
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] headway_host::TenantError),
     /// The component was refused (invalid, forbidden imports, contract, describe).
-    #[error("{0}")]
+    #[error(transparent)]
     Load(#[from] headway_host::LoadError),
     /// The tenant's golden fixtures do not pass with this build.
     #[error("fixtures: {0}")]
@@ -621,7 +621,7 @@ impl Registry {
     fn load(&self, tenant: &Tenant, current: Option<&Loaded>) -> Result<Option<Loaded>, Refused> {
         let unread = |e: LoadFailure| Refused {
             fingerprint: None,
-            reason: e.to_string(),
+            reason: headway_host::error_chain(&e),
         };
         let config = headway_host::load_tenant_config(&tenant.dir).map_err(|e| unread(e.into()))?;
         let bytes = headway_host::read_plugin_capped(&config.plugin, self.max_plugin_bytes)
@@ -651,7 +651,7 @@ impl Registry {
         }
         let fail = |e: LoadFailure| Refused {
             fingerprint: Some(fingerprint),
-            reason: e.to_string(),
+            reason: headway_host::error_chain(&e),
         };
         let plugin = self
             .runtime
