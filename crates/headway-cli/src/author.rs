@@ -48,14 +48,31 @@ pub fn check(path: &Path) -> Result<Exit> {
             interface.exports.join(", ")
         )?,
     }
+    let sealed = interface.sealed();
+    if sealed {
+        writeln!(
+            out,
+            "runtime    sealed: a language runtime; files, sockets and http have nothing behind them"
+        )?;
+    }
     for (i, (name, verdict)) in interface.imports.iter().enumerate() {
         let label = if i == 0 { "imports" } else { "" };
         let verdict = match verdict {
             ImportVerdict::Contract => "contract".to_owned(),
+            ImportVerdict::InertWasi if sealed => "sealed WASI".to_owned(),
             ImportVerdict::InertWasi => "inert WASI, linked as a trap".to_owned(),
+            ImportVerdict::Grantable(c) if sealed => format!(
+                "{} unless the tenant grants `{}`",
+                match c {
+                    headway_host::Capability::Clock => "stopped at a fixed instant",
+                    headway_host::Capability::Random => "from a fixed seed",
+                },
+                c.key()
+            ),
             ImportVerdict::Grantable(c) => {
                 format!("refused unless the tenant grants `{}`", c.key())
             }
+            ImportVerdict::Sealed => "sealed: nothing behind it".to_owned(),
             ImportVerdict::Refused => "REFUSED: never granted".to_owned(),
         };
         writeln!(out, "{label:<10} {name:<40} {verdict}")?;

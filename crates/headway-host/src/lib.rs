@@ -15,6 +15,7 @@ mod files;
 mod plugin;
 mod runtime;
 mod sandbox;
+mod sealed;
 mod tenant;
 
 pub use cache::CompiledFrom;

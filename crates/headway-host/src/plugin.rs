@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use headway_config::Capabilities;
 use headway_core::assessed::AssessedBatch;
 use headway_core::{Account, AccountBatch, AccountError, Assessment, PluginInfo, PluginRef, Reads};
 use wasmtime::{Engine, Store, Trap};
@@ -63,6 +64,8 @@ pub struct Plugin {
     pub(crate) metered: bool,
     pub(crate) limits: Limits,
     pub(crate) config: Arc<BTreeMap<String, String>>,
+    /// Capabilities the tenant granted (the sealed environment reads them).
+    pub(crate) granted: Capabilities,
     pub(crate) info: PluginInfo,
     pub(crate) plugin_ref: PluginRef,
 }
@@ -172,6 +175,7 @@ impl Plugin {
             StoreState::new(
                 Arc::clone(&self.config),
                 usize::try_from(self.limits.memory_mib << 20).unwrap_or(usize::MAX),
+                self.granted,
             ),
         );
         store.limiter(|s| s);

@@ -41,8 +41,11 @@ pub enum ImportVerdict {
     /// WASI plumbing every Rust `wasm32-wasip2` library carries; linked as traps.
     InertWasi,
     /// Needs a capability the tenant may grant (`[capabilities]`); refused unless
-    /// granted.
+    /// granted, or stopped / seeded in a sealed runtime.
     Grantable(Capability),
+    /// The operating-system surface of a language runtime (files, sockets, http):
+    /// the component runs sealed, with nothing behind these (see `sealed.rs`).
+    Sealed,
     /// Never granted: the component is refused.
     Refused,
 }
@@ -57,6 +60,13 @@ pub struct Interface {
 }
 
 impl Interface {
+    /// Whether the component is a language runtime that runs sealed.
+    pub fn sealed(&self) -> bool {
+        self.imports
+            .iter()
+            .any(|(_, verdict)| *verdict == ImportVerdict::Sealed)
+    }
+
     /// The supported contract version the component implements, if any.
     pub fn contract(&self) -> Option<ContractVersion> {
         ContractVersion::of_exports(self.exports.iter().map(String::as_str))
@@ -217,6 +227,11 @@ impl Runtime {
                     ImportVerdict::InertWasi
                 } else if let Some(c) = Capability::of_import(name) {
                     ImportVerdict::Grantable(c)
+                } else if crate::sealed::RUNTIME_IMPORTS
+                    .iter()
+                    .any(|p| name.starts_with(p))
+                {
+                    ImportVerdict::Sealed
                 } else {
                     ImportVerdict::Refused
                 };
@@ -274,12 +289,13 @@ impl Runtime {
                 source: None,
             });
         };
+        let sealed = interface.sealed();
         let refused: Vec<String> = interface
             .imports
             .iter()
             .filter_map(|(name, verdict)| match verdict {
                 ImportVerdict::Refused => Some(name.clone()),
-                ImportVerdict::Grantable(c) if !c.granted_by(granted) => Some(format!(
+                ImportVerdict::Grantable(c) if !sealed && !c.granted_by(granted) => Some(format!(
                     "{name} (grant with `[capabilities] {} = true`)",
                     c.key()
                 )),
@@ -294,12 +310,22 @@ impl Runtime {
             });
         }
         let mut linker = self.linker.clone();
-        let pre = interface
-            .imports
-            .iter()
-            .filter(|(_, verdict)| matches!(verdict, ImportVerdict::Grantable(_)))
-            .try_for_each(|(name, _)| capability::link(&mut linker, name))
-            .and_then(|()| linker.define_unknown_imports_as_traps(&component))
+        let linked = if sealed {
+            wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        } else {
+            interface
+                .imports
+                .iter()
+                .filter(|(_, verdict)| matches!(verdict, ImportVerdict::Grantable(_)))
+                .try_for_each(|(name, _)| capability::link(&mut linker, name))
+        };
+        // A sealed runtime gets wasmtime-wasi's newer WASI by semver match; a trap
+        // defined under the exact older name would shadow it.
+        let pre = linked
+            .and_then(|()| match sealed {
+                true => Ok(()),
+                false => linker.define_unknown_imports_as_traps(&component),
+            })
             .and_then(|()| linker.instantiate_pre(&component))
             .and_then(|pre| RulesPre::new(version, pre))
             .map_err(|e| LoadError::ContractMismatch {
@@ -318,6 +344,7 @@ impl Runtime {
             metered: self.metered,
             limits,
             config: Arc::new(config),
+            granted,
             info: PluginInfo::default(),
             plugin_ref: PluginRef {
                 name: String::new(),

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use headway_config::Capabilities;
+
 use crate::contract::v0_2_0::headway::rules::host;
+use crate::sealed::Sealed;
 
 /// Log lines kept per batch; more are counted, not kept.
 const MAX_LOG_LINES: usize = 1_000;
@@ -36,12 +39,22 @@ pub(crate) struct StoreState {
     /// Kept apart from the logs so that a plugin that filled its log quota still
     /// gets its panic message reported.
     pub panic: Option<String>,
+    /// What the tenant granted, for the sealed environment.
+    granted: Capabilities,
+    /// The sealed WASI state of a language runtime, made on its first WASI call.
+    wasi: Option<Sealed>,
 }
 
 impl StoreState {
     /// Fresh state for one instance.
-    pub fn new(config: Arc<BTreeMap<String, String>>, memory_cap: usize) -> Self {
+    pub fn new(
+        config: Arc<BTreeMap<String, String>>,
+        memory_cap: usize,
+        granted: Capabilities,
+    ) -> Self {
         Self {
+            granted,
+            wasi: None,
             config,
             memory_cap,
             memory_denied: false,
@@ -66,6 +79,13 @@ impl StoreState {
             });
         }
         self.logs
+    }
+}
+
+impl wasmtime_wasi::WasiView for StoreState {
+    fn ctx(&mut self) -> wasmtime_wasi::WasiCtxView<'_> {
+        let granted = self.granted;
+        self.wasi.get_or_insert_with(|| Sealed::new(granted)).view()
     }
 }
 
