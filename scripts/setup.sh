@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
-# One-time setup of a fresh machine: the pinned toolchain's wasm target.
+# One-time setup of a fresh machine: the pinned toolchain's wasm target, and
+# componentize-py for Python plugins (PyPI).
 # (rust-toolchain.toml pins Rust 1.95.0; rustup reads it from the repo root.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
+
+componentize_py="componentize-py==0.25.1"
+if ! componentize-py --version 2>/dev/null | grep -q "0.25.1"; then
+  echo "==> installing $componentize_py (Python plugins)"
+  python3 -m pip install --quiet --user "$componentize_py" 2>/dev/null ||
+    python3 -m pip install --quiet --user --break-system-packages "$componentize_py" ||
+    python3 -m pip install --quiet "$componentize_py"
+fi

@@ -5,6 +5,7 @@ mod cache;
 mod capabilities;
 mod contract;
 mod evolution;
+mod python;
 mod samples;
 mod sandbox;
 mod scoring;

@@ -83,3 +83,31 @@ pub fn median_time(runs: usize, mut f: impl FnMut()) -> std::time::Duration {
     times.sort();
     times[times.len() / 2]
 }
+
+/// The Python plugin in `dir` (relative to the repo root), built with
+/// `componentize-py` as `headway build` does. `None`, with the reason printed,
+/// when componentize-py is not installed and `HEADWAY_REQUIRE_PYTHON` is unset
+/// (CI sets it, so there a missing tool fails the test).
+pub fn python_plugin(dir: &str) -> Option<std::path::PathBuf> {
+    match headway_host::kits::build_python(&repo_root().join(dir)) {
+        Ok(path) => Some(path),
+        Err(e @ headway_host::kits::BuildError::NoComponentizePy(_))
+            if std::env::var_os("HEADWAY_REQUIRE_PYTHON").is_none() =>
+        {
+            eprintln!("skipped: {e}");
+            None
+        }
+        Err(e) => panic!("{}", headway_host::error_chain(&e)),
+    }
+}
+
+/// A runtime that keeps compiled plugins in `target/`, for the Python plugins:
+/// compiling an 18 MB CPython component takes most of a minute in a debug build.
+pub fn caching_runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        Runtime::new()
+            .expect("runtime starts")
+            .with_artifact_cache(repo_root().join("target/test-artifact-cache"))
+    })
+}

@@ -7,14 +7,14 @@ use crate::Exit;
 use anyhow::{Context, Result, bail};
 use headway_core::fixtures::{differences, parse_fixtures};
 use headway_core::{Account, Fit, InputDefaults};
-use headway_host::{ContractVersion, ImportVerdict, LoadOptions, Plugin, Runtime};
+use headway_host::{ContractVersion, ImportVerdict, LoadOptions, Plugin};
 
 use crate::output::money;
 
 /// `headway check <plugin.wasm>`: what the host thinks of a component.
 pub fn check(path: &Path) -> Result<Exit> {
     let bytes = headway_host::read_plugin(path)?;
-    let runtime = Runtime::new()?;
+    let runtime = crate::plugin_runtime()?;
     let origin = path.display().to_string();
     let mut out = crate::output::human_stdout();
     writeln!(
@@ -109,7 +109,7 @@ fn plugin_for(tenant: Option<&Path>, plugin: Option<&Path>) -> Result<(Plugin, O
     match (tenant, plugin) {
         (Some(dir), _) => Ok((crate::load_tenant(dir)?.1, Some(dir.join("fixtures.jsonl")))),
         (None, Some(file)) => Ok((
-            Runtime::new()?.load_file(file, &LoadOptions::default())?,
+            crate::plugin_runtime()?.load_file(file, &LoadOptions::default())?,
             None,
         )),
         (None, None) => bail!("give --tenant <dir> or a plugin file"),
@@ -331,6 +331,15 @@ pub fn new(name: &str, template: Template, dir: Option<&Path>, pdk: Option<&Path
 
 /// `headway build`: compile a plugin crate for wasm32-wasip2 and check the result.
 pub fn build(dir: &Path) -> Result<Exit> {
+    if dir.join("app.py").is_file() {
+        eprintln!(
+            "building a Python plugin with {}",
+            headway_host::kits::COMPONENTIZE_PY
+        );
+        let wasm = headway_host::kits::build_python(dir)?;
+        println!("built {}", wasm.display());
+        return check(&wasm);
+    }
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         bail!("no Cargo.toml in `{}`", dir.display());

@@ -49,9 +49,10 @@ enum Command {
         #[arg(long, env = "HEADWAY_PDK")]
         pdk: Option<PathBuf>,
     },
-    /// Build a plugin crate for wasm32-wasip2 (adding the target if missing) and check it.
+    /// Build a plugin and check it: a Rust crate for wasm32-wasip2 (adding the
+    /// target if missing), or a Python plugin (a folder with app.py) with componentize-py.
     Build {
-        /// The plugin crate's folder.
+        /// The plugin's folder.
         dir: PathBuf,
     },
     /// Check a plugin component against the contract and the sandbox: contract
@@ -268,14 +269,20 @@ fn load_tenant_with(dir: &Path, plugin: Option<&Path>) -> Result<(TenantConfig, 
     if let Some(plugin) = plugin {
         tenant.plugin = plugin.to_owned();
     }
-    let mut runtime = Runtime::new().context("cannot start the plugin runtime")?;
-    if let Some(dir) = artifact_cache_dir() {
-        runtime = runtime.with_artifact_cache(dir);
-    }
+    let runtime = plugin_runtime()?;
     let plugin = headway_host::read_plugin(&tenant.plugin)
         .and_then(|bytes| runtime.load_tenant(&tenant, &bytes))
         .with_context(|| format!("tenant `{}`", tenant.id))?;
     Ok((tenant, plugin))
+}
+
+/// The plugin runtime of a command, with the compiled-plugin cache.
+pub(crate) fn plugin_runtime() -> Result<Runtime> {
+    let runtime = Runtime::new().context("cannot start the plugin runtime")?;
+    Ok(match artifact_cache_dir() {
+        Some(dir) => runtime.with_artifact_cache(dir),
+        None => runtime,
+    })
 }
 
 /// Where commands keep compiled plugins between runs, so a run deserializes a

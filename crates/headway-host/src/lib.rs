@@ -12,6 +12,7 @@ pub mod contract;
 mod convert;
 mod error;
 mod files;
+pub mod kits;
 mod plugin;
 mod runtime;
 mod sandbox;

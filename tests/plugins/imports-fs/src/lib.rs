@@ -1,4 +1,4 @@
-//! Tries to read the host's files: its filesystem import must be refused at load.
+//! Tries to read the host's files: importing the WASI filesystem seals it, and the read finds nothing.
 
 use headway_pdk::{Account, PluginInfo, RuleError, Rules, Scorecard};
 
