@@ -266,8 +266,23 @@ pub enum Template {
     Outcomes,
 }
 
-/// `headway new`: a plugin crate that builds and passes its own fixtures.
-pub fn new(name: &str, template: Template, dir: Option<&Path>, pdk: Option<&Path>) -> Result<()> {
+/// The language `headway new` writes a plugin in.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A Rust crate with headway-pdk.
+    Rust,
+    /// A Python app with the Python kit (built by componentize-py).
+    Python,
+}
+
+/// `headway new`: a plugin that builds and passes its own fixtures.
+pub fn new(
+    name: &str,
+    template: Template,
+    lang: Lang,
+    dir: Option<&Path>,
+    pdk: Option<&Path>,
+) -> Result<()> {
     if name.is_empty()
         || !name
             .chars()
@@ -279,45 +294,71 @@ pub fn new(name: &str, template: Template, dir: Option<&Path>, pdk: Option<&Path
     if dir.exists() {
         bail!("`{}` already exists", dir.display());
     }
-    // The kit this binary was built with, unless told otherwise.
-    let pdk = match pdk {
-        Some(p) => p.to_path_buf(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../headway-pdk"),
-    };
-    let pdk = pdk
-        .canonicalize()
-        .with_context(|| format!("plugin kit not found at `{}` (pass --pdk)", pdk.display()))?;
-    let (label, rule, fixtures) = match template {
-        Template::Saas => (
-            "saas",
-            include_str!("../templates/saas.rs.tmpl"),
-            include_str!("../templates/saas.fixtures.jsonl"),
-        ),
+    let (label, fixtures) = match template {
+        Template::Saas => ("saas", include_str!("../templates/saas.fixtures.jsonl")),
         Template::Outcomes => (
             "outcomes",
-            include_str!("../templates/outcomes.rs.tmpl"),
             include_str!("../templates/outcomes.fixtures.jsonl"),
         ),
     };
+    let folder = dir
+        .file_name()
+        .map_or_else(|| name.to_owned(), |f| f.to_string_lossy().into_owned());
     let fill = |text: &str| {
         text.replace("{{name}}", name)
             .replace("{{crate}}", &name.replace('-', "_"))
-            .replace("{{pdk}}", &pdk.display().to_string())
+            .replace("{{dir}}", &folder)
             .replace("{{template}}", label)
     };
-    std::fs::create_dir_all(dir.join("src"))?;
-    for (file, text) in [
-        (
-            "Cargo.toml",
-            fill(include_str!("../templates/Cargo.toml.tmpl")),
-        ),
-        ("src/lib.rs", fill(rule)),
-        ("fixtures.jsonl", fixtures.to_owned()),
-        (
-            "README.md",
-            fill(include_str!("../templates/README.md.tmpl")),
-        ),
-    ] {
+    let files = match lang {
+        Lang::Python => {
+            let app = match template {
+                Template::Saas => include_str!("../templates/saas.py.tmpl"),
+                Template::Outcomes => include_str!("../templates/outcomes.py.tmpl"),
+            };
+            vec![
+                ("app.py", fill(app)),
+                (
+                    "README.md",
+                    fill(include_str!("../templates/README.py.md.tmpl")),
+                ),
+            ]
+        }
+        Lang::Rust => {
+            // The kit this binary was built with, unless told otherwise.
+            let pdk = match pdk {
+                Some(p) => p.to_path_buf(),
+                None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../headway-pdk"),
+            };
+            let pdk = pdk.canonicalize().with_context(|| {
+                format!("plugin kit not found at `{}` (pass --pdk)", pdk.display())
+            })?;
+            let rule = match template {
+                Template::Saas => include_str!("../templates/saas.rs.tmpl"),
+                Template::Outcomes => include_str!("../templates/outcomes.rs.tmpl"),
+            };
+            let fill_rust = |text: &str| fill(text).replace("{{pdk}}", &pdk.display().to_string());
+            vec![
+                (
+                    "Cargo.toml",
+                    fill_rust(include_str!("../templates/Cargo.toml.tmpl")),
+                ),
+                ("src/lib.rs", fill_rust(rule)),
+                (
+                    "README.md",
+                    fill_rust(include_str!("../templates/README.md.tmpl")),
+                ),
+            ]
+        }
+    };
+    std::fs::create_dir_all(match lang {
+        Lang::Rust => dir.join("src"),
+        Lang::Python => dir.clone(),
+    })?;
+    for (file, text) in files
+        .into_iter()
+        .chain([("fixtures.jsonl", fixtures.to_owned())])
+    {
         std::fs::write(dir.join(file), text)
             .with_context(|| format!("cannot write `{}`", dir.join(file).display()))?;
     }

@@ -41,6 +41,9 @@ enum Command {
         /// Starting point.
         #[arg(long, value_enum, default_value_t = author::Template::Saas)]
         template: author::Template,
+        /// The language: a Rust crate, or Python (built with componentize-py).
+        #[arg(long, value_enum, default_value_t = author::Lang::Rust)]
+        lang: author::Lang,
         /// Where to create it (default: ./<name>).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -205,9 +208,11 @@ fn main() -> ExitCode {
         Command::New {
             name,
             template,
+            lang,
             dir,
             pdk,
-        } => author::new(&name, template, dir.as_deref(), pdk.as_deref()).map(|()| Exit::Success),
+        } => author::new(&name, template, lang, dir.as_deref(), pdk.as_deref())
+            .map(|()| Exit::Success),
         Command::Build { dir } => author::build(&dir),
         Command::Check { plugin } => author::check(&plugin),
         Command::Test {

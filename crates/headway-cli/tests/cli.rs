@@ -413,6 +413,54 @@ fn explain_breaks_a_score_down() {
 }
 
 #[test]
+fn a_scaffolded_python_plugin_builds_and_passes_its_fixtures() {
+    let installed = Command::new("componentize-py").arg("--version").output();
+    if installed.is_err() && std::env::var_os("HEADWAY_REQUIRE_PYTHON").is_none() {
+        eprintln!("skipped: componentize-py is not installed");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("my-rules");
+    let new = headway(&[
+        "new",
+        "my-rules",
+        "--lang",
+        "python",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(new.status.success(), "{}", stderr(&new));
+    for file in ["app.py", "fixtures.jsonl", "README.md"] {
+        assert!(dir.join(file).exists(), "{file} scaffolded");
+    }
+    let build = headway(&["build", dir.to_str().unwrap()]);
+    assert!(
+        build.status.success(),
+        "{}{}",
+        stdout(&build),
+        stderr(&build)
+    );
+    assert!(
+        stdout(&build).contains("runtime    sealed"),
+        "{}",
+        stdout(&build)
+    );
+    let wasm = dir.join("target/my-rules.wasm");
+    let fixtures = dir.join("fixtures.jsonl");
+    let test = headway(&[
+        "test",
+        wasm.to_str().unwrap(),
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&test).ends_with("2 passed, 0 failed\n"),
+        "{}",
+        stdout(&test)
+    );
+}
+
+#[test]
 fn scaffolded_plugins_build_and_pass_their_fixtures() {
     let root = tempfile::tempdir().unwrap();
     // One target dir for both scaffolds, so the plugin kit compiles once.
