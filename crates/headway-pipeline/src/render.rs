@@ -271,6 +271,32 @@ impl JsonWriter<'_> {
     }
 }
 
+/// `x` with `decimals` (0-3) decimals, exactly as `{:.N}` writes it, without the
+/// exact float-to-decimal algorithm: rounding the scaled value gives the same
+/// digits except right at a half, where the product's own rounding could pick the
+/// other neighbour, so those (and huge or non-finite values) take `{:.N}`.
+fn push_fixed(cell: &mut String, x: f64, decimals: usize) {
+    const SCALE: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
+    const POW10: [u64; 4] = [1, 10, 100, 1000];
+    let scaled = (x * SCALE[decimals]).abs();
+    if !scaled.is_finite() || scaled >= 1e15 || (scaled.fract() - 0.5).abs() < 1e-6 {
+        let _ = write!(cell, "{x:.decimals$}");
+        return;
+    }
+    let n = scaled.round() as u64;
+    if x.is_sign_negative() {
+        cell.push('-');
+    }
+    cell.push_str(itoa::Buffer::new().format(n / POW10[decimals]));
+    if decimals > 0 {
+        cell.push('.');
+        let frac = n % POW10[decimals];
+        for p in POW10[..decimals].iter().rev() {
+            cell.push(char::from(b'0' + ((frac / p) % 10) as u8));
+        }
+    }
+}
+
 /// `YYYY-MM-DD` without the formatting machinery.
 fn push_date(out: &mut Vec<u8>, d: Date) {
     let (y, m, day) = d.ymd();
@@ -331,7 +357,9 @@ fn csv_rows(v: &View, out: &mut Vec<u8>) {
             }
             Line::Row(r) => {
                 cells[0].push_str(v.batch.ids.get(r));
-                let _ = write!(cells[1], "{}", v.batch.as_of[r]);
+                let mut day = Vec::with_capacity(10);
+                push_date(&mut day, v.batch.as_of[r]);
+                cells[1].push_str(std::str::from_utf8(&day).unwrap_or_default());
                 for (i, text) in [&v.plugin.name, &v.plugin.version, &v.plugin.digest]
                     .into_iter()
                     .enumerate()
@@ -363,7 +391,7 @@ fn csv_rows(v: &View, out: &mut Vec<u8>) {
 
 fn csv_scored(v: &View, r: usize, cells: &mut [String]) {
     let a = v.assessed;
-    let _ = write!(cells[2], "{:.2}", a.scores[r]);
+    push_fixed(&mut cells[2], a.scores[r], 2);
     cells[3].push_str(&v.info.bands[usize::from(a.bands[r])].name);
     if let Some(i) = a.top_factor(r) {
         cells[4].push_str(&v.info.factors[i].id);
@@ -371,13 +399,13 @@ fn csv_scored(v: &View, r: usize, cells: &mut [String]) {
     }
     if let Some(i) = a.next_milestone(r) {
         cells[6].push_str(&v.info.milestones[i].id);
-        let _ = write!(cells[7], "{:.3}", a.milestones[i].progress[r]);
+        push_fixed(&mut cells[7], a.milestones[i].progress[r], 3);
     }
     if let Some(fit) = a.fit[r] {
         cells[8].push_str(fit.as_str());
     }
     for (i, f) in a.factors.iter().enumerate() {
-        let _ = write!(cells[14 + i], "{:.2}", f.contributions[r]);
+        push_fixed(&mut cells[14 + i], f.contributions[r], 2);
     }
 }
 
@@ -413,6 +441,51 @@ mod tests {
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(s).unwrap()
             );
+        }
+    }
+
+    #[test]
+    fn fixed_decimals_write_what_format_writes() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            0.125,
+            0.375,
+            0.005,
+            0.015,
+            1.005,
+            -1.005,
+            69.995,
+            99.999,
+            100.0,
+            -0.001,
+            1e14,
+            1e15,
+            1e300,
+            -2.675,
+            2.675,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        // A deterministic spread of ordinary and awkward values.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let unit = (x >> 11) as f64 / (1u64 << 53) as f64;
+            values.push(unit * 100.0);
+            values.push((unit * 1e5).round() / 1e3 - 50.0);
+        }
+        for v in values {
+            for d in 0..=3 {
+                let mut cell = String::new();
+                push_fixed(&mut cell, v, d);
+                assert_eq!(cell, format!("{v:.d$}"), "{v:e} with {d} decimals");
+            }
         }
     }
 
