@@ -9,6 +9,9 @@ rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasi
 componentize_py="componentize-py==0.25.1"
 if ! componentize-py --version 2>/dev/null | grep -q "0.25.1"; then
   echo "==> installing $componentize_py (Python plugins)"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq python3-pip >/dev/null
+  fi
   python3 -m pip install --quiet --user "$componentize_py" 2>/dev/null ||
     python3 -m pip install --quiet --user --break-system-packages "$componentize_py" ||
     python3 -m pip install --quiet "$componentize_py"
