@@ -91,19 +91,12 @@ def _number(x, decimals, scale, sign, suffix):
 
 def _texts(column):
     """A text-column as a list of str (ends are UTF-8 byte offsets)."""
-    data = column.data
-    if data.isascii():
-        start = 0
-        out = []
-        for end in column.ends:
-            out.append(data[start:end])
-            start = end
-        return out
-    raw = data.encode()
-    start = 0
-    out = []
+    ascii = column.data.isascii()  # then bytes and characters coincide: no encoding
+    raw = column.data if ascii else column.data.encode()
+    out, start = [], 0
     for end in column.ends:
-        out.append(raw[start:end].decode())
+        piece = raw[start:end]
+        out.append(piece if ascii else piece.decode())
         start = end
     return out
 
@@ -547,15 +540,11 @@ class Plugin:
 
 
 def _column(texts):
+    """A list of str as a text-column (ends are UTF-8 byte offsets)."""
     data = "".join(texts)
-    if data.isascii():
-        ends, end = [], 0
-        for t in texts:
-            end += len(t)
-            ends.append(end)
-    else:
-        ends, end = [], 0
-        for t in texts:
-            end += len(t.encode())
-            ends.append(end)
+    size = len if data.isascii() else (lambda t: len(t.encode()))
+    ends, end = [], 0
+    for t in texts:
+        end += size(t)
+        ends.append(end)
     return wit.TextColumn(data=data, ends=ends)
