@@ -11,6 +11,8 @@ mod score;
 mod serve;
 mod stored;
 
+use headway_store::StoreLocation;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -159,11 +161,12 @@ struct ScoreArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Record every scored account as a snapshot in this history store (SQLite,
-    /// created if missing). Re-scoring a day with the same plugin build is
-    /// idempotent; another build's snapshots are kept beside.
-    #[arg(long)]
-    store: Option<PathBuf>,
+    /// Record every scored account as a snapshot in this history store: a
+    /// SQLite file (created if missing) or a postgres:// URL. Re-scoring a day
+    /// with the same plugin build is idempotent; another build's snapshots are
+    /// kept beside.
+    #[arg(long, value_parser = StoreLocation::parse)]
+    store: Option<StoreLocation>,
     /// Score with this plugin component instead of the tenant's (shadow scoring:
     /// try a new rule version on the same data, then compare with `backtest`).
     #[arg(long)]

@@ -22,8 +22,8 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
     // Opened before scoring, so a bad path fails fast.
     let mut store = args
         .store
-        .as_deref()
-        .map(headway_store::SqliteStore::open)
+        .as_ref()
+        .map(headway_store::StoreLocation::open)
         .transpose()?;
     let source = open_source(&args.accounts)?;
     let threads = args
@@ -42,7 +42,7 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
     let mut problems = Problems::new(&tenant.id, &plugin);
     let mut store_sink = match &mut store {
         Some(s) => Some(StoreSink::begin(
-            s,
+            &mut **s,
             &tenant.id,
             &plugin,
             &args.accounts.display().to_string(),
@@ -89,7 +89,10 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
         eprintln!(
             "recorded run {} in `{}`: {} snapshots, {} new, {} changed, {} unchanged",
             log.id,
-            args.store.as_deref().unwrap_or(Path::new("")).display(),
+            args.store
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             log.scored,
             done.new,
             done.changed,

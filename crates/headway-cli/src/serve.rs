@@ -1,9 +1,10 @@
 //! `headway serve`: the HTTP server over a tenants directory.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use headway_store::StoreLocation;
 
 /// Serve every tenant of a directory over HTTP, reloading a tenant's rules when
 /// its files change (see docs/openapi.json).
@@ -21,9 +22,13 @@ pub struct ServeArgs {
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
     /// The history store: recorded runs go here, and the read routes (accounts,
-    /// runs) answer from it. `none`: the server only scores.
+    /// runs) answer from it. A SQLite file, or a postgres:// URL that several
+    /// servers share; `none`: the server only scores.
     #[arg(long, default_value = "headway.db")]
-    store: PathBuf,
+    store: String,
+    /// Most connections kept open to a PostgreSQL store.
+    #[arg(long, default_value_t = 16)]
+    store_connections: u32,
     /// Largest streamed body of a recorded run (JSON Lines or CSV), in MiB.
     #[arg(long, default_value_t = 1024)]
     max_run_mib: u64,
@@ -43,7 +48,11 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     let mut options = headway_server::ServeOptions::new(args.tenants, args.listen);
     options.metrics_listen = args.metrics_listen;
     options.cache_dir = args.cache_dir;
-    options.store = (args.store != Path::new("none")).then_some(args.store);
+    options.store = match args.store.as_str() {
+        "none" => None,
+        store => Some(StoreLocation::parse(store).map_err(anyhow::Error::msg)?),
+    };
+    options.store_connections = args.store_connections;
     options.max_run_bytes = args.max_run_mib << 20;
     options.max_body_bytes = args.max_body_mib << 20;
     options.max_plugin_bytes = args.max_plugin_mib << 20;

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use headway_core::backtest::Backtest;
 use headway_core::moves::Step;
 use headway_core::success::{Basis, Snapshot, SuccessVector};
-use headway_store::{SnapshotStore, SqliteStore, StoredBuild};
+use headway_store::{SnapshotStore, StoreLocation, StoredBuild};
 use headway_views::{BuildChoice, pick_build};
 
 use crate::Format;
@@ -19,9 +19,10 @@ use crate::output::{Align::*, Table};
 /// Where the history lives and whose it is.
 #[derive(clap::Args)]
 pub struct StoreArgs {
-    /// The history store (SQLite file) that `headway score --store` fills.
-    #[arg(long, default_value = "headway.db")]
-    store: PathBuf,
+    /// The history store that `headway score --store` fills: a SQLite file or
+    /// a postgres:// URL.
+    #[arg(long, default_value = "headway.db", value_parser = StoreLocation::parse)]
+    store: StoreLocation,
     /// The tenant: its folder (holding tenant.toml) or its id.
     #[arg(long)]
     tenant: String,
@@ -48,7 +49,7 @@ pub fn parse_days(text: &str) -> Result<i32, String> {
 }
 
 struct Opened {
-    store: SqliteStore,
+    store: Box<dyn SnapshotStore>,
     tenant: String,
     window: i32,
     /// The digest of the tenant's current plugin file, when `--tenant` is a folder.
@@ -63,8 +64,8 @@ impl StoreArgs {
         if !self.store.exists() {
             bail!(
                 "no history store at `{}`: fill one with `headway score --tenant <dir> --store {} <accounts>`",
-                self.store.display(),
-                self.store.display()
+                self.store,
+                self.store
             );
         }
         let dir = Path::new(&self.tenant);
@@ -78,7 +79,7 @@ impl StoreArgs {
             (self.tenant.clone(), 90, None)
         };
         Ok(Opened {
-            store: SqliteStore::open(&self.store)?,
+            store: self.store.open()?,
             tenant,
             window: self.window.unwrap_or(window),
             current_build,
@@ -93,8 +94,8 @@ impl StoreArgs {
             (None, Some(current)) => BuildChoice::Prefer(current),
             (None, None) => BuildChoice::Latest,
         };
-        pick_build(&opened.store, &opened.tenant, choice)
-            .with_context(|| format!("in `{}`", self.store.display()))
+        pick_build(&*opened.store, &opened.tenant, choice)
+            .with_context(|| format!("in `{}`", self.store))
     }
 }
 
@@ -124,13 +125,13 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
     let opened = args.open()?;
     let build = args.build(&opened)?;
     let view = headway_views::account(
-        &opened.store,
+        &*opened.store,
         &opened.tenant,
         account,
         &build,
         opened.window,
     )
-    .with_context(|| format!("in `{}`", args.store.display()))?;
+    .with_context(|| format!("in `{}`", args.store))?;
     if args.format == Format::Json {
         return print_json(&view);
     }
@@ -267,7 +268,7 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
     let opened = args.open()?;
     let build = args.build(&opened)?;
     let view = headway_views::forecast(
-        &opened.store,
+        &*opened.store,
         &opened.tenant,
         &build,
         opened.window,
@@ -352,12 +353,12 @@ pub fn backtest_cmd(args: &StoreArgs, outcomes: &Path, horizon: i32, mrr: bool) 
     if builds.is_empty() {
         bail!(
             "`{}` has no snapshots of tenant `{}`",
-            args.store.display(),
+            args.store,
             opened.tenant
         );
     }
     let results = headway_views::backtests(
-        &opened.store,
+        &*opened.store,
         &opened.tenant,
         &builds,
         &ledger,

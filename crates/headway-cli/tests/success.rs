@@ -10,6 +10,8 @@ use serde_json::Value;
 /// store holding that year scored by saas-health.
 struct Year {
     dir: tempfile::TempDir,
+    /// The `--store` every command is given.
+    store: String,
 }
 
 impl Year {
@@ -18,9 +20,9 @@ impl Year {
     }
 
     fn new() -> Self {
-        let year = Year {
-            dir: tempfile::tempdir().unwrap(),
-        };
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("h.db").to_str().unwrap().to_owned();
+        let year = Year { dir, store };
         for (what, file) in [("history", "year.jsonl"), ("ledger", "ledger.csv")] {
             let out = headway(&[
                 "sample",
@@ -38,13 +40,13 @@ impl Year {
     }
 
     fn score(&self, extra: &[&str]) -> String {
-        let (store, file) = (self.path("h.db"), self.path("year.jsonl"));
+        let file = self.path("year.jsonl");
         let mut args = vec![
             "score",
             "--tenant",
             "tenants/saas-acme",
             "--store",
-            &store,
+            &self.store,
             "--format",
             "json",
         ];
@@ -56,8 +58,13 @@ impl Year {
     }
 
     fn run(&self, command: &str, extra: &[&str]) -> String {
-        let store = self.path("h.db");
-        let mut args = vec![command, "--store", &store, "--tenant", "tenants/saas-acme"];
+        let mut args = vec![
+            command,
+            "--store",
+            &self.store,
+            "--tenant",
+            "tenants/saas-acme",
+        ];
         args.extend_from_slice(extra);
         let out = headway(&args);
         assert!(out.status.success(), "{command}: {}", stderr(&out));
@@ -193,6 +200,40 @@ fn a_year_of_snapshots_feeds_history_forecast_and_backtest() {
     // The default build is the tenant's own plugin, even after the shadow run.
     let table = year.run("forecast", &[]);
     assert!(table.contains("saas-health"), "{table}");
+}
+
+#[test]
+fn postgres_and_sqlite_tell_the_same_story() {
+    let Some(db) = headway_store::testing::TestDatabase::create() else {
+        return;
+    };
+    let mut year = Year::new();
+    let ledger = year.path("ledger.csv");
+    let reads = |year: &Year| {
+        [
+            year.run("history", &["--account", "saas-0005", "--format", "json"]),
+            year.run("history", &["--account", "saas-0042"]),
+            year.run("forecast", &["--horizon", "180d", "--format", "json"]),
+            year.run("backtest", &["--outcomes", &ledger, "--format", "json"]),
+        ]
+    };
+    year.score(&[]);
+    year.score(&["--plugin", headway_tests::SAAS_SEATS]);
+    let from_sqlite = reads(&year);
+
+    year.store = db.url();
+    let first = year.score(&[]);
+    assert!(
+        first.contains(&format!("recorded run 1 in `{}`", db.url())),
+        "{first}"
+    );
+    let again = year.score(&[]);
+    assert!(again.contains(" 0 new, 0 changed, "), "{again}");
+    year.score(&["--plugin", headway_tests::SAAS_SEATS]);
+    let from_postgres = reads(&year);
+    for (sqlite, postgres) in from_sqlite.iter().zip(&from_postgres) {
+        assert_eq!(sqlite, postgres);
+    }
 }
 
 #[test]

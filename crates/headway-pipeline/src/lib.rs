@@ -76,7 +76,7 @@ impl<'s, 'p> StoreSink<'s, 'p> {
     ) -> Result<Self, StoreError> {
         let started_at = jiff::Timestamp::now().round(jiff::Unit::Millisecond);
         Ok(Self {
-            run: store.begin_run(plugin.info(), plugin.plugin_ref())?,
+            run: store.begin_run(tenant, plugin.info(), plugin.plugin_ref())?,
             log: RunLog::new(
                 tenant,
                 plugin.plugin_ref(),

@@ -1,6 +1,8 @@
 //! The cost of the history routes on loopback: recording a 10k-account run over
 //! HTTP (JSON Lines streamed), then a year of monthly books; reading the book
-//! (first page, full CSV export) and one account's year.
+//! (first page, full CSV export) and one account's year. The same sequence on
+//! the SQLite store and, where one is reachable, on PostgreSQL
+//! (`HEADWAY_TEST_POSTGRES`), one after the other in one run.
 //!
 //! Run: `cargo bench -p headway-server --bench history`
 
@@ -8,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use headway_samples::Book;
 use headway_server::{ServeOptions, start};
+use headway_store::StoreLocation;
+use headway_store::testing::TestDatabase;
 use headway_tests::SAAS_HEALTH;
 
 const TOKEN: &str = "bench-token";
@@ -22,6 +26,18 @@ fn median(mut times: Vec<Duration>) -> Duration {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let root = tempfile::tempdir().unwrap();
+    bench(
+        &root,
+        StoreLocation::Sqlite(root.path().join("history.db")),
+        "SQLite store on this disk",
+    )
+    .await;
+    if let Some(db) = TestDatabase::create() {
+        bench(&root, db.location(), "PostgreSQL on loopback").await;
+    }
+}
+
+async fn bench(root: &tempfile::TempDir, store: StoreLocation, what: &str) {
     let dir = root.path().join("acme");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(SAAS_HEALTH, dir.join("plugin.wasm")).unwrap();
@@ -35,7 +51,7 @@ async fn main() {
     )
     .unwrap();
     let mut options = ServeOptions::new(root.path().to_owned(), "127.0.0.1:0".parse().unwrap());
-    options.store = Some(root.path().join("history.db"));
+    options.store = Some(store);
     let server = start(options).await.unwrap();
     let base = format!("http://{}/v1/tenants/acme", server.addr);
     let http = reqwest::Client::new();
@@ -50,7 +66,7 @@ async fn main() {
 
     let accounts = headway_samples::generate(Book::Saas, ACCOUNTS, 1);
     let book = headway_samples::to_jsonl(&accounts);
-    println!("SaaS sample, saas-health, SQLite store on this disk, one client on loopback");
+    println!("SaaS sample, saas-health, {what}, one client on loopback");
     let began = Instant::now();
     let r = post(book.clone()).await.unwrap();
     assert_eq!(r.status(), 201);

@@ -25,10 +25,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::history::{self, History};
+use crate::history;
 use crate::metrics::HttpMetrics;
 use crate::registry::{Loaded, Registry, RollbackError, Tenant};
 use crate::revenue;
+use headway_store::SharedStore;
 
 /// How long a scoring request waits for one of its tenant's slots.
 const QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -42,7 +43,7 @@ pub struct App {
     /// The server's own counters.
     pub http: Arc<HttpMetrics>,
     /// The history store, when the server keeps one.
-    pub history: Option<Arc<History>>,
+    pub history: Option<Arc<SharedStore>>,
     /// The most a recorded run's body may send.
     pub max_run_bytes: u64,
 }

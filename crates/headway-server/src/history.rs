@@ -3,8 +3,7 @@
 //! the token; the figures come from `headway-views`, as the CLI's do.
 
 use std::io::Read;
-use std::path::{Path as FilePath, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -15,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use headway_core::vector::Direction;
 use headway_core::{Date, InputDefaults};
 use headway_pipeline::{InputFormat, JsonArrayLines, RunOptions, Source, StoreSink};
-use headway_store::{RunLog, SnapshotStore, SqliteStore, StoreError};
+use headway_store::{RunLog, SharedStore, SnapshotStore, StoreError};
 use headway_views::{AccountRow, BookQuery, BuildChoice, SortKey, ViewError};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -23,27 +22,6 @@ use serde_json::json;
 
 use crate::api::{ApiError, ApiPath, ApiQuery, App, Authorized, ErrorCode};
 use crate::registry::{Loaded, Tenant};
-
-/// The server's history store: one writer at a time (SQLite's rule), readers on
-/// connections of their own (WAL lets them read while a run records).
-pub struct History {
-    path: PathBuf,
-    pub(crate) writer: Mutex<SqliteStore>,
-}
-
-impl History {
-    /// Opens (creating if needed) the store at `path`.
-    pub fn open(path: &FilePath) -> Result<Self, StoreError> {
-        Ok(Self {
-            writer: Mutex::new(SqliteStore::open(path)?),
-            path: path.to_owned(),
-        })
-    }
-
-    pub(crate) fn reader(&self) -> Result<SqliteStore, StoreError> {
-        SqliteStore::open(&self.path)
-    }
-}
 
 /// Runs a blocking store task off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -59,17 +37,17 @@ pub(crate) async fn blocking<T: Send + 'static>(
 pub(crate) async fn read_store<T: Send + 'static>(
     app: &App,
     Authorized { tenant, loaded }: Authorized,
-    read: impl FnOnce(&SqliteStore, &Tenant, &Loaded) -> Result<T, ApiError> + Send + 'static,
+    read: impl FnOnce(&dyn SnapshotStore, &Tenant, &Loaded) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let history = history(app)?;
     blocking(move || {
         let store = history.reader().map_err(store_error)?;
-        read(&store, &tenant, &loaded)
+        read(&*store, &tenant, &loaded)
     })
     .await
 }
 
-pub(crate) fn history(app: &App) -> Result<Arc<History>, ApiError> {
+pub(crate) fn history(app: &App) -> Result<Arc<SharedStore>, ApiError> {
     app.history.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -148,14 +126,14 @@ pub(crate) async fn record_run(
 /// run log as stored and the instructions used. Blocks: call off the async
 /// threads.
 pub(crate) fn record<R: std::io::BufRead + Send>(
-    history: &History,
+    history: &SharedStore,
     tenant_id: &str,
     loaded: &Loaded,
     source: Source<R>,
     defaults: InputDefaults,
 ) -> Result<(RunLog, u64), ApiError> {
     let name = source.name().to_owned();
-    let mut store = history.writer.lock().unwrap_or_else(|e| e.into_inner());
+    let mut store = history.writer().map_err(store_error)?;
     let mut sink =
         StoreSink::begin(&mut *store, tenant_id, &loaded.plugin, &name).map_err(store_error)?;
     let mut options = RunOptions::new(1);
@@ -332,7 +310,7 @@ pub(crate) async fn get_run(
 /// Which build a read shows (`?build=<digest prefix>`, else the build serving
 /// if it has snapshots, else the latest) and the tenant's vector window.
 fn chosen_build(
-    store: &SqliteStore,
+    store: &dyn SnapshotStore,
     tenant: &Tenant,
     loaded: &Loaded,
     asked: Option<&str>,

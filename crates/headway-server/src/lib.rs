@@ -38,7 +38,10 @@ pub struct ServeOptions {
     pub max_plugin_bytes: u64,
     /// The history store recorded runs go to and reads come from; none: the
     /// server only scores.
-    pub store: Option<PathBuf>,
+    pub store: Option<headway_store::StoreLocation>,
+    /// Most connections a PostgreSQL store keeps open (SQLite: one writer, a
+    /// reader per read).
+    pub store_connections: u32,
     /// Largest request body accepted (a recorded run's JSON Lines or CSV body
     /// streams, and has `max_run_bytes` instead).
     pub max_body_bytes: usize,
@@ -70,6 +73,7 @@ impl ServeOptions {
             cache_dir: None,
             max_plugin_bytes: headway_host::MAX_PLUGIN_BYTES,
             store: None,
+            store_connections: 16,
             max_body_bytes: 8 << 20,
             max_run_bytes: 1 << 30,
             body_timeout: Duration::from_secs(30),
@@ -148,7 +152,16 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         return Err(ServeError::NoTenants(options.tenants));
     }
     let history = match &options.store {
-        Some(path) => Some(Arc::new(history::History::open(path)?)),
+        Some(location) => {
+            // Blocking: the PostgreSQL driver runs a runtime of its own.
+            let (location, connections) = (location.clone(), options.store_connections);
+            let opened = tokio::task::spawn_blocking(move || {
+                headway_store::SharedStore::open(&location, connections)
+            })
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            Some(Arc::new(opened?))
+        }
         None => None,
     };
     let mut runtime = Runtime::new()?;

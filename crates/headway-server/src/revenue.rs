@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use headway_core::retention::{Ledger, PeriodKind, RetentionQuery, parse_ledger, parse_surveys};
 use headway_core::{Date, InputError};
-use headway_store::{MAX_LOGGED_FAILURES, Recorded, SnapshotStore, SqliteStore, StoreError};
+use headway_store::{MAX_LOGGED_FAILURES, Recorded, SnapshotStore, StoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -147,15 +147,17 @@ async fn put_rows<T: Send + 'static>(
     headers: &HeaderMap,
     body: Body,
     parse: impl FnOnce(&str, bool) -> Result<Vec<T>, ApiError>,
-    write: impl FnOnce(&mut SqliteStore, &str, &[T]) -> Result<Recorded, StoreError> + Send + 'static,
+    write: impl FnOnce(&mut dyn SnapshotStore, &str, &[T]) -> Result<Recorded, StoreError>
+    + Send
+    + 'static,
 ) -> Result<Response, ApiError> {
     let history = history(app)?;
     let (text, csv) = upload(app, headers, body).await?;
     let rows = parse(&text, csv)?;
     let rows_len = rows.len();
     let recorded = blocking(move || {
-        let mut store = history.writer.lock().unwrap_or_else(|e| e.into_inner());
-        write(&mut store, &tenant.id, &rows).map_err(store_error)
+        let mut store = history.writer().map_err(store_error)?;
+        write(&mut *store, &tenant.id, &rows).map_err(store_error)
     })
     .await?;
     Ok(stored(rows_len, recorded))
@@ -212,7 +214,7 @@ pub(crate) async fn retention(
 }
 
 /// The tenant's uploaded ledger; 404 `no-ledger` before the first upload.
-pub(crate) fn ledger_of(store: &SqliteStore, tenant: &Tenant) -> Result<Ledger, ApiError> {
+pub(crate) fn ledger_of(store: &dyn SnapshotStore, tenant: &Tenant) -> Result<Ledger, ApiError> {
     let rows = store.ledger(&tenant.id).map_err(store_error)?;
     if rows.is_empty() {
         return Err(ApiError::new(

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use headway_core::{Date, InputDefaults};
 use headway_pipeline::{InputFormat, Source};
-use headway_store::SnapshotStore;
 
 use crate::api::App;
-use crate::history::{self, History};
+use crate::history;
 use crate::registry::{Loaded, ScheduledRun, Tenant};
+use headway_store::SharedStore;
 
 /// Whether a schedule at `at` (minute of the day) is due at `now` (day and
 /// minute, UTC), given the last day it ran for.
@@ -34,7 +34,7 @@ fn now() -> (Date, u32) {
 /// Checks every tenant's schedule every `tick` until `stop` changes.
 pub(crate) async fn run(
     app: Arc<App>,
-    history: Arc<History>,
+    history: Arc<SharedStore>,
     tick: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -93,7 +93,7 @@ pub(crate) async fn run(
 /// `today` when the store already holds a run of `source` started today (a
 /// restart after the day's run).
 async fn ran_today(
-    history: &Arc<History>,
+    history: &Arc<SharedStore>,
     tenant: &str,
     source: &std::path::Path,
     today: Date,
@@ -114,7 +114,7 @@ async fn ran_today(
 
 /// Scores and records the export; the run's id, or why nothing was recorded.
 async fn record_export(
-    history: &Arc<History>,
+    history: &Arc<SharedStore>,
     tenant: &Arc<Tenant>,
     loaded: Arc<Loaded>,
     path: &std::path::Path,

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use headway_samples::Book;
 use headway_server::{Running, ServeOptions, start};
-use headway_store::SqliteStore;
+use headway_store::StoreLocation;
+use headway_store::testing::TestDatabase;
 use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, token_sha256};
 use serde_json::{Value, json};
 
@@ -35,9 +36,9 @@ fn tenants() -> tempfile::TempDir {
     dir
 }
 
-async fn serve(dir: &Path, store: Option<&Path>) -> Running {
+async fn serve(dir: &Path, store: Option<&StoreLocation>) -> Running {
     let mut options = ServeOptions::new(dir.to_owned(), "127.0.0.1:0".parse().unwrap());
-    options.store = store.map(Path::to_owned);
+    options.store = store.cloned();
     start(options).await.expect("server starts")
 }
 
@@ -95,10 +96,30 @@ fn year() -> String {
     headway_samples::to_jsonl(&headway_samples::monthly_books(Book::Saas, &accounts, 11))
 }
 
+/// The SQLite file of a test's tenants directory.
+fn sqlite(dir: &tempfile::TempDir) -> StoreLocation {
+    StoreLocation::Sqlite(dir.path().join("history.db"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recorded_runs_feed_the_book_and_every_account() {
+async fn recorded_runs_feed_the_book_and_every_account_on_sqlite() {
     let dir = tenants();
-    let store = dir.path().join("history.db");
+    let store = sqlite(&dir);
+    recorded_runs_feed_the_book_and_every_account(dir, store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_runs_feed_the_book_and_every_account_on_postgres() {
+    let Some(db) = TestDatabase::create() else {
+        return;
+    };
+    recorded_runs_feed_the_book_and_every_account(tenants(), db.location()).await;
+}
+
+async fn recorded_runs_feed_the_book_and_every_account(
+    dir: tempfile::TempDir,
+    store: StoreLocation,
+) {
     let server = serve(dir.path(), Some(&store)).await;
     let c = Client {
         http: reqwest::Client::new(),
@@ -231,10 +252,15 @@ async fn recorded_runs_feed_the_book_and_every_account() {
         .await;
     assert_eq!(code, 200, "{account}");
     let direct = {
-        let store = SqliteStore::open(&store).unwrap();
-        let build =
-            headway_views::pick_build(&store, "alpha", headway_views::BuildChoice::Latest).unwrap();
-        headway_views::account(&store, "alpha", &id, &build, 90).unwrap()
+        let (store, id) = (store.clone(), id.clone());
+        tokio::task::spawn_blocking(move || {
+            let store = store.open().unwrap();
+            let latest = headway_views::BuildChoice::Latest;
+            let build = headway_views::pick_build(&*store, "alpha", latest).unwrap();
+            headway_views::account(&*store, "alpha", &id, &build, 90).unwrap()
+        })
+        .await
+        .unwrap()
     };
     assert_eq!(account, serde_json::to_value(&direct).unwrap());
     assert_eq!(
@@ -277,7 +303,7 @@ async fn recorded_runs_feed_the_book_and_every_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_refuse_what_they_cannot_record() {
     let dir = tenants();
-    let store = dir.path().join("history.db");
+    let store = sqlite(&dir);
     let server = serve(dir.path(), Some(&store)).await;
     let c = Client {
         http: reqwest::Client::new(),
@@ -365,9 +391,25 @@ async fn runs_refuse_what_they_cannot_record() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ledgers_and_surveys_are_validated_and_kept_per_tenant() {
+async fn ledgers_and_surveys_are_validated_and_kept_per_tenant_on_sqlite() {
     let dir = tenants();
-    let server = serve(dir.path(), Some(&dir.path().join("history.db"))).await;
+    let store = sqlite(&dir);
+    ledgers_and_surveys_are_validated_and_kept_per_tenant(dir, store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledgers_and_surveys_are_validated_and_kept_per_tenant_on_postgres() {
+    let Some(db) = TestDatabase::create() else {
+        return;
+    };
+    ledgers_and_surveys_are_validated_and_kept_per_tenant(tenants(), db.location()).await;
+}
+
+async fn ledgers_and_surveys_are_validated_and_kept_per_tenant(
+    dir: tempfile::TempDir,
+    store: StoreLocation,
+) {
+    let server = serve(dir.path(), Some(&store)).await;
     let c = Client {
         http: reqwest::Client::new(),
         addr: server.addr,
@@ -475,7 +517,7 @@ async fn ledgers_and_surveys_are_validated_and_kept_per_tenant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schedule_records_the_nightly_export_once_a_day() {
     let dir = tenants();
-    let store = dir.path().join("history.db");
+    let store = sqlite(&dir);
     // 00:00 UTC has always passed today: due at the first check.
     let alpha = dir.path().join("alpha");
     let accounts = headway_samples::generate(Book::Saas, 25, 3);

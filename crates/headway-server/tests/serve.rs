@@ -517,7 +517,9 @@ async fn the_openapi_document_matches_the_router() {
     // Every documented route answers (not the router's 404 or 405).
     let dir = tenants();
     let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
-    options.store = Some(dir.path().join("history.db"));
+    options.store = Some(headway_store::StoreLocation::Sqlite(
+        dir.path().join("history.db"),
+    ));
     let server = start(options).await.expect("server starts");
     let c = Client::new(server.addr);
     for (method, path) in &routed {

@@ -1,0 +1,242 @@
+//! The behaviour every backend must have, run against each (see the bottom):
+//! a backend passes these or it is not a history store.
+
+use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyResponse};
+
+use crate::testing::{TestDatabase, info, plugin, record, snap};
+use crate::{PgStore, Recorded, SnapshotStore, SqliteStore};
+
+pub fn round_trip_and_idempotent_reruns(store: &mut dyn SnapshotStore) {
+    let run = [
+        snap("a", "2026-10-01", 50.0, "sha256:1"),
+        snap("a", "2026-11-01", 60.0, "sha256:1"),
+        snap("b", "2026-11-01", 70.0, "sha256:1"),
+    ];
+    let first = record(store, "sha256:1", &run);
+    assert_eq!(
+        first,
+        Recorded {
+            new: 3,
+            changed: 0,
+            unchanged: 0
+        }
+    );
+    let again = record(store, "sha256:1", &run);
+    assert_eq!(
+        again,
+        Recorded {
+            new: 0,
+            changed: 0,
+            unchanged: 3
+        }
+    );
+    // Corrected input for one day: replaced, not duplicated.
+    let fixed = [snap("b", "2026-11-01", 72.0, "sha256:1")];
+    let third = record(store, "sha256:1", &fixed);
+    assert_eq!(
+        third,
+        Recorded {
+            new: 0,
+            changed: 1,
+            unchanged: 0
+        }
+    );
+    // A new build is kept beside the old one.
+    let v2 = [snap("a", "2026-11-01", 65.0, "sha256:2")];
+    record(store, "sha256:2", &v2);
+
+    let history = store.account_history("acme", "a").unwrap();
+    let seen: Vec<(String, f64, &str)> = history
+        .iter()
+        .map(|s| (s.as_of.to_string(), s.score, s.plugin.digest.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("2026-10-01".to_owned(), 50.0, "sha256:1"),
+            ("2026-11-01".to_owned(), 60.0, "sha256:1"),
+            ("2026-11-01".to_owned(), 65.0, "sha256:2"),
+        ]
+    );
+    assert_eq!(history[0], run[0], "every field round-trips");
+    assert_eq!(store.snapshots("acme", "sha256:1").unwrap()[2].score, 72.0);
+    assert!(store.snapshots("other", "sha256:1").unwrap().is_empty());
+    let builds = store.builds("acme").unwrap();
+    assert_eq!(builds.len(), 2);
+    assert_eq!(
+        (builds[0].snapshots, builds[0].first.to_string()),
+        (3, "2026-10-01".to_owned())
+    );
+    assert_eq!(builds[1].info, info());
+}
+
+pub fn runs_are_logged_with_their_snapshots_and_listed_newest_first(store: &mut dyn SnapshotStore) {
+    for day in ["2026-09-01", "2026-10-01", "2026-11-01"] {
+        record(store, "sha256:1", &[snap("a", day, 50.0, "sha256:1")]);
+    }
+    let runs = store.runs("acme", None, 2).unwrap();
+    let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [3, 2]);
+    assert_eq!(runs[0].recorded.new, 1);
+    assert_eq!(runs[0].plugin.digest, "sha256:1");
+    // The next page starts below the last id seen.
+    let older: Vec<i64> = store
+        .runs("acme", Some(2), 2)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(older, [1]);
+    assert_eq!(store.run("acme", 2).unwrap().unwrap().id, 2);
+    // Another tenant sees neither the list nor a run by its id.
+    assert!(store.runs("other", None, 10).unwrap().is_empty());
+    assert!(store.run("other", 2).unwrap().is_none());
+}
+
+pub fn ledger_and_survey_uploads_are_idempotent_and_scoped(store: &mut dyn SnapshotStore) {
+    let row = |account: &str, day: &str, arr: f64| LedgerRow {
+        account_id: account.into(),
+        date: day.parse().unwrap(),
+        arr,
+        stage: RevenueStage::Paid,
+        segment: Some("smb".into()),
+        term_end: Some("2027-01-01".parse().unwrap()),
+    };
+    let rows = vec![row("a", "2026-01-01", 1200.0), row("b", "2026-02-01", 0.0)];
+    let counts = |r: Recorded| (r.new, r.changed, r.unchanged);
+    assert_eq!(counts(store.put_ledger("acme", &rows).unwrap()), (2, 0, 0));
+    assert_eq!(counts(store.put_ledger("acme", &rows).unwrap()), (0, 0, 2));
+    let fixed = [row("a", "2026-01-01", 1500.0)];
+    assert_eq!(counts(store.put_ledger("acme", &fixed).unwrap()), (0, 1, 0));
+    let stored = store.ledger("acme").unwrap();
+    assert_eq!(stored, vec![fixed[0].clone(), rows[1].clone()]);
+    assert!(store.ledger("other").unwrap().is_empty());
+
+    let answer = SurveyResponse {
+        account_id: "a".into(),
+        date: "2026-03-01".parse().unwrap(),
+        kind: SurveyKind::Nps,
+        score: 9.0,
+    };
+    let csat = SurveyResponse {
+        kind: SurveyKind::Csat,
+        score: 4.0,
+        ..answer.clone()
+    };
+    let both = [answer.clone(), csat.clone()];
+    assert_eq!(counts(store.put_surveys("acme", &both).unwrap()), (2, 0, 0));
+    assert_eq!(counts(store.put_surveys("acme", &both).unwrap()), (0, 0, 2));
+    assert_eq!(store.surveys("acme").unwrap(), vec![csat, answer]);
+    assert!(store.surveys("other").unwrap().is_empty());
+}
+
+pub fn a_run_dropped_before_commit_leaves_nothing(store: &mut dyn SnapshotStore) {
+    record(
+        store,
+        "sha256:1",
+        &[snap("a", "2026-10-01", 50.0, "sha256:1")],
+    );
+    {
+        let mut run = store
+            .begin_run("acme", &info(), &plugin("sha256:1"))
+            .unwrap();
+        run.add(&[snap("b", "2026-10-01", 40.0, "sha256:1")])
+            .unwrap();
+        run.add(&[snap("a", "2026-10-01", 99.0, "sha256:1")])
+            .unwrap();
+    }
+    let kept = store.snapshots("acme", "sha256:1").unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].account_id.as_str(), kept[0].score), ("a", 50.0));
+    assert_eq!(store.runs("acme", None, 10).unwrap().len(), 1);
+    assert_eq!(store.builds("acme").unwrap()[0].snapshots, 1);
+}
+
+pub fn a_key_twice_in_one_batch_counts_as_row_by_row(store: &mut dyn SnapshotStore) {
+    let batch = [
+        snap("a", "2026-10-01", 50.0, "sha256:1"),
+        snap("a", "2026-10-01", 55.0, "sha256:1"),
+        snap("a", "2026-10-01", 55.0, "sha256:1"),
+    ];
+    let recorded = record(store, "sha256:1", &batch);
+    assert_eq!(
+        (recorded.new, recorded.changed, recorded.unchanged),
+        (1, 1, 1)
+    );
+    assert_eq!(store.snapshots("acme", "sha256:1").unwrap()[0].score, 55.0);
+}
+
+pub fn ids_sort_by_their_bytes(store: &mut dyn SnapshotStore) {
+    let ids = ["b", "B", "é", "a-2", "a10", "a2"];
+    let batch: Vec<_> = ids
+        .iter()
+        .map(|id| snap(id, "2026-10-01", 50.0, "sha256:1"))
+        .collect();
+    record(store, "sha256:1", &batch);
+    let stored: Vec<String> = store
+        .snapshots("acme", "sha256:1")
+        .unwrap()
+        .into_iter()
+        .map(|s| s.account_id)
+        .collect();
+    let mut by_bytes: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    by_bytes.sort();
+    assert_eq!(stored, by_bytes);
+}
+
+pub fn recent_reads_omit_factors_and_older_days(store: &mut dyn SnapshotStore) {
+    let mut renewing = snap("a", "2026-11-01", 60.0, "sha256:1");
+    renewing.renewal_date = Some("2027-02-01".parse().unwrap());
+    renewing.segment = "enterprise".into();
+    record(
+        store,
+        "sha256:1",
+        &[snap("a", "2026-09-01", 50.0, "sha256:1"), renewing.clone()],
+    );
+    let recent = store
+        .recent("acme", "sha256:1", "2026-10-01".parse().unwrap())
+        .unwrap();
+    assert_eq!(recent.len(), 1);
+    assert!(recent[0].factors.is_empty());
+    assert_eq!(
+        (recent[0].segment.as_str(), recent[0].renewal_date),
+        ("enterprise", renewing.renewal_date)
+    );
+    assert_eq!(recent[0].milestones, renewing.milestones);
+}
+
+/// Each function above as a test, once per backend.
+macro_rules! for_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let mut store = super::SqliteStore::open(&dir.path().join("h.db")).unwrap();
+                    super::$name(&mut store);
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    let Some(db) = super::TestDatabase::create() else { return };
+                    let mut store = super::PgStore::connect(&db.url()).unwrap();
+                    super::$name(&mut store);
+                }
+            )*
+        }
+    };
+}
+
+for_each_backend!(
+    round_trip_and_idempotent_reruns,
+    runs_are_logged_with_their_snapshots_and_listed_newest_first,
+    ledger_and_survey_uploads_are_idempotent_and_scoped,
+    a_run_dropped_before_commit_leaves_nothing,
+    a_key_twice_in_one_batch_counts_as_row_by_row,
+    ids_sort_by_their_bytes,
+    recent_reads_omit_factors_and_older_days,
+);

@@ -1,0 +1,143 @@
+//! Stored rows back into domain values, the same way for every backend: days
+//! and JSON columns travel as text, and what cannot be read is named.
+
+use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyResponse};
+use headway_core::success::Snapshot;
+use headway_core::{Date, MilestoneProgress, PluginRef};
+
+use crate::{RunLog, StoreError, StoredBuild};
+
+pub(crate) fn corrupt(store: &str, what: String, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        store: store.to_owned(),
+        what,
+        reason: reason.to_string(),
+    }
+}
+
+/// A snapshot as a backend returns it.
+pub(crate) struct RawSnapshot {
+    pub tenant: String,
+    pub account_id: String,
+    pub as_of: String,
+    pub arr: f64,
+    pub score: f64,
+    pub band: String,
+    pub factors: String,
+    pub milestones: String,
+    pub plugin: PluginRef,
+    pub segment: String,
+    pub renewal_date: Option<String>,
+}
+
+impl RawSnapshot {
+    pub fn decode(self, store: &str) -> Result<Snapshot, StoreError> {
+        let what = || {
+            format!(
+                "snapshot {} {} {}",
+                self.tenant, self.account_id, self.as_of
+            )
+        };
+        let bad = |e: &dyn std::fmt::Display| corrupt(store, what(), e);
+        let milestones: Vec<MilestoneProgress> =
+            serde_json::from_str(&self.milestones).map_err(|e| bad(&e))?;
+        Ok(Snapshot {
+            as_of: self.as_of.parse().map_err(|e| bad(&e))?,
+            factors: serde_json::from_str(&self.factors).map_err(|e| bad(&e))?,
+            renewal_date: day(self.renewal_date.as_deref()).map_err(|e| bad(&e))?,
+            milestones,
+            tenant: self.tenant,
+            account_id: self.account_id,
+            arr: self.arr,
+            segment: self.segment,
+            score: self.score,
+            band: self.band,
+            plugin: self.plugin,
+        })
+    }
+}
+
+/// Decodes `rows`, skipping (and naming in the log) any that cannot be read:
+/// one row written by an older, laxer build is never a reason to fail a whole
+/// tenant's history.
+pub(crate) fn readable(store: &str, rows: impl IntoIterator<Item = RawSnapshot>) -> Vec<Snapshot> {
+    rows.into_iter()
+        .filter_map(|raw| match raw.decode(store) {
+            Ok(snapshot) => Some(snapshot),
+            Err(e) => {
+                tracing::warn!("skipping a stored snapshot: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+fn day(text: Option<&str>) -> Result<Option<Date>, headway_core::DateError> {
+    text.map(str::parse).transpose()
+}
+
+/// A ledger row as a backend returns it: account, day, ARR, stage, segment,
+/// term end.
+pub(crate) type RawLedgerRow = (String, String, f64, String, Option<String>, Option<String>);
+
+pub(crate) fn ledger_row(store: &str, raw: RawLedgerRow) -> Result<LedgerRow, StoreError> {
+    let (account_id, date, arr, stage, segment, term_end) = raw;
+    let what = || format!("ledger row {account_id} {date}");
+    Ok(LedgerRow {
+        date: date.parse().map_err(|e| corrupt(store, what(), e))?,
+        stage: RevenueStage::from_name(&stage)
+            .ok_or_else(|| corrupt(store, what(), format!("stage `{stage}`")))?,
+        term_end: day(term_end.as_deref()).map_err(|e| corrupt(store, what(), e))?,
+        account_id,
+        arr,
+        segment,
+    })
+}
+
+/// A survey answer as a backend returns it: account, day, survey, score.
+pub(crate) type RawSurveyRow = (String, String, String, f64);
+
+pub(crate) fn survey_row(store: &str, raw: RawSurveyRow) -> Result<SurveyResponse, StoreError> {
+    let (account_id, date, kind, score) = raw;
+    let what = || format!("survey answer {account_id} {date} {kind}");
+    Ok(SurveyResponse {
+        date: date.parse().map_err(|e| corrupt(store, what(), e))?,
+        kind: SurveyKind::from_name(&kind)
+            .ok_or_else(|| corrupt(store, what(), format!("survey `{kind}`")))?,
+        account_id,
+        score,
+    })
+}
+
+/// A build's row as a backend returns it: the build, its declaration (JSON),
+/// its snapshot count and its first and last day.
+pub(crate) type RawBuild = (PluginRef, String, i64, String, String);
+
+pub(crate) fn stored_build(store: &str, raw: RawBuild) -> Result<StoredBuild, StoreError> {
+    let (plugin, info, count, first, last) = raw;
+    let what = || format!("plugin build {}", plugin.digest);
+    Ok(StoredBuild {
+        info: serde_json::from_str(&info).map_err(|e| corrupt(store, what(), e))?,
+        snapshots: count as usize,
+        first: first.parse().map_err(|e| corrupt(store, what(), e))?,
+        last: last.parse().map_err(|e| corrupt(store, what(), e))?,
+        plugin,
+    })
+}
+
+pub(crate) fn run_log(store: &str, id: i64, log: &str) -> Result<RunLog, StoreError> {
+    serde_json::from_str(log).map_err(|e| corrupt(store, format!("run {id}"), e))
+}
+
+/// Decodes run logs, skipping (and naming in the log) any that cannot be read.
+pub(crate) fn readable_runs(store: &str, rows: Vec<(i64, String)>) -> Vec<RunLog> {
+    rows.into_iter()
+        .filter_map(|(id, log)| match run_log(store, id, &log) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                tracing::warn!("skipping a stored run: {e}");
+                None
+            }
+        })
+        .collect()
+}
