@@ -5,6 +5,7 @@
 
 mod author;
 mod output;
+mod publish;
 mod retention;
 mod sample;
 mod score;
@@ -36,6 +37,8 @@ struct Cli {
 enum Command {
     /// Score accounts (JSON Lines or CSV) through a tenant's plugin.
     Score(ScoreArgs),
+    /// Publish a plugin build to every server sharing a PostgreSQL store.
+    Publish(publish::PublishArgs),
     /// Scaffold a plugin crate that builds and passes its own fixtures.
     New {
         /// The plugin's name (lowercase, dashes).
@@ -191,6 +194,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Score(args) => score::score(&args),
+        Command::Publish(args) => publish::publish(&args).map(|()| Exit::Success),
         Command::Describe { tenant } => describe(&tenant).map(|()| Exit::Success),
         Command::Retention(args) => retention::retention(&args).map(|()| Exit::Success),
         Command::Serve(args) => serve::serve(args).map(|()| Exit::Success),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{headway, stderr, stdout};
+use common::{headway, http, serve, stderr, stdout};
 use serde_json::Value;
 
 /// A temp folder with 80 accounts' year of monthly books, their ledger, and a
@@ -261,70 +261,12 @@ fn store_errors_are_named() {
     );
 }
 
-/// `headway serve` on any free port with its history in `store`; the child and
-/// its address.
-fn serve(store: &str) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_headway"))
-        .args([
-            "serve",
-            "--tenants",
-            "tenants",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            store,
-        ])
-        .env("HEADWAY_TOKEN_SAAS_ACME", "t0ken")
-        .current_dir(headway_tests::repo_root())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("headway serve starts");
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("serve says where it listens").unwrap();
-        if let Some(rest) = line.strip_prefix("listening on http://") {
-            break rest.split(':').take(2).collect::<Vec<_>>().join(":");
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
-}
-
-/// One HTTP/1.1 request over a fresh connection: status and JSON body.
-fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
-    let kind = if path.ends_with("/ledger") {
-        "text/csv"
-    } else {
-        "application/x-ndjson"
-    };
-    use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(addr).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer t0ken\r\n\
-         content-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    conn.write_all(head.as_bytes()).unwrap();
-    conn.write_all(body).unwrap();
-    let mut answer = Vec::new();
-    conn.read_to_end(&mut answer).unwrap();
-    let text = String::from_utf8(answer).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head[9..12].parse().unwrap();
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
-    )
-}
-
 #[test]
 fn the_server_shows_what_the_cli_shows() {
     let year = Year::new();
     year.score(&[]);
     let served = year.path("served.db");
-    let (mut child, addr) = serve(&served);
+    let (mut child, addr) = serve(&["--store", &served]);
     let book = std::fs::read(year.path("year.jsonl")).unwrap();
     let (code, run) = http(&addr, "POST", "/v1/tenants/saas-acme/runs", &book);
     assert_eq!(code, 201, "{run}");

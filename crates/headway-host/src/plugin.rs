@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use headway_config::Capabilities;
 use headway_core::assessed::AssessedBatch;
+use headway_core::fixtures::{differences, parse_fixtures};
 use headway_core::{Account, AccountBatch, AccountError, Assessment, PluginInfo, PluginRef, Reads};
 use wasmtime::{Engine, Store, Trap};
 
@@ -295,6 +296,34 @@ impl Plugin {
             }
         }
         report
+    }
+
+    /// Runs a tenant's golden fixtures (`fixtures.jsonl` text) through this
+    /// build, as every reload and publication does before serving it: `Err`
+    /// says how many cases fail and how the first differs.
+    pub fn check_fixtures(&self, text: &str) -> Result<(), String> {
+        let (cases, errors) = parse_fixtures("fixtures.jsonl", text);
+        if let Some(e) = errors.first() {
+            return Err(format!("{} unreadable cases, first: {e}", errors.len()));
+        }
+        let accounts: Vec<_> = cases.iter().map(|c| c.account.clone()).collect();
+        let report = self.assess(&accounts, 1);
+        let failed: Vec<String> = cases
+            .iter()
+            .zip(&report.results)
+            .filter_map(|(case, result)| {
+                let diff = differences(&case.expect, result);
+                (!diff.is_empty()).then(|| format!("`{}`: {}", case.name, diff.join("; ")))
+            })
+            .collect();
+        match failed.first() {
+            None => Ok(()),
+            Some(first) => Err(format!(
+                "{} of {} cases fail, first {first}",
+                failed.len(),
+                cases.len()
+            )),
+        }
     }
 
     /// Assesses a batch on this thread, in calls of `limits.batch_size` rows. A

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::fleet;
 use crate::history;
 use crate::metrics::HttpMetrics;
 use crate::registry::{Loaded, Registry, RollbackError, Tenant};
@@ -76,6 +77,12 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         on(M::GET, "/v1/tenants/{tenant}/status", status),
         on(M::GET, "/v1/tenants/{tenant}/reloads", reloads),
         on(M::POST, "/v1/tenants/{tenant}/rollback", rollback),
+        on(M::PUT, "/v1/tenants/{tenant}/plugin", fleet::put_plugin),
+        on(
+            M::GET,
+            "/v1/tenants/{tenant}/plugin/activations",
+            fleet::activations,
+        ),
         on(M::POST, "/v1/tenants/{tenant}/runs", history::record_run),
         on(M::GET, "/v1/tenants/{tenant}/runs", history::list_runs),
         on(M::GET, "/v1/tenants/{tenant}/runs/{run}", history::get_run),
@@ -269,11 +276,15 @@ pub enum ErrorCode {
     InvalidRows,
     /// A body type the route does not take.
     UnsupportedMediaType,
+    /// The server shares no fleet database.
+    NotInFleet,
+    /// A published build failed the gate every reload passes.
+    BuildRefused,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 20] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::BadRequest,
@@ -292,6 +303,8 @@ impl ErrorCode {
         Self::NoLedger,
         Self::InvalidRows,
         Self::UnsupportedMediaType,
+        Self::NotInFleet,
+        Self::BuildRefused,
     ];
 
     /// The code as clients see it.
@@ -315,6 +328,8 @@ impl ErrorCode {
             Self::NoLedger => "no-ledger",
             Self::InvalidRows => "invalid-rows",
             Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::NotInFleet => "not-in-fleet",
+            Self::BuildRefused => "build-refused",
         }
     }
 }
@@ -352,7 +367,7 @@ impl ApiError {
 
     /// The same answer for a wrong token, an unknown tenant and a tenant without
     /// a token: a caller learns nothing about tenants it may not see.
-    fn forbidden() -> Self {
+    pub(crate) fn forbidden() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
@@ -696,5 +711,9 @@ async fn rollback(
                 ErrorCode::NoPreviousVersion,
                 e.to_string(),
             ),
+            RollbackError::Fleet(reason) => {
+                tracing::error!("rollback: {reason}");
+                ApiError::internal("the fleet database failed; the operator's log has the details")
+            }
         })
 }

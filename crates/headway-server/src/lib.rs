@@ -7,7 +7,8 @@
 //! with. A failed reload keeps the last good version serving.
 
 pub mod api;
-pub mod history;
+mod fleet;
+mod history;
 pub mod metrics;
 pub mod registry;
 mod revenue;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use headway_host::Runtime;
+use headway_store::StoreLocation;
 pub use registry::{Reconciled, Registry};
 
 /// How to run a server.
@@ -38,7 +40,7 @@ pub struct ServeOptions {
     pub max_plugin_bytes: u64,
     /// The history store recorded runs go to and reads come from; none: the
     /// server only scores.
-    pub store: Option<headway_store::StoreLocation>,
+    pub store: Option<StoreLocation>,
     /// Most connections a PostgreSQL store keeps open (SQLite: one writer, a
     /// reader per read).
     pub store_connections: u32,
@@ -168,10 +170,12 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     if let Some(dir) = &options.cache_dir {
         runtime = runtime.with_artifact_cache(dir.clone());
     }
-    let registry = Arc::new(
-        Registry::new(runtime, options.tenants.clone())
-            .with_max_plugin_bytes(options.max_plugin_bytes),
-    );
+    let mut registry = Registry::new(runtime, options.tenants.clone())
+        .with_max_plugin_bytes(options.max_plugin_bytes);
+    if let Some(store) = &history {
+        registry = registry.with_fleet(Arc::clone(store));
+    }
+    let registry = Arc::new(registry);
     let initial = {
         let registry = Arc::clone(&registry);
         tokio::task::spawn_blocking(move || registry.reconcile())
@@ -225,8 +229,13 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
             let _ = server.await;
         }
     });
+    let fleet = match &options.store {
+        Some(StoreLocation::Postgres(url)) => Some(url.clone()),
+        _ => None,
+    };
     let watcher = watch::spawn(
         Arc::clone(&registry),
+        fleet,
         options.debounce,
         options.poll,
         stopped,

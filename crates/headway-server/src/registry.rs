@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use headway_core::fixtures::{differences, parse_fixtures};
 use headway_host::{
-    FileError, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES, Plugin, Runtime, TenantConfig,
+    FileError, LoadOptions, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES, Plugin, Runtime, TenantConfig,
 };
+use headway_store::{ActiveBuild, PgStore, SharedStore};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -84,22 +84,26 @@ pub struct ReloadEvent {
     pub duration_ms: f64,
 }
 
-/// File sizes and times of what a tenant's load reads: unchanged stamps mean
-/// nothing to reread.
+/// File sizes and times of what a tenant's load reads, and the build the fleet
+/// database names active: unchanged stamps mean nothing to reread.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp(Vec<Option<(u64, SystemTime)>>);
+struct Stamp {
+    files: Vec<Option<(u64, SystemTime)>>,
+    published: Option<ActiveBuild>,
+}
 
 impl Stamp {
-    fn of(paths: &[PathBuf]) -> Self {
-        Self(
-            paths
+    fn of(paths: &[PathBuf], published: Option<ActiveBuild>) -> Self {
+        Self {
+            files: paths
                 .iter()
                 .map(|p| {
                     let m = std::fs::metadata(p).ok()?;
                     Some((m.len(), m.modified().ok()?))
                 })
                 .collect(),
-        )
+            published,
+        }
     }
 }
 
@@ -349,6 +353,9 @@ pub struct Registry {
     pub engine_permits: Semaphore,
     /// The largest plugin file a tenant may point at.
     max_plugin_bytes: u64,
+    /// The fleet's database, whose published builds take precedence over the
+    /// tenants' plugin files.
+    fleet: Option<Arc<SharedStore>>,
 }
 
 /// What reloading one tenant did.
@@ -363,7 +370,7 @@ enum Refresh {
 }
 
 /// Why a rollback did not happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RollbackError {
     /// No tenant has that id.
     #[error("no such tenant")]
@@ -371,6 +378,9 @@ pub enum RollbackError {
     /// The tenant has served one build only (or was just rolled back).
     #[error("no previous version to roll back to")]
     NoPrevious,
+    /// The fleet database could not be reached.
+    #[error("the fleet database failed: {0}")]
+    Fleet(String),
 }
 
 /// What one [`Registry::reconcile`] pass did.
@@ -416,6 +426,30 @@ impl Registry {
             tenants: ArcSwap::from_pointee(BTreeMap::new()),
             loading: Mutex::new(()),
             max_plugin_bytes: headway_host::MAX_PLUGIN_BYTES,
+            fleet: None,
+        }
+    }
+
+    /// Serves the builds published to `store` (a PostgreSQL store; a SQLite
+    /// one publishes nothing) in place of the tenants' plugin files.
+    pub fn with_fleet(mut self, store: Arc<SharedStore>) -> Self {
+        self.fleet = Some(store).filter(|s| s.location().file().is_none());
+        self
+    }
+
+    /// The fleet's catalog of published builds, if the server is in a fleet.
+    pub fn fleet(&self) -> Option<Result<PgStore, headway_store::StoreError>> {
+        self.fleet.as_ref().and_then(|s| s.catalog().transpose())
+    }
+
+    /// The build the fleet database names active for `tenant`. An error (the
+    /// database is unreachable) leaves the tenant as it is.
+    fn published(&self, tenant: &str) -> Result<Option<ActiveBuild>, String> {
+        match self.fleet() {
+            None => Ok(None),
+            Some(catalog) => catalog
+                .and_then(|c| c.active_build(tenant))
+                .map_err(|e| e.to_string()),
         }
     }
 
@@ -561,9 +595,18 @@ impl Registry {
         let toml = tenant.dir.join("tenant.toml");
         let fixtures = tenant.dir.join("fixtures.jsonl");
         let plugin_path = plugin.or_else(|| current.as_ref().map(|l| l.config.plugin.clone()));
+        let published = match self.published(&tenant.id) {
+            Ok(published) => published,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.id, "published builds unreadable, tenant left as is: {e}");
+                return Refresh::Unchanged;
+            }
+        };
         let mut paths = vec![toml, fixtures];
-        paths.extend(plugin_path);
-        let stamp = Stamp::of(&paths);
+        if published.is_none() {
+            paths.extend(plugin_path);
+        }
+        let stamp = Stamp::of(&paths, published.clone());
         {
             let mut state = tenant.state.lock().expect("tenant state");
             if state.seen.as_ref() == Some(&stamp) {
@@ -579,7 +622,7 @@ impl Registry {
             error,
             duration_ms: started.elapsed().as_secs_f64() * 1e3,
         };
-        match self.load(tenant, current.as_deref()) {
+        match self.load(tenant, current.as_deref(), published.as_ref()) {
             Ok(None) => {
                 // The files are back to the build that serves (a bad deploy was
                 // undone): its error is over, and the same bad build deployed
@@ -616,30 +659,37 @@ impl Registry {
         }
     }
 
-    /// Reads and checks a tenant's new version. `Ok(None)` when the fingerprint
-    /// equals the current one.
-    fn load(&self, tenant: &Tenant, current: Option<&Loaded>) -> Result<Option<Loaded>, Refused> {
+    /// Reads and checks a tenant's new version: the build `published` to the
+    /// fleet, else the plugin file. `Ok(None)` when the fingerprint equals the
+    /// current one.
+    fn load(
+        &self,
+        tenant: &Tenant,
+        current: Option<&Loaded>,
+        published: Option<&ActiveBuild>,
+    ) -> Result<Option<Loaded>, Refused> {
         let unread = |e: LoadFailure| Refused {
             fingerprint: None,
             reason: headway_host::error_chain(&e),
         };
         let config = headway_host::load_tenant_config(&tenant.dir).map_err(|e| unread(e.into()))?;
-        let bytes = headway_host::read_plugin_capped(&config.plugin, self.max_plugin_bytes)
-            .map_err(|e| unread(e.into()))?;
+        let (digest, mut bytes) = match published {
+            // Fetched only when the fingerprint says something changed.
+            Some(build) => (build.digest.clone(), None),
+            None => {
+                let bytes = headway_host::read_plugin_capped(&config.plugin, self.max_plugin_bytes)
+                    .map_err(|e| unread(e.into()))?;
+                (headway_host::digest(&bytes), Some(bytes))
+            }
+        };
         let toml_text =
             headway_host::read_capped(&tenant.dir.join("tenant.toml"), MAX_CONFIG_BYTES)
                 .unwrap_or_default();
-        let fixtures_path = tenant.dir.join("fixtures.jsonl");
-        let fixtures_text = match headway_host::read_text_capped(&fixtures_path, MAX_FIXTURES_BYTES)
-        {
-            Ok(text) => Some(text),
-            Err(FileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(unread(LoadFailure::Fixtures(format!("cannot read: {e}")))),
-        };
+        let fixtures_text = read_fixtures(&tenant.dir).map_err(unread)?;
         let mut h = Sha256::new();
         for part in [
             &toml_text[..],
-            &Sha256::digest(&bytes)[..],
+            digest.as_bytes(),
             fixtures_text.as_deref().unwrap_or("").as_bytes(),
         ] {
             h.update((part.len() as u64).to_le_bytes());
@@ -653,13 +703,20 @@ impl Registry {
             fingerprint: Some(fingerprint),
             reason: headway_host::error_chain(&e),
         };
+        let origin = match published {
+            Some(_) => format!("published build {digest}"),
+            None => config.plugin.display().to_string(),
+        };
+        let bytes = match bytes.take() {
+            Some(bytes) => bytes,
+            None => self.fetch(&tenant.id, &digest).map_err(|e| Refused {
+                fingerprint: None,
+                reason: e,
+            })?,
+        };
         let plugin = self
-            .runtime
-            .load_tenant(&config, &bytes)
-            .map_err(|e| fail(e.into()))?;
-        if let Some(text) = &fixtures_text {
-            check_fixtures(&plugin, text).map_err(|e| fail(LoadFailure::Fixtures(e)))?;
-        }
+            .gate(&config, &bytes, &origin, fixtures_text.as_deref())
+            .map_err(fail)?;
         let token_sha256 = token_hash(&config).map_err(fail)?;
         Ok(Some(Loaded {
             plugin,
@@ -670,8 +727,62 @@ impl Registry {
         }))
     }
 
+    /// A published component, checked against its digest.
+    fn fetch(&self, tenant: &str, digest: &str) -> Result<Vec<u8>, String> {
+        let catalog = self
+            .fleet()
+            .ok_or("no fleet database")?
+            .map_err(|e| e.to_string())?;
+        let bytes = catalog
+            .component(tenant, digest)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("published build {digest} is missing from the database"))?;
+        let found = headway_host::digest(&bytes);
+        if found != digest {
+            return Err(format!(
+                "published build {digest} reads back as {found}: refused"
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// What every new build passes before it serves, from a file or published:
+    /// it loads for this tenant (contract, imports, describe) and passes the
+    /// tenant's fixtures.
+    fn gate(
+        &self,
+        config: &TenantConfig,
+        bytes: &[u8],
+        origin: &str,
+        fixtures: Option<&str>,
+    ) -> Result<Plugin, LoadFailure> {
+        let plugin = self
+            .runtime
+            .load(bytes, origin, &LoadOptions::of_tenant(config))?;
+        if let Some(text) = fixtures {
+            plugin.check_fixtures(text).map_err(LoadFailure::Fixtures)?;
+        }
+        Ok(plugin)
+    }
+
+    /// Checks a build for tenant `id` as a reload would, without serving it:
+    /// the plugin it would be, or why it is refused.
+    pub fn check_candidate(&self, id: &str, bytes: &[u8]) -> Result<Plugin, String> {
+        let tenant = self.tenant(id).ok_or("no such tenant")?;
+        let config = headway_host::load_tenant_config(&tenant.dir)
+            .map_err(|e| headway_host::error_chain(&e))?;
+        let fixtures = read_fixtures(&tenant.dir).map_err(|e| headway_host::error_chain(&e))?;
+        self.gate(&config, bytes, "the uploaded build", fixtures.as_deref())
+            .map_err(|e| self.redact(&headway_host::error_chain(&e)))
+    }
+
     /// Puts the previous version back (one swap); the current becomes previous.
+    /// A tenant serving a published build rolls back fleet-wide: the database
+    /// activates the build before, and every server loads it.
     pub fn rollback(&self, id: &str) -> Result<BuildStatus, RollbackError> {
+        if let Some(status) = self.rollback_published(id)? {
+            return Ok(status);
+        }
         let _one_loader = self.loading.lock().expect("loader lock");
         let tenant = self.tenant(id).ok_or(RollbackError::NoTenant)?;
         let started = Instant::now();
@@ -695,29 +806,40 @@ impl Registry {
     }
 }
 
-/// Runs the tenant's golden fixtures through `plugin`; the failures, if any.
-fn check_fixtures(plugin: &Plugin, text: &str) -> Result<(), String> {
-    let (cases, errors) = parse_fixtures("fixtures.jsonl", text);
-    if let Some(e) = errors.first() {
-        return Err(format!("{} unreadable cases, first: {e}", errors.len()));
+impl Registry {
+    /// The fleet-wide rollback, for a tenant serving a published build.
+    fn rollback_published(&self, id: &str) -> Result<Option<BuildStatus>, RollbackError> {
+        let Some(catalog) = self.fleet() else {
+            return Ok(None);
+        };
+        let fleet = |e: headway_store::StoreError| RollbackError::Fleet(e.to_string());
+        let catalog = catalog.map_err(fleet)?;
+        if catalog.active_build(id).map_err(fleet)?.is_none() {
+            return Ok(None);
+        }
+        catalog
+            .rollback_published(id, "api")
+            .map_err(fleet)?
+            .ok_or(RollbackError::NoPrevious)?;
+        // Here at once; the other servers when they hear of it.
+        self.reconcile();
+        let tenant = self.tenant(id).ok_or(RollbackError::NoTenant)?;
+        let serving = tenant.current().ok_or(RollbackError::NoTenant)?;
+        Ok(Some(BuildStatus::of(&serving)))
     }
-    let accounts: Vec<_> = cases.iter().map(|c| c.account.clone()).collect();
-    let report = plugin.assess(&accounts, 1);
-    let failed: Vec<String> = cases
-        .iter()
-        .zip(&report.results)
-        .filter_map(|(case, result)| {
-            let diff = differences(&case.expect, result);
-            (!diff.is_empty()).then(|| format!("`{}`: {}", case.name, diff.join("; ")))
-        })
-        .collect();
-    match failed.first() {
-        None => Ok(()),
-        Some(first) => Err(format!(
-            "{} of {} cases fail, first {first}",
-            failed.len(),
-            cases.len()
-        )),
+
+    /// The largest component a tenant may serve.
+    pub fn max_plugin_bytes(&self) -> u64 {
+        self.max_plugin_bytes
+    }
+}
+
+/// A tenant's golden fixtures, if it has any.
+fn read_fixtures(dir: &Path) -> Result<Option<String>, LoadFailure> {
+    match headway_host::read_text_capped(&dir.join("fixtures.jsonl"), MAX_FIXTURES_BYTES) {
+        Ok(text) => Ok(Some(text)),
+        Err(FileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LoadFailure::Fixtures(format!("cannot read: {e}"))),
     }
 }
 

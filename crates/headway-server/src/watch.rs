@@ -1,7 +1,9 @@
 //! Watches the tenants directory (and plugin folders outside it) and runs every
 //! reload on one task: events are debounced, then [`Registry::reconcile`] runs off
 //! the async workers. A slow poll backs the watcher up where file events are lost
-//! (network filesystems, editors that swap folders).
+//! (network filesystems, editors that swap folders). In a fleet, a build
+//! published to the database wakes the same loop: a thread listens for the
+//! database's announcements.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,11 +18,19 @@ use crate::registry::Registry;
 /// on a task until `stop` fires.
 pub fn spawn(
     registry: Arc<Registry>,
+    fleet: Option<String>,
     debounce: Duration,
     poll: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    if let Some(url) = fleet {
+        let wake = tx.clone();
+        std::thread::Builder::new()
+            .name("headway-fleet".into())
+            .spawn(move || listen(&url, &wake))
+            .expect("a thread for the fleet's announcements");
+    }
     let mut watcher: Option<RecommendedWatcher> =
         match notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             // Reading a file is an event too (the loader's own reads among them);
@@ -90,4 +100,37 @@ fn update_watches(
         }
     }
     *watched = wanted;
+}
+
+/// Wakes the reload loop whenever the fleet database announces an activation,
+/// until the loop is gone. A lost connection is retried every second, and each
+/// reconnection wakes the loop too (an announcement may have been missed).
+fn listen(url: &str, wake: &mpsc::UnboundedSender<()>) {
+    let mut listener: Option<headway_store::BuildListener> = None;
+    while !wake.is_closed() {
+        let Some(connected) = listener.as_mut() else {
+            match headway_store::BuildListener::connect(url) {
+                Ok(l) => {
+                    listener = Some(l);
+                    let _ = wake.send(());
+                }
+                Err(e) => {
+                    tracing::warn!("fleet announcements unavailable, retrying: {e}");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            continue;
+        };
+        match connected.wait(Duration::from_secs(1)) {
+            Ok(tenants) if tenants.is_empty() => {}
+            Ok(tenants) => {
+                tracing::debug!(?tenants, "builds published");
+                let _ = wake.send(());
+            }
+            Err(e) => {
+                tracing::warn!("fleet announcements lost, reconnecting: {e}");
+                listener = None;
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@
 mod conformance;
 mod location;
 mod postgres;
+mod published;
 mod rows;
 mod sqlite;
 #[cfg(any(test, feature = "testing"))]
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub use location::{SharedStore, StoreLocation, Writer};
 pub use postgres::PgStore;
+pub use published::{Activation, ActiveBuild, BuildListener, CHANNEL, Publication};
 pub use sqlite::SqliteStore;
 
 /// Why the store failed.

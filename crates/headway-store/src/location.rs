@@ -170,6 +170,15 @@ impl SharedStore {
         }
     }
 
+    /// The builds published to the fleet, on a pooled connection: `None` for a
+    /// SQLite store (one machine reads plugins from its tenants directory).
+    pub fn catalog(&self) -> Result<Option<PgStore>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite { .. } => Ok(None),
+            Backend::Postgres { .. } => self.pooled().map(Some),
+        }
+    }
+
     fn pooled(&self) -> Result<PgStore, StoreError> {
         let Backend::Postgres { pool, label } = &self.backend else {
             unreachable!("only a PostgreSQL store has a pool")

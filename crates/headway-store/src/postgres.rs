@@ -25,7 +25,7 @@ use crate::{Recorded, RunLog, RunRecorder, SnapshotStore, StoreError, StoredBuil
 
 /// Each migration, in order; the schema version is how many have run. A
 /// migration never changes once released: a change is a new one.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 CREATE TABLE builds (
@@ -97,6 +97,43 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO headway_tenant', current_schema());
     FOREACH t IN ARRAY ARRAY['builds', 'snapshots', 'runs', 'ledger', 'surveys'] LOOP
         EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %I TO headway_tenant', t);
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format(
+            'CREATE POLICY one_tenant ON %I
+                USING (tenant = current_setting(''headway.tenant'', true))
+                WITH CHECK (tenant = current_setting(''headway.tenant'', true))', t);
+    END LOOP;
+END
+$$;
+"#;
+
+/// Builds published to the fleet (see `published.rs`).
+const V2: &str = r#"
+CREATE TABLE plugins (
+    tenant       text COLLATE "C" NOT NULL,
+    digest       text COLLATE "C" NOT NULL,
+    name         text NOT NULL,
+    version      text NOT NULL,
+    component    bytea NOT NULL,
+    published_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, digest)
+);
+CREATE TABLE activations (
+    id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant text COLLATE "C" NOT NULL,
+    digest text COLLATE "C" NOT NULL,
+    action text NOT NULL CHECK (action IN ('publish', 'rollback')),
+    by     text NOT NULL,
+    at     timestamptz NOT NULL DEFAULT now(),
+    FOREIGN KEY (tenant, digest) REFERENCES plugins
+);
+CREATE INDEX activations_by_tenant ON activations (tenant, id);
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['plugins', 'activations'] LOOP
+        EXECUTE format('GRANT SELECT, INSERT ON %I TO headway_tenant', t);
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format(
@@ -271,7 +308,7 @@ impl PgStore {
     }
 
     /// Runs `work` in a transaction scoped to `tenant` (row-level security on).
-    fn scoped<T>(
+    pub(crate) fn scoped<T>(
         &self,
         tenant: &str,
         work: impl FnOnce(&mut Transaction<'_>) -> Result<T, ::postgres::Error>,

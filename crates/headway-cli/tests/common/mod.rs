@@ -2,7 +2,9 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+
+use serde_json::Value;
 
 use headway_tests::repo_root;
 
@@ -27,4 +29,76 @@ pub fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     let path = dir.path().join(name);
     std::fs::write(&path, text).unwrap();
     (dir, path)
+}
+
+/// `headway serve` of the repository's tenants on any free port, with `args`
+/// added; the child and its address. `saas-acme`'s token is `t0ken`.
+pub fn serve(args: &[&str]) -> (Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_headway"))
+        .args(["serve", "--tenants", "tenants", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("HEADWAY_TOKEN_SAAS_ACME", "t0ken")
+        .current_dir(repo_root())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("headway serve starts");
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve says where it listens").unwrap();
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            break rest.split(':').take(2).collect::<Vec<_>>().join(":");
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+/// One HTTP/1.1 request as `saas-acme` over a fresh connection: status and
+/// JSON body. The body's type follows the path (CSV for a ledger, a component
+/// for a plugin, JSON for scoring, JSON Lines otherwise).
+pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    try_http(addr, method, path, body).expect("the request is answered")
+}
+
+/// [`http`], with a refused or broken connection as an error.
+pub fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, Value)> {
+    let kind = if path.ends_with("/ledger") {
+        "text/csv"
+    } else if path.ends_with("/plugin") {
+        "application/wasm"
+    } else if path.ends_with("/score") {
+        "application/json"
+    } else {
+        "application/x-ndjson"
+    };
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr)?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer t0ken\r\n\
+         content-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body)?;
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer)?;
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP answer: {text}")))?;
+    let status = head
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status: {head}")))?;
+    Ok((
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
+    ))
 }
