@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use headway_store::StoreLocation;
+use sha2::{Digest, Sha256};
 
 /// Serve every tenant of a directory over HTTP, reloading a tenant's rules when
 /// its files change (see docs/openapi.json).
@@ -29,6 +30,10 @@ pub struct ServeArgs {
     /// Most connections kept open to a PostgreSQL store.
     #[arg(long, default_value_t = 16)]
     store_connections: u32,
+    /// The variable holding the operator's token, which opens every tenant's
+    /// routes (publish, roll back, read) as a tenant's own token opens its own.
+    #[arg(long)]
+    operator_token_env: Option<String>,
     /// Largest streamed body of a recorded run (JSON Lines or CSV), in MiB.
     #[arg(long, default_value_t = 1024)]
     max_run_mib: u64,
@@ -53,6 +58,13 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         store => Some(StoreLocation::parse(store).map_err(anyhow::Error::msg)?),
     };
     options.store_connections = args.store_connections;
+    if let Some(name) = &args.operator_token_env {
+        let token = std::env::var(name)
+            .ok()
+            .filter(|t| !t.is_empty())
+            .with_context(|| format!("--operator-token-env {name}: the variable is not set"))?;
+        options.operator_token_sha256 = Some(Sha256::digest(token.as_bytes()).into());
+    }
     options.max_run_bytes = args.max_run_mib << 20;
     options.max_body_bytes = args.max_body_mib << 20;
     options.max_plugin_bytes = args.max_plugin_mib << 20;

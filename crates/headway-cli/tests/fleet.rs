@@ -8,12 +8,11 @@
 
 mod common;
 
-use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{headway, http, serve, stderr, try_http};
+use common::{Served, headway, http, serve, stderr, try_http, try_http_as};
 use headway_samples::Book;
 use headway_store::testing::TestDatabase;
 
@@ -135,10 +134,16 @@ fn a_build_published_once_serves_on_every_replica() {
     let url = db.url();
     let cache = tempfile::tempdir().unwrap();
     let cache_dir = cache.path().to_str().unwrap();
-    let mut replicas: Vec<(Child, String)> = (0..REPLICAS)
-        .map(|_| serve(&["--store", &url, "--cache-dir", cache_dir]))
-        .collect();
-    let addrs: Vec<String> = replicas.iter().map(|(_, a)| a.clone()).collect();
+    let replica_args = [
+        "--store",
+        &url,
+        "--cache-dir",
+        cache_dir,
+        "--operator-token-env",
+        "HEADWAY_OPERATOR_TOKEN",
+    ];
+    let mut replicas: Vec<Served> = (0..REPLICAS).map(|_| serve(&replica_args)).collect();
+    let addrs: Vec<String> = replicas.iter().map(|r| r.addr.clone()).collect();
     let file_digest = headway_host::digest(&std::fs::read(headway_tests::SAAS_HEALTH).unwrap());
     for addr in &addrs {
         assert_eq!(serving(addr).as_deref(), Some(file_digest.as_str()));
@@ -151,14 +156,17 @@ fn a_build_published_once_serves_on_every_replica() {
         let component = build(n);
         let digest = headway_host::digest(&component);
         let published = if n % 2 == 0 {
-            // Through the API of one replica, in turn.
-            let (code, body) = http(
-                &addrs[n % REPLICAS],
-                "PUT",
-                &format!("{TENANT}/plugin"),
-                &component,
-            );
+            // Through the API of one replica, in turn, with the tenant's token
+            // or the operator's.
+            let (token, by) = match n % 4 {
+                0 => ("t0ken", "api: tenant token"),
+                _ => ("operator", "api: operator token"),
+            };
+            let path = format!("{TENANT}/plugin");
+            let replica = &addrs[n % REPLICAS];
+            let (code, body) = try_http_as(token, replica, "PUT", &path, &component).unwrap();
             assert_eq!(code, 201, "{body}");
+            assert_eq!(body["activated"]["by"], by);
             assert_eq!(body["activated"]["digest"], digest.as_str());
             Instant::now()
         } else {
@@ -219,25 +227,21 @@ fn a_build_published_once_serves_on_every_replica() {
     );
 
     // A replica that starts late serves the active build, from the database.
-    let late = serve(&["--store", &url, "--cache-dir", cache_dir]);
+    let late = serve(&replica_args);
     assert_eq!(
-        serving(&late.1).as_deref(),
+        serving(&late.addr).as_deref(),
         Some(digests[BUILDS - 2].as_str())
     );
     replicas.push(late);
 
     killed_mid_run(&mut replicas);
-    for (child, _) in &mut replicas {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
 }
 
 /// Records a run, kills a replica with SIGKILL while it records another, and
 /// checks that nothing committed is lost, nothing half-recorded shows, the
 /// others keep serving, and the run can be repeated.
-fn killed_mid_run(replicas: &mut [(Child, String)]) {
-    let addr = |i: usize| replicas[i].1.clone();
+fn killed_mid_run(replicas: &mut [Served]) {
+    let addr = |i: usize| replicas[i].addr.clone();
     let (survivors, victim) = ([addr(0), addr(1)], addr(2));
     let accounts = headway_samples::generate(Book::Saas, 3_000, 8);
     let first = headway_samples::to_jsonl(&accounts[..1_000]);
@@ -267,8 +271,8 @@ fn killed_mid_run(replicas: &mut [(Child, String)]) {
     .unwrap();
     conn.write_all(&rest[..rest.len() / 2]).unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    replicas[2].0.kill().unwrap();
-    replicas[2].0.wait().unwrap();
+    replicas[2].child.kill().unwrap();
+    replicas[2].child.wait().unwrap();
 
     let (code, runs) = http(&survivors[1], "GET", &format!("{TENANT}/runs"), b"");
     assert_eq!(code, 200);

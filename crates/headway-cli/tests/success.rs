@@ -266,7 +266,8 @@ fn the_server_shows_what_the_cli_shows() {
     let year = Year::new();
     year.score(&[]);
     let served = year.path("served.db");
-    let (mut child, addr) = serve(&["--store", &served]);
+    let server = serve(&["--store", &served]);
+    let addr = server.addr.clone();
     let book = std::fs::read(year.path("year.jsonl")).unwrap();
     let (code, run) = http(&addr, "POST", "/v1/tenants/saas-acme/runs", &book);
     assert_eq!(code, 201, "{run}");
@@ -296,6 +297,5 @@ fn the_server_shows_what_the_cli_shows() {
         page["matching"], forecast["accounts"],
         "the same current book"
     );
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(server);
 }

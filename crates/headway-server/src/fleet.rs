@@ -42,7 +42,7 @@ fn catalog(store: &SharedStore) -> Result<PgStore, ApiError> {
 /// makes it the tenant's build on every server of the fleet.
 pub(crate) async fn put_plugin(
     State(app): State<Arc<App>>,
-    Authorized { tenant, .. }: Authorized,
+    Authorized { tenant, caller, .. }: Authorized,
     body: Body,
 ) -> Result<Response, ApiError> {
     let store = fleet(&app)?;
@@ -72,7 +72,7 @@ pub(crate) async fn put_plugin(
                     digest: &built.digest,
                     name: &built.name,
                     version: &built.version,
-                    by: "api",
+                    by: caller.as_str(),
                 },
             )
             .map_err(store_error)?;

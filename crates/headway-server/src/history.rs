@@ -36,7 +36,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// history store, off the async threads: every read route is one of these.
 pub(crate) async fn read_store<T: Send + 'static>(
     app: &App,
-    Authorized { tenant, loaded }: Authorized,
+    Authorized { tenant, loaded, .. }: Authorized,
     read: impl FnOnce(&dyn SnapshotStore, &Tenant, &Loaded) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let history = history(app)?;
@@ -83,7 +83,7 @@ pub(crate) async fn record_run(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let Authorized { tenant, loaded } = authorized;
+    let Authorized { tenant, loaded, .. } = authorized;
     let history = history(&app)?;
     let format = body_format(&headers)?;
     let limits = app.limits;

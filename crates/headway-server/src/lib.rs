@@ -41,6 +41,9 @@ pub struct ServeOptions {
     /// The history store recorded runs go to and reads come from; none: the
     /// server only scores.
     pub store: Option<StoreLocation>,
+    /// SHA-256 of the operator's token: it opens every tenant's routes (to
+    /// publish, roll back, read), as each tenant's own token opens its own.
+    pub operator_token_sha256: Option<[u8; 32]>,
     /// Most connections a PostgreSQL store keeps open (SQLite: one writer, a
     /// reader per read).
     pub store_connections: u32,
@@ -76,6 +79,7 @@ impl ServeOptions {
             max_plugin_bytes: headway_host::MAX_PLUGIN_BYTES,
             store: None,
             store_connections: 16,
+            operator_token_sha256: None,
             max_body_bytes: 8 << 20,
             max_run_bytes: 1 << 30,
             body_timeout: Duration::from_secs(30),
@@ -209,6 +213,7 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
         http,
         history: history.clone(),
         max_run_bytes: options.max_run_bytes,
+        operator_token_sha256: options.operator_token_sha256,
     });
     let router = api::router(Arc::clone(&app), metrics_listener.is_some());
     let mut servers = vec![tokio::spawn(connections.clone().serve(listener, router))];

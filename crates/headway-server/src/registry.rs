@@ -779,8 +779,9 @@ impl Registry {
     /// Puts the previous version back (one swap); the current becomes previous.
     /// A tenant serving a published build rolls back fleet-wide: the database
     /// activates the build before, and every server loads it.
-    pub fn rollback(&self, id: &str) -> Result<BuildStatus, RollbackError> {
-        if let Some(status) = self.rollback_published(id)? {
+    /// `by` names who asked, for the fleet's activation log.
+    pub fn rollback(&self, id: &str, by: &str) -> Result<BuildStatus, RollbackError> {
+        if let Some(status) = self.rollback_published(id, by)? {
             return Ok(status);
         }
         let _one_loader = self.loading.lock().expect("loader lock");
@@ -808,7 +809,7 @@ impl Registry {
 
 impl Registry {
     /// The fleet-wide rollback, for a tenant serving a published build.
-    fn rollback_published(&self, id: &str) -> Result<Option<BuildStatus>, RollbackError> {
+    fn rollback_published(&self, id: &str, by: &str) -> Result<Option<BuildStatus>, RollbackError> {
         let Some(catalog) = self.fleet() else {
             return Ok(None);
         };
@@ -818,7 +819,7 @@ impl Registry {
             return Ok(None);
         }
         catalog
-            .rollback_published(id, "api")
+            .rollback_published(id, by)
             .map_err(fleet)?
             .ok_or(RollbackError::NoPrevious)?;
         // Here at once; the other servers when they hear of it.

@@ -257,6 +257,42 @@ async fn rewriting_a_plugin_50_times_under_load_fails_no_request() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_token_opens_every_tenant_and_only_it_does() {
+    let dir = tenants();
+    let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+    options.operator_token_sha256 = Some(token_bytes("operator-token"));
+    let server = start(options).await.expect("server starts");
+    let c = Client::new(server.addr);
+    for tenant in ["alpha", "beta"] {
+        let path = format!("/v1/tenants/{tenant}/status");
+        let (code, body) = c.get(&path, Some("operator-token")).await;
+        assert_eq!((code, body["id"].as_str()), (200, Some(tenant)), "{body}");
+    }
+    // A tenant's own token still opens only its own; a near miss opens nothing.
+    assert_eq!(c.get("/v1/tenants/alpha/status", Some(ALPHA)).await.0, 200);
+    assert_eq!(c.get("/v1/tenants/beta/status", Some(ALPHA)).await.0, 403);
+    assert_eq!(
+        c.get("/v1/tenants/beta/status", Some("operator-tokeN"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        c.get("/v1/tenants/nobody/status", Some("operator-token"))
+            .await
+            .0,
+        403
+    );
+    server.shutdown().await.unwrap();
+}
+
+fn token_bytes(token: &str) -> [u8; 32] {
+    let mut hash = [0; 32];
+    hex::decode_to_slice(token_sha256(token), &mut hash).unwrap();
+    hash
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_errors_reveal_nothing_and_name_the_problem() {
     let dir = tenants();
     let server = serve(dir.path(), 64 << 10).await;

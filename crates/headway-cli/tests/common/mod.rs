@@ -31,14 +31,31 @@ pub fn write_temp(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A `headway serve` child, killed when dropped (a failing test leaves no
+/// server behind).
+pub struct Served {
+    pub child: Child,
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `headway serve` of the repository's tenants on any free port, with `args`
-/// added; the child and its address. `saas-acme`'s token is `t0ken`.
-pub fn serve(args: &[&str]) -> (Child, String) {
+/// added. `saas-acme`'s token is `t0ken`; the
+/// variable `HEADWAY_OPERATOR_TOKEN` holds `operator`.
+pub fn serve(args: &[&str]) -> Served {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_headway"))
         .args(["serve", "--tenants", "tenants", "--listen", "127.0.0.1:0"])
         .args(args)
         .env("HEADWAY_TOKEN_SAAS_ACME", "t0ken")
+        .env("HEADWAY_OPERATOR_TOKEN", "operator")
         .current_dir(repo_root())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -52,7 +69,7 @@ pub fn serve(args: &[&str]) -> (Child, String) {
     };
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    Served { child, addr }
 }
 
 /// One HTTP/1.1 request as `saas-acme` over a fresh connection: status and
@@ -64,6 +81,17 @@ pub fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
 
 /// [`http`], with a refused or broken connection as an error.
 pub fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, Value)> {
+    try_http_as("t0ken", addr, method, path, body)
+}
+
+/// [`try_http`] with another bearer token.
+pub fn try_http_as(
+    token: &str,
     addr: &str,
     method: &str,
     path: &str,
@@ -81,7 +109,7 @@ pub fn try_http(
     use std::io::{Read, Write};
     let mut conn = std::net::TcpStream::connect(addr)?;
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer t0ken\r\n\
+        "{method} {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\
          content-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
