@@ -14,6 +14,14 @@ use tokio::sync::mpsc;
 
 use crate::registry::Registry;
 
+/// What woke the reload loop.
+enum Wake {
+    /// A file changed under a watched folder.
+    Files,
+    /// The fleet database announced a build (or the connection to it came back).
+    Fleet,
+}
+
 /// Starts watching now (so no change after this returns is missed), then reloads
 /// on a task until `stop` fires.
 pub fn spawn(
@@ -36,7 +44,7 @@ pub fn spawn(
             // Reading a file is an event too (the loader's own reads among them);
             // only changes matter.
             if event.is_ok_and(|e| !e.kind.is_access()) {
-                let _ = tx.send(());
+                let _ = tx.send(Wake::Files);
             }
         }) {
             Ok(w) => Some(w),
@@ -51,13 +59,15 @@ pub fn spawn(
         loop {
             tokio::select! {
                 _ = stop.changed() => return,
-                got = rx.recv() => {
-                    if got.is_none() {
-                        return;
+                got = rx.recv() => match got {
+                    None => return,
+                    // A publication is one event: no burst to wait out.
+                    Some(Wake::Fleet) => {}
+                    // Debounce: wait until the burst of file events is over.
+                    Some(Wake::Files) => {
+                        while let Ok(Some(_)) = tokio::time::timeout(debounce, rx.recv()).await {}
                     }
-                    // Debounce: wait until the burst of events is over.
-                    while let Ok(Some(())) = tokio::time::timeout(debounce, rx.recv()).await {}
-                }
+                },
                 _ = tokio::time::sleep(poll) => {}
             }
             let reconciling = Arc::clone(&registry);
@@ -105,14 +115,14 @@ fn update_watches(
 /// Wakes the reload loop whenever the fleet database announces an activation,
 /// until the loop is gone. A lost connection is retried every second, and each
 /// reconnection wakes the loop too (an announcement may have been missed).
-fn listen(url: &str, wake: &mpsc::UnboundedSender<()>) {
+fn listen(url: &str, wake: &mpsc::UnboundedSender<Wake>) {
     let mut listener: Option<headway_store::BuildListener> = None;
     while !wake.is_closed() {
         let Some(connected) = listener.as_mut() else {
             match headway_store::BuildListener::connect(url) {
                 Ok(l) => {
                     listener = Some(l);
-                    let _ = wake.send(());
+                    let _ = wake.send(Wake::Fleet);
                 }
                 Err(e) => {
                     tracing::warn!("fleet announcements unavailable, retrying: {e}");
@@ -125,7 +135,7 @@ fn listen(url: &str, wake: &mpsc::UnboundedSender<()>) {
             Ok(tenants) if tenants.is_empty() => {}
             Ok(tenants) => {
                 tracing::debug!(?tenants, "builds published");
-                let _ = wake.send(());
+                let _ = wake.send(Wake::Fleet);
             }
             Err(e) => {
                 tracing::warn!("fleet announcements lost, reconnecting: {e}");

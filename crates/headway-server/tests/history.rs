@@ -595,3 +595,21 @@ async fn a_schedule_records_the_nightly_export_once_a_day() {
         .to_string();
     assert!(err.contains("schedule.at is `25:00`"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_store_closes_on_an_async_thread() {
+    let Some(db) = TestDatabase::create() else {
+        return;
+    };
+    let location = db.location();
+    let store = tokio::task::spawn_blocking(move || {
+        let store = headway_store::SharedStore::open(&location, 2).unwrap();
+        // A pooled connection left idle: what a server holds at shutdown.
+        store.reader().unwrap().runs("alpha", None, 1).unwrap();
+        store
+    })
+    .await
+    .unwrap();
+    // Where a server drops its store at shutdown: must not panic.
+    drop(store);
+}

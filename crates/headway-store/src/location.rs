@@ -106,9 +106,25 @@ enum Backend {
         writer: Mutex<SqliteStore>,
     },
     Postgres {
-        pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+        /// Always `Some` but while dropped (see `Drop`).
+        pool: Option<r2d2::Pool<PostgresConnectionManager<NoTls>>>,
         label: String,
     },
+}
+
+/// Closing a blocking driver's connection runs a runtime of its own, which
+/// panics on an async runtime's thread, where a server drops its store at
+/// shutdown: the pool is closed on a thread of its own.
+impl Drop for SharedStore {
+    fn drop(&mut self) {
+        if let Backend::Postgres { pool, .. } = &mut self.backend
+            && let Some(pool) = pool.take()
+        {
+            std::thread::scope(|s| {
+                s.spawn(move || drop(pool));
+            });
+        }
+    }
 }
 
 /// How long a request waits for a pooled connection before it fails.
@@ -134,7 +150,7 @@ impl SharedStore {
                     .connection_timeout(POOL_WAIT)
                     .build_unchecked(manager);
                 Backend::Postgres {
-                    pool,
+                    pool: Some(pool),
                     label: redact(url),
                 }
             }
@@ -183,6 +199,9 @@ impl SharedStore {
         let Backend::Postgres { pool, label } = &self.backend else {
             unreachable!("only a PostgreSQL store has a pool")
         };
+        let pool = pool
+            .as_ref()
+            .expect("the pool lives until the store is dropped");
         let conn = pool.get().map_err(|e| StoreError::Pool {
             url: label.clone(),
             reason: e.to_string(),
