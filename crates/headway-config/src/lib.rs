@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use headway_core::alerts::AlertRule;
 use serde::Deserialize;
+
+mod alerts;
 
 /// The most linear memory a plugin may be given, in MiB.
 pub const MAX_MEMORY_MIB: u64 = 1024;
@@ -93,6 +96,9 @@ pub struct TenantConfig {
     /// A daily scoring run `headway serve` records by itself.
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// `[[alerts]]`: the score changes the tenant wants to hear about.
+    #[serde(default, deserialize_with = "alerts::rules")]
+    pub alerts: Vec<AlertRule>,
 }
 
 /// `[schedule]` in tenant.toml: every day at `at` (UTC), `headway serve` scores

@@ -6,6 +6,7 @@
 //! types and the WIT contract.
 
 pub mod account;
+pub mod alerts;
 pub mod assessed;
 pub mod assessment;
 pub mod backtest;
