@@ -107,6 +107,18 @@ enum Command {
         #[arg(long)]
         account: String,
     },
+    /// What the tenant's `[[alerts]]` rules fired when runs were recorded,
+    /// newest first.
+    Alerts {
+        #[command(flatten)]
+        store: stored::StoreArgs,
+        /// Only alerts of this day or later.
+        #[arg(long)]
+        since: Option<headway_core::Date>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
     /// Milestone arrivals expected within a horizon and the expansion ARR they
     /// predict (arrivals x upsell ARR x take rate).
     Forecast {
@@ -201,6 +213,11 @@ fn main() -> ExitCode {
         Command::History { store, account } => {
             stored::history(&store, &account).map(|()| Exit::Success)
         }
+        Command::Alerts {
+            store,
+            since,
+            limit,
+        } => stored::alerts(&store, since, limit).map(|()| Exit::Success),
         Command::Forecast {
             store,
             horizon,

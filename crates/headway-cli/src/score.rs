@@ -41,12 +41,19 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut problems = Problems::new(&tenant.id, &plugin);
     let mut store_sink = match &mut store {
-        Some(s) => Some(StoreSink::begin(
-            &mut **s,
-            &tenant.id,
-            &plugin,
-            &args.accounts.display().to_string(),
-        )?),
+        Some(s) => {
+            let sink = StoreSink::begin(
+                &mut **s,
+                &tenant.id,
+                &plugin,
+                &args.accounts.display().to_string(),
+            )?;
+            // A shadow build (`--plugin`) is compared, never alerted on.
+            Some(match args.plugin {
+                None => sink.with_alerts(&tenant.alerts),
+                Some(_) => sink,
+            })
+        }
         None => None,
     };
     let summary = match options.format {
@@ -87,7 +94,7 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
         let log = sink.commit(&summary)?;
         let done = log.recorded;
         eprintln!(
-            "recorded run {} in `{}`: {} snapshots, {} new, {} changed, {} unchanged",
+            "recorded run {} in `{}`: {} snapshots, {} new, {} changed, {} unchanged{}",
             log.id,
             args.store
                 .as_ref()
@@ -96,7 +103,11 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
             log.scored,
             done.new,
             done.changed,
-            done.unchanged
+            done.unchanged,
+            match log.alerts {
+                0 => String::new(),
+                n => format!("; {n} alerts fired"),
+            }
         );
     }
     let plugin_ref = plugin.plugin_ref();

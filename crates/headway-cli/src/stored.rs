@@ -451,3 +451,35 @@ fn write_backtests(
     }
     Ok(())
 }
+
+/// `headway alerts`: what the tenant's `[[alerts]]` rules fired, newest first.
+pub fn alerts(args: &StoreArgs, since: Option<headway_core::Date>, limit: usize) -> Result<()> {
+    let opened = args.open()?;
+    let alerts = opened
+        .store
+        .alerts(&opened.tenant, since, limit)
+        .with_context(|| format!("in `{}`", args.store))?;
+    if args.format == Format::Json {
+        return print_json(&alerts);
+    }
+    let mut out = crate::output::human_stdout();
+    let mut table = Table::new([
+        ("AS OF", Left),
+        ("ACCOUNT", Left),
+        ("RULE", Left),
+        ("WHAT", Left),
+        ("STATUS", Left),
+    ]);
+    for a in &alerts {
+        table.row([
+            a.as_of.to_string(),
+            a.account_id.clone(),
+            a.rule.clone(),
+            a.summary.clone(),
+            a.status.clone(),
+        ]);
+    }
+    table.write(&mut out)?;
+    writeln!(out, "{} alerts for {}", alerts.len(), opened.tenant)?;
+    Ok(())
+}

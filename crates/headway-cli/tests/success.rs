@@ -299,3 +299,110 @@ fn the_server_shows_what_the_cli_shows() {
     );
     drop(server);
 }
+
+#[test]
+fn recorded_runs_file_each_alert_once() {
+    let year = Year::new();
+    // saas-acme with one rule, in a folder of its own.
+    let tenant = year.dir.path().join("alerting");
+    std::fs::create_dir(&tenant).unwrap();
+    std::fs::write(
+        tenant.join("tenant.toml"),
+        format!(
+            "id = \"saas-acme\"\nname = \"Acme\"\nplugin = \"{}\"\n\
+             [[alerts]]\nname = \"turned-red\"\nwhen = \"band-entered\"\nbands = [\"red\"]\n",
+            headway_tests::SAAS_HEALTH
+        ),
+    )
+    .unwrap();
+    let tenant = tenant.to_str().unwrap();
+    let (store, file) = (year.store.clone(), year.path("year.jsonl"));
+    let score = |extra: &[&str]| {
+        let mut args = vec![
+            "score", "--tenant", tenant, "--store", &store, "--format", "json",
+        ];
+        args.extend_from_slice(extra);
+        args.push(&file);
+        let out = headway(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let first = score(&[]);
+
+    // The rule by hand: a month in red whose previous month (within 45 days)
+    // was not red, or that is the account's first.
+    let json: Value = serde_json::from_str(&{
+        let out = headway(&[
+            "alerts", "--store", &store, "--tenant", tenant, "--format", "json", "--limit",
+            "100000",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    })
+    .unwrap();
+    let filed = json.as_array().unwrap();
+    let mut expected = 0;
+    let mut last: std::collections::HashMap<String, (headway_core::Date, String)> =
+        std::collections::HashMap::new();
+    let mut days: Vec<(headway_core::Date, String, String)> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["as_of"].as_str().unwrap().parse().unwrap(),
+                v["id"].as_str().unwrap().to_owned(),
+                String::new(),
+            )
+        })
+        .collect();
+    // Bands from the scored output, joined by (id, day).
+    let scored = headway(&["score", "--tenant", tenant, "--format", "json", &file]);
+    let bands: std::collections::HashMap<(String, String), String> = stdout(&scored)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                (
+                    v["account_id"].as_str().unwrap().to_owned(),
+                    v["as_of"].as_str().unwrap().to_owned(),
+                ),
+                v["band"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for d in &mut days {
+        d.2 = bands[&(d.1.clone(), d.0.to_string())].clone();
+    }
+    days.sort();
+    for (day, id, band) in &days {
+        let before = last.get(id).filter(|(d, _)| d.days() >= day.days() - 45);
+        if band == "red" && before.is_none_or(|(_, b)| b != "red") {
+            expected += 1;
+        }
+        last.insert(id.clone(), (*day, band.clone()));
+    }
+    assert!(expected > 0, "the sample year has accounts turning red");
+    assert_eq!(filed.len(), expected);
+    assert!(
+        first.contains(&format!("; {expected} alerts fired")),
+        "{first}"
+    );
+    assert!(
+        filed
+            .iter()
+            .all(|a| a["rule"] == "turned-red" && a["status"] == "pending")
+    );
+
+    // The same run again, and a shadow build: nothing new.
+    let again = score(&[]);
+    assert!(!again.contains("alerts fired"), "{again}");
+    let shadow = score(&["--plugin", headway_tests::SAAS_SEATS]);
+    assert!(!shadow.contains("alerts fired"), "{shadow}");
+    let out = headway(&["alerts", "--store", &store, "--tenant", tenant]);
+    assert!(
+        stdout(&out).contains(&format!("{expected} alerts for saas-acme")),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -19,6 +19,8 @@ mod source;
 
 use std::io::Write;
 
+use headway_core::alerts::{self, AlertRule, Condition, Fired};
+use headway_core::success::Snapshot;
 use headway_host::Plugin;
 use headway_store::{
     BandCount, MAX_LOGGED_FAILURES, RunLog, RunRecorder, SnapshotStore, StoreError,
@@ -64,7 +66,14 @@ pub struct StoreSink<'s, 'p> {
     plugin: &'p Plugin,
     log: RunLog,
     started: std::time::Instant,
+    /// The tenant's alert rules, evaluated on every snapshot recorded.
+    alerts: Vec<AlertRule>,
 }
+
+/// How far back alert rules read an account's history: the longest window a
+/// rule names, and at least this (so the previous snapshot of a monthly run is
+/// seen; one older counts as none).
+const ALERT_LOOKBACK_DAYS: u32 = 45;
 
 impl<'s, 'p> StoreSink<'s, 'p> {
     /// Starts recording `plugin`'s run of `source` for `tenant` in `store`.
@@ -85,7 +94,54 @@ impl<'s, 'p> StoreSink<'s, 'p> {
             ),
             plugin,
             started: std::time::Instant::now(),
+            alerts: Vec::new(),
         })
+    }
+
+    /// Files what `rules` fire on each recorded snapshot in the run's outbox, in
+    /// its transaction. Only for the tenant's active build: a shadow run never
+    /// alerts.
+    pub fn with_alerts(mut self, rules: &[AlertRule]) -> Self {
+        self.alerts = rules.to_vec();
+        self
+    }
+
+    /// The rules that fire on `snapshots`, each read with the account's
+    /// earlier snapshots of this build.
+    fn fired(&mut self, snapshots: &[Snapshot]) -> Result<Vec<Fired>, StoreError> {
+        let (Some(first), Some(last)) = (
+            snapshots.iter().map(|s| s.as_of).min(),
+            snapshots.iter().map(|s| s.as_of).max(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let lookback = self
+            .alerts
+            .iter()
+            .map(|r| match r.when {
+                Condition::ScoreDropped { within_days, .. } => within_days,
+                Condition::VelocityBelow { window_days, .. } => window_days,
+                _ => 0,
+            })
+            .fold(ALERT_LOOKBACK_DAYS, u32::max);
+        let mut accounts: Vec<&str> = snapshots.iter().map(|s| s.account_id.as_str()).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let since = first.add_days(-(lookback as i32));
+        let prior = self.run.prior(&accounts, since, last)?;
+        let mut fired = Vec::new();
+        for s in snapshots {
+            let start = prior.partition_point(|p| p.account_id.as_str() < s.account_id.as_str());
+            let mut history: Vec<Snapshot> = prior[start..]
+                .iter()
+                .take_while(|p| p.account_id == s.account_id && p.as_of < s.as_of)
+                .filter(|p| p.as_of >= s.as_of.add_days(-(lookback as i32)))
+                .cloned()
+                .collect();
+            history.push(s.clone());
+            fired.extend(alerts::fired(&self.alerts, &history, self.plugin.info()));
+        }
+        Ok(fired)
     }
 
     /// Commits the run with the counts of `summary`: the log as stored.
@@ -110,6 +166,12 @@ impl Sink for StoreSink<'_, '_> {
     fn chunk(&mut self, chunk: &ScoredChunk) -> Result<(), SinkError> {
         let snapshots = chunk.snapshots(&self.log.tenant, self.plugin);
         self.run.add(&snapshots)?;
+        if !self.alerts.is_empty() {
+            // After adding: an account's earlier days in this same chunk are
+            // its history too.
+            let fired = self.fired(&snapshots)?;
+            self.log.alerts += self.run.add_alerts(&fired)?;
+        }
         let room = MAX_LOGGED_FAILURES.saturating_sub(self.log.failures.len());
         if room > 0 {
             let mut failures = chunk.failures();

@@ -134,8 +134,9 @@ pub(crate) fn record<R: std::io::BufRead + Send>(
 ) -> Result<(RunLog, u64), ApiError> {
     let name = source.name().to_owned();
     let mut store = history.writer().map_err(store_error)?;
-    let mut sink =
-        StoreSink::begin(&mut *store, tenant_id, &loaded.plugin, &name).map_err(store_error)?;
+    let mut sink = StoreSink::begin(&mut *store, tenant_id, &loaded.plugin, &name)
+        .map_err(store_error)?
+        .with_alerts(&loaded.config.alerts);
     let mut options = RunOptions::new(1);
     options.defaults = defaults;
     let summary = headway_pipeline::run(source, &loaded.plugin, &options, &mut [&mut sink])
@@ -286,6 +287,30 @@ pub(crate) async fn list_runs(
     let next = (runs.len() > limit).then(|| runs[limit - 1].id);
     let runs = &runs[..runs.len().min(limit)];
     Ok(Json(json!({"runs": runs, "next": next})).into_response())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AlertsQuery {
+    /// Alerts of this day or later.
+    since: Option<Date>,
+    /// At most this many (default 100, at most 1,000).
+    limit: Option<usize>,
+}
+
+/// `GET /v1/tenants/{tenant}/alerts`: what the tenant's rules fired, newest first.
+pub(crate) async fn list_alerts(
+    State(app): State<Arc<App>>,
+    authorized: Authorized,
+    ApiQuery(query): ApiQuery<AlertsQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1_000);
+    let alerts = read_store(&app, authorized, move |store, tenant, _| {
+        store
+            .alerts(&tenant.id, query.since, limit)
+            .map_err(store_error)
+    })
+    .await?;
+    Ok(Json(json!({ "alerts": alerts })).into_response())
 }
 
 /// `GET /v1/tenants/{tenant}/runs/{run}`.

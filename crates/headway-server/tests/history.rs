@@ -42,6 +42,16 @@ async fn serve(dir: &Path, store: Option<&StoreLocation>) -> Running {
     start(options).await.expect("server starts")
 }
 
+/// A client that opens a connection per request: a refused upload may close
+/// its connection before the body is read, and a pooled connection would carry
+/// the next request into that close.
+fn fresh_connections() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
 struct Client {
     http: reqwest::Client,
     addr: SocketAddr,
@@ -122,7 +132,7 @@ async fn recorded_runs_feed_the_book_and_every_account(
 ) {
     let server = serve(dir.path(), Some(&store)).await;
     let c = Client {
-        http: reqwest::Client::new(),
+        http: fresh_connections(),
         addr: server.addr,
     };
     let year = year();
@@ -306,7 +316,7 @@ async fn runs_refuse_what_they_cannot_record() {
     let store = sqlite(&dir);
     let server = serve(dir.path(), Some(&store)).await;
     let c = Client {
-        http: reqwest::Client::new(),
+        http: fresh_connections(),
         addr: server.addr,
     };
     // A JSON array streams like lines; a broken one records nothing.
@@ -382,7 +392,7 @@ async fn runs_refuse_what_they_cannot_record() {
     // A server without a store says so on every history route.
     let server = serve(dir.path(), None).await;
     let c = Client {
-        http: reqwest::Client::new(),
+        http: fresh_connections(),
         addr: server.addr,
     };
     let (code, body) = c.get("/v1/tenants/alpha/runs", ALPHA).await;
@@ -411,7 +421,7 @@ async fn ledgers_and_surveys_are_validated_and_kept_per_tenant(
 ) {
     let server = serve(dir.path(), Some(&store)).await;
     let c = Client {
-        http: reqwest::Client::new(),
+        http: fresh_connections(),
         addr: server.addr,
     };
     let put = |path: &'static str, token: &'static str, kind: &'static str, body: &str| {
@@ -560,7 +570,7 @@ async fn a_schedule_records_the_nightly_export_once_a_day() {
     );
 
     let c = Client {
-        http: reqwest::Client::new(),
+        http: fresh_connections(),
         addr: server.addr,
     };
     let (_, log) = c
@@ -577,7 +587,7 @@ async fn a_schedule_records_the_nightly_export_once_a_day() {
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(scheduled(&server, "alpha"), None);
     let c = Client {
-        http: reqwest::Client::new(),
+        http: fresh_connections(),
         addr: server.addr,
     };
     let (_, runs) = c.get("/v1/tenants/alpha/runs", ALPHA).await;

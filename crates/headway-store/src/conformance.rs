@@ -4,7 +4,7 @@
 use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyResponse};
 
 use crate::testing::{TestDatabase, info, plugin, record, snap};
-use crate::{PgStore, Recorded, SnapshotStore, SqliteStore};
+use crate::{PgStore, Recorded, RunLog, SnapshotStore, SqliteStore};
 
 pub fn round_trip_and_idempotent_reruns(store: &mut dyn SnapshotStore) {
     let run = [
@@ -205,6 +205,88 @@ pub fn recent_reads_omit_factors_and_older_days(store: &mut dyn SnapshotStore) {
     assert_eq!(recent[0].milestones, renewing.milestones);
 }
 
+pub fn alerts_are_filed_once_and_runs_read_their_prior_days(store: &mut dyn SnapshotStore) {
+    use headway_core::alerts::Fired;
+    let day = |d: &str| d.parse::<headway_core::Date>().unwrap();
+    let fire = |account: &str, d: &str| Fired {
+        rule: "turned-red".into(),
+        kind: "band-entered",
+        account_id: account.into(),
+        as_of: day(d),
+        summary: "entered red".into(),
+    };
+    record(
+        store,
+        "sha256:1",
+        &[snap("a", "2026-09-01", 50.0, "sha256:1")],
+    );
+    for (attempt, expect_new) in [(1, 2), (2, 0)] {
+        let mut run = store
+            .begin_run("acme", &info(), &plugin("sha256:1"))
+            .unwrap();
+        run.add(&[
+            snap("a", "2026-10-01", 40.0, "sha256:1"),
+            snap("b", "2026-10-01", 30.0, "sha256:1"),
+        ])
+        .unwrap();
+        // Earlier days of the run's build, this run's own included.
+        let prior = run
+            .prior(&["a", "b", "c"], day("2026-01-01"), day("2026-10-02"))
+            .unwrap();
+        let seen: Vec<(&str, String)> = prior
+            .iter()
+            .map(|s| (s.account_id.as_str(), s.as_of.to_string()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("a", "2026-09-01".to_owned()),
+                ("a", "2026-10-01".to_owned()),
+                ("b", "2026-10-01".to_owned())
+            ],
+            "attempt {attempt}"
+        );
+        let before = run
+            .prior(&["a"], day("2026-01-01"), day("2026-10-01"))
+            .unwrap();
+        assert_eq!(before.len(), 1, "until is exclusive");
+        let new = run
+            .add_alerts(&[fire("a", "2026-10-01"), fire("b", "2026-10-01")])
+            .unwrap();
+        assert_eq!(
+            new, expect_new,
+            "attempt {attempt}: once per rule, account and day"
+        );
+        let log = RunLog::new("acme", &plugin("sha256:1"), "test", String::new());
+        run.commit(log).unwrap();
+    }
+    let alerts = store.alerts("acme", None, 10).unwrap();
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(
+        (
+            alerts[0].account_id.as_str(),
+            alerts[0].status.as_str(),
+            alerts[0].digest.as_str()
+        ),
+        ("a", "pending", "sha256:1")
+    );
+    assert!(
+        store
+            .alerts("acme", Some(day("2026-10-02")), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.alerts("other", None, 10).unwrap().is_empty());
+    // A run dropped before its commit files nothing.
+    {
+        let mut run = store
+            .begin_run("acme", &info(), &plugin("sha256:1"))
+            .unwrap();
+        run.add_alerts(&[fire("c", "2026-10-01")]).unwrap();
+    }
+    assert_eq!(store.alerts("acme", None, 10).unwrap().len(), 2);
+}
+
 /// Each function above as a test, once per backend.
 macro_rules! for_each_backend {
     ($($name:ident),* $(,)?) => {
@@ -239,4 +321,5 @@ for_each_backend!(
     a_key_twice_in_one_batch_counts_as_row_by_row,
     ids_sort_by_their_bytes,
     recent_reads_omit_factors_and_older_days,
+    alerts_are_filed_once_and_runs_read_their_prior_days,
 );

@@ -24,6 +24,7 @@ pub mod testing;
 
 use std::path::PathBuf;
 
+use headway_core::alerts::Fired;
 use headway_core::retention::{LedgerRow, SurveyResponse};
 use headway_core::success::Snapshot;
 use headway_core::{AccountError, Date, PluginInfo, PluginRef};
@@ -124,6 +125,9 @@ pub struct RunLog {
     pub recorded: Recorded,
     /// The first [`MAX_LOGGED_FAILURES`] failures, in input order.
     pub failures: Vec<RunFailure>,
+    /// Alerts the run fired that were not fired before (see [`StoredAlert`]).
+    #[serde(default)]
+    pub alerts: usize,
 }
 
 impl RunLog {
@@ -142,6 +146,7 @@ impl RunLog {
             bands: Vec::new(),
             recorded: Recorded::default(),
             failures: Vec::new(),
+            alerts: 0,
         }
     }
 }
@@ -179,6 +184,25 @@ pub struct StoredBuild {
     pub first: Date,
     /// The latest as-of day.
     pub last: Date,
+}
+
+/// An alert in the outbox: what fired, for whom, and where its delivery is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredAlert {
+    /// The rule's name.
+    pub rule: String,
+    /// Its condition (`band-entered`).
+    pub kind: String,
+    /// The account.
+    pub account_id: String,
+    /// The snapshot's day.
+    pub as_of: Date,
+    /// The build whose snapshot fired it.
+    pub digest: String,
+    /// What happened, in words.
+    pub summary: String,
+    /// `pending` until delivered.
+    pub status: String,
 }
 
 /// Where snapshots are kept. Every read and write names its tenant, and sees
@@ -250,12 +274,36 @@ pub trait SnapshotStore: Send {
 
     /// A tenant's survey answers, by account, day and survey.
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError>;
+
+    /// A tenant's alerts from `since` (their day) on, newest first, at most
+    /// `limit`.
+    fn alerts(
+        &self,
+        tenant: &str,
+        since: Option<Date>,
+        limit: usize,
+    ) -> Result<Vec<StoredAlert>, StoreError>;
 }
 
 /// One run being recorded, in one transaction.
 pub trait RunRecorder {
     /// Adds snapshots of the run.
     fn add(&mut self, snapshots: &[Snapshot]) -> Result<(), StoreError>;
+
+    /// The stored snapshots of `accounts` by this run's build from `since`
+    /// until before `until`, this run's earlier parts included, by account then
+    /// day: the history the alert rules read.
+    fn prior(
+        &mut self,
+        accounts: &[&str],
+        since: Date,
+        until: Date,
+    ) -> Result<Vec<Snapshot>, StoreError>;
+
+    /// Files what fired in the outbox, in the run's transaction, once per
+    /// tenant, rule, account and day: recording a run again fires nothing new.
+    /// How many were new.
+    fn add_alerts(&mut self, fired: &[Fired]) -> Result<usize, StoreError>;
 
     /// Makes the run visible, all of it at once, with its log (`id` and
     /// `recorded` filled in by the store); the log as stored.

@@ -19,13 +19,15 @@ use headway_core::{Date, PluginInfo, PluginRef};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::rows::{
-    RawSnapshot, ledger_row, readable, readable_runs, run_log, stored_build, survey_row,
+    RawSnapshot, ledger_row, readable, readable_runs, run_log, stored_alert, stored_build,
+    survey_row,
 };
-use crate::{Recorded, RunLog, RunRecorder, SnapshotStore, StoreError, StoredBuild};
+use crate::{Recorded, RunLog, RunRecorder, SnapshotStore, StoreError, StoredAlert, StoredBuild};
+use headway_core::alerts::Fired;
 
 /// Each migration, in order; the schema version is how many have run. A
 /// migration never changes once released: a change is a new one.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = r#"
 CREATE TABLE builds (
@@ -137,6 +139,23 @@ CREATE TABLE activations (
 CREATE INDEX activations_by_tenant ON activations (tenant, id);
 -- Published once, never changed: no UPDATE.
 SELECT headway_isolate(t, 'SELECT, INSERT') FROM unnest(ARRAY['plugins', 'activations']) AS t;
+"#;
+
+/// The alert outbox: one row per tenant, rule, account and day.
+const V3: &str = r#"
+CREATE TABLE alerts (
+    tenant     text COLLATE "C" NOT NULL,
+    rule       text COLLATE "C" NOT NULL,
+    account_id text COLLATE "C" NOT NULL,
+    as_of      date NOT NULL,
+    kind       text NOT NULL,
+    digest     text NOT NULL,
+    summary    text NOT NULL,
+    status     text NOT NULL DEFAULT 'pending',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant, rule, account_id, as_of)
+);
+SELECT headway_isolate('alerts', 'SELECT, INSERT, UPDATE');
 "#;
 
 /// Serialises migrations across every server starting at once (one key for the
@@ -322,25 +341,30 @@ impl PgStore {
         let params: Vec<&(dyn ::postgres::types::ToSql + Sync)> =
             args.iter().map(|a| a as _).collect();
         let rows = self.scoped(tenant, |tx| tx.query(sql, &params))?;
-        let raws = rows.iter().map(|r| RawSnapshot {
-            tenant: r.get(0),
-            account_id: r.get(1),
-            as_of: r.get(2),
-            arr: r.get(3),
-            score: r.get(4),
-            band: r.get(5),
-            factors: r.get(6),
-            milestones: r.get(7),
-            plugin: PluginRef {
-                name: r.get(8),
-                version: r.get(9),
-                digest: r.get(10),
-            },
-            segment: r.get(11),
-            renewal_date: r.get(12),
-        });
-        Ok(readable(&self.label, raws))
+        Ok(snapshots(&self.label, &rows))
     }
+}
+
+/// Rows of [`COLUMNS`] as snapshots.
+fn snapshots(label: &str, rows: &[::postgres::Row]) -> Vec<Snapshot> {
+    let raws = rows.iter().map(|r| RawSnapshot {
+        tenant: r.get(0),
+        account_id: r.get(1),
+        as_of: r.get(2),
+        arr: r.get(3),
+        score: r.get(4),
+        band: r.get(5),
+        factors: r.get(6),
+        milestones: r.get(7),
+        plugin: PluginRef {
+            name: r.get(8),
+            version: r.get(9),
+            digest: r.get(10),
+        },
+        segment: r.get(11),
+        renewal_date: r.get(12),
+    });
+    readable(label, raws)
 }
 
 /// Columns of [`RawSnapshot`], days and JSON as text.
@@ -497,6 +521,60 @@ impl RunRecorder for PgRun<'_> {
             });
         }
         Ok(())
+    }
+
+    fn prior(
+        &mut self,
+        accounts: &[&str],
+        since: Date,
+        until: Date,
+    ) -> Result<Vec<Snapshot>, StoreError> {
+        let rows = self
+            .tx
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} {FROM}
+                     WHERE s.tenant = current_setting('headway.tenant') AND s.digest = $1
+                       AND s.account_id = ANY($2) AND s.as_of >= $3::text::date
+                       AND s.as_of < $4::text::date
+                     ORDER BY s.account_id, s.as_of"
+                ),
+                &[
+                    &self.digest,
+                    &accounts,
+                    &since.to_string(),
+                    &until.to_string(),
+                ],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(snapshots(self.label, &rows))
+    }
+
+    fn add_alerts(&mut self, fired: &[Fired]) -> Result<usize, StoreError> {
+        if fired.is_empty() {
+            return Ok(0);
+        }
+        let text = |f: fn(&Fired) -> String| fired.iter().map(f).collect::<Vec<_>>();
+        let rows = self
+            .tx
+            .execute(
+                "INSERT INTO alerts (tenant, rule, account_id, as_of, kind, digest, summary)
+                 SELECT current_setting('headway.tenant'), u.rule, u.account_id, u.as_of::date,
+                        u.kind, $1, u.summary
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                      AS u(rule, account_id, as_of, kind, summary)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &self.digest,
+                    &text(|f| f.rule.clone()),
+                    &text(|f| f.account_id.clone()),
+                    &text(|f| f.as_of.to_string()),
+                    &text(|f| f.kind.to_owned()),
+                    &text(|f| f.summary.clone()),
+                ],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(rows as usize)
     }
 
     fn commit(mut self: Box<Self>, mut log: RunLog) -> Result<RunLog, StoreError> {
@@ -722,6 +800,37 @@ impl SnapshotStore for PgStore {
             }
             Ok(recorded)
         })
+    }
+
+    fn alerts(
+        &self,
+        tenant: &str,
+        since: Option<Date>,
+        limit: usize,
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        let since = since.map(|d| d.to_string());
+        let rows = self.scoped(tenant, |tx| {
+            tx.query(
+                "SELECT rule, kind, account_id, as_of::text, digest, summary, status FROM alerts
+                 WHERE tenant = $1 AND ($2::text IS NULL OR as_of >= $2::text::date)
+                 ORDER BY as_of DESC, rule, account_id LIMIT $3",
+                &[&tenant, &since, &(limit as i64)],
+            )
+        })?;
+        rows.iter()
+            .map(|r| {
+                let raw = (
+                    r.get(0),
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                );
+                stored_alert(&self.label, raw)
+            })
+            .collect()
     }
 
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError> {

@@ -5,7 +5,7 @@ use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyRespons
 use headway_core::success::Snapshot;
 use headway_core::{Date, MilestoneProgress, PluginRef};
 
-use crate::{RunLog, StoreError, StoredBuild};
+use crate::{RunLog, StoreError, StoredAlert, StoredBuild};
 
 pub(crate) fn corrupt(store: &str, what: String, reason: impl ToString) -> StoreError {
     StoreError::Corrupt {
@@ -140,4 +140,22 @@ pub(crate) fn readable_runs(store: &str, rows: Vec<(i64, String)>) -> Vec<RunLog
             }
         })
         .collect()
+}
+
+/// An outbox row as a backend returns it: rule, kind, account, day, build,
+/// summary, status.
+pub(crate) type RawAlert = (String, String, String, String, String, String, String);
+
+pub(crate) fn stored_alert(store: &str, raw: RawAlert) -> Result<StoredAlert, StoreError> {
+    let (rule, kind, account_id, as_of, digest, summary, status) = raw;
+    let what = || format!("alert {rule} {account_id} {as_of}");
+    Ok(StoredAlert {
+        as_of: as_of.parse().map_err(|e| corrupt(store, what(), e))?,
+        rule,
+        kind,
+        account_id,
+        digest,
+        summary,
+        status,
+    })
 }

@@ -9,14 +9,16 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::{
-    RawSnapshot, ledger_row, readable, readable_runs, run_log, stored_build, survey_row,
+    RawSnapshot, ledger_row, readable, readable_runs, run_log, stored_alert, stored_build,
+    survey_row,
 };
-use crate::{Recorded, RunLog, RunRecorder, SnapshotStore, StoreError, StoredBuild};
+use crate::{Recorded, RunLog, RunRecorder, SnapshotStore, StoreError, StoredAlert, StoredBuild};
+use headway_core::alerts::Fired;
 
 /// The schema version this build writes (`PRAGMA user_version`). Version 1
 /// files are upgraded in place: [`UPGRADE_FROM_1`], then [`SCHEMA`] (which only
 /// creates what is missing).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1 snapshots had no segment or renewal day.
 const UPGRADE_FROM_1: &str = "
@@ -89,6 +91,17 @@ CREATE TABLE IF NOT EXISTS surveys (
     kind       TEXT NOT NULL,
     score      REAL NOT NULL,
     PRIMARY KEY (tenant, account_id, date, kind)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    tenant     TEXT NOT NULL,
+    rule       TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    as_of      TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    summary    TEXT NOT NULL,
+    status     TEXT NOT NULL DEFAULT 'pending',
+    PRIMARY KEY (tenant, rule, account_id, as_of)
 );
 ";
 
@@ -191,38 +204,52 @@ impl SqliteStore {
     }
 
     fn query(&self, sql: &str, args: &[&str]) -> Result<Vec<Snapshot>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.sqlite(e))?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), |r| {
-                Ok(RawSnapshot {
-                    tenant: r.get(0)?,
-                    account_id: r.get(1)?,
-                    as_of: r.get(2)?,
-                    arr: r.get(3)?,
-                    score: r.get(4)?,
-                    band: r.get(5)?,
-                    factors: r.get(6)?,
-                    milestones: r.get(7)?,
-                    plugin: PluginRef {
-                        name: r.get(8)?,
-                        version: r.get(9)?,
-                        digest: r.get(10)?,
-                    },
-                    segment: r.get(11)?,
-                    renewal_date: r.get(12)?,
-                })
-            })
-            .map_err(|e| self.sqlite(e))?;
-        let raws = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sqlite(e))?;
-        Ok(readable(&self.label(), raws))
+        query(&self.conn, &self.path, sql, args)
     }
+}
+
+/// Snapshots `sql` selects ([`COLUMNS`]) with `args`, on a connection or in a
+/// transaction.
+fn query(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    args: &[&str],
+) -> Result<Vec<Snapshot>, StoreError> {
+    let sqlite = |source| StoreError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let mut stmt = conn.prepare_cached(sql).map_err(sqlite)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(RawSnapshot {
+                tenant: r.get(0)?,
+                account_id: r.get(1)?,
+                as_of: r.get(2)?,
+                arr: r.get(3)?,
+                score: r.get(4)?,
+                band: r.get(5)?,
+                factors: r.get(6)?,
+                milestones: r.get(7)?,
+                plugin: PluginRef {
+                    name: r.get(8)?,
+                    version: r.get(9)?,
+                    digest: r.get(10)?,
+                },
+                segment: r.get(11)?,
+                renewal_date: r.get(12)?,
+            })
+        })
+        .map_err(sqlite)?;
+    let raws = rows.collect::<Result<Vec<_>, _>>().map_err(sqlite)?;
+    Ok(readable(&path.display().to_string(), raws))
 }
 
 struct SqliteRun<'s> {
     tx: rusqlite::Transaction<'s>,
     path: &'s Path,
+    tenant: String,
     digest: String,
     recorded: Recorded,
     /// The earliest and latest day recorded.
@@ -273,6 +300,59 @@ impl RunRecorder for SqliteRun<'_> {
                 }
             }
             Ok(())
+        })();
+        result.map_err(|source| StoreError::Sqlite {
+            path: self.path.to_owned(),
+            source,
+        })
+    }
+
+    fn prior(
+        &mut self,
+        accounts: &[&str],
+        since: Date,
+        until: Date,
+    ) -> Result<Vec<Snapshot>, StoreError> {
+        let ids = serde_json::to_string(accounts).expect("ids serialise");
+        query(
+            &self.tx,
+            self.path,
+            &format!(
+                "SELECT {COLUMNS} FROM snapshots s JOIN plugin_builds b ON b.digest = s.digest
+                 WHERE s.tenant = ?1 AND s.digest = ?2
+                   AND s.account_id IN (SELECT value FROM json_each(?3))
+                   AND s.as_of >= ?4 AND s.as_of < ?5
+                 ORDER BY s.account_id, s.as_of"
+            ),
+            &[
+                &self.tenant,
+                &self.digest,
+                &ids,
+                &since.to_string(),
+                &until.to_string(),
+            ],
+        )
+    }
+
+    fn add_alerts(&mut self, fired: &[Fired]) -> Result<usize, StoreError> {
+        let result = (|| -> rusqlite::Result<usize> {
+            let mut insert = self.tx.prepare_cached(
+                "INSERT INTO alerts (tenant, rule, account_id, as_of, kind, digest, summary)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            )?;
+            let mut new = 0;
+            for f in fired {
+                new += insert.execute(params![
+                    self.tenant,
+                    f.rule,
+                    f.account_id,
+                    f.as_of.to_string(),
+                    f.kind,
+                    self.digest,
+                    f.summary
+                ])?;
+            }
+            Ok(new)
         })();
         result.map_err(|source| StoreError::Sqlite {
             path: self.path.to_owned(),
@@ -333,7 +413,7 @@ impl RunRecorder for SqliteRun<'_> {
 impl SnapshotStore for SqliteStore {
     fn begin_run<'s>(
         &'s mut self,
-        _tenant: &str,
+        tenant: &str,
         info: &PluginInfo,
         plugin: &PluginRef,
     ) -> Result<Box<dyn RunRecorder + 's>, StoreError> {
@@ -357,6 +437,7 @@ impl SnapshotStore for SqliteStore {
         Ok(Box::new(SqliteRun {
             tx,
             path: &self.path,
+            tenant: tenant.to_owned(),
             digest: plugin.digest.clone(),
             recorded: Recorded::default(),
             days: None,
@@ -526,6 +607,38 @@ impl SnapshotStore for SqliteStore {
         )
     }
 
+    fn alerts(
+        &self,
+        tenant: &str,
+        since: Option<Date>,
+        limit: usize,
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT rule, kind, account_id, as_of, digest, summary, status FROM alerts
+                 WHERE tenant = ?1 AND as_of >= ?2
+                 ORDER BY as_of DESC, rule, account_id LIMIT ?3",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let since = since.map_or_else(String::new, |d| d.to_string());
+        let rows = stmt
+            .query_map(params![tenant, since, limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.map(|row| stored_alert(&self.label(), row.map_err(|e| self.sqlite(e))?))
+            .collect()
+    }
+
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError> {
         let mut stmt = self
             .conn
@@ -628,7 +741,9 @@ mod tests {
         drop(conn);
         let err = SqliteStore::open(&path).err().unwrap().to_string();
         assert!(
-            err.contains("schema version 99, this build reads up to 2"),
+            err.contains(&format!(
+                "schema version 99, this build reads up to {SCHEMA_VERSION}"
+            )),
             "{err}"
         );
     }
@@ -685,6 +800,6 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, SCHEMA_VERSION);
     }
 }
