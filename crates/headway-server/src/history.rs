@@ -150,6 +150,7 @@ pub(crate) fn count_run(tenant: &Tenant, log: &RunLog, fuel: u64) {
     tenant.metrics.assessments.inc_by(log.records as u64);
     tenant.metrics.failures.inc_by(log.failed as u64);
     tenant.metrics.fuel.inc_by(fuel);
+    tenant.metrics.alerts.inc_by(log.alerts as u64);
 }
 
 /// A run that stopped: a body that stalled or grew past the limit, or unreadable.

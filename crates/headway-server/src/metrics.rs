@@ -49,6 +49,8 @@ pub struct TenantMetrics {
     pub reloads: Counter,
     /// Reloads refused.
     pub reload_failures: Counter,
+    /// Alerts recorded runs filed (each once).
+    pub alerts: Counter,
 }
 
 impl Default for TenantMetrics {
@@ -61,6 +63,7 @@ impl Default for TenantMetrics {
             fuel: Counter::default(),
             reloads: Counter::default(),
             reload_failures: Counter::default(),
+            alerts: Counter::default(),
         }
     }
 }
@@ -131,7 +134,7 @@ struct Scrape {
 /// A per-tenant counter: its name, help and where it is kept.
 type TenantCounter = (&'static str, &'static str, fn(&TenantMetrics) -> &Counter);
 
-const TENANT_COUNTERS: [TenantCounter; 5] = [
+const TENANT_COUNTERS: [TenantCounter; 6] = [
     ("headway_assessments", "Accounts assessed", |m| {
         &m.assessments
     }),
@@ -152,6 +155,11 @@ const TENANT_COUNTERS: [TenantCounter; 5] = [
         "headway_reload_failures",
         "Reloads refused; the last good version kept serving",
         |m| &m.reload_failures,
+    ),
+    (
+        "headway_alerts_filed",
+        "Alerts recorded runs filed, once per rule, account and day",
+        |m| &m.alerts,
     ),
 ];
 

@@ -27,8 +27,14 @@ fn tenants() -> tempfile::TempDir {
         std::fs::write(
             folder.join("tenant.toml"),
             format!(
-                "name = \"{id}\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n",
-                token_sha256(token)
+                "name = \"{id}\"\nplugin = \"plugin.wasm\"\n[api]\ntoken_sha256 = \"{}\"\n{}",
+                token_sha256(token),
+                // alpha's accounts turning red are announced.
+                if id == "alpha" {
+                    "[[alerts]]\nname = \"turned-red\"\nwhen = \"band-entered\"\nbands = [\"red\"]\n"
+                } else {
+                    ""
+                }
             ),
         )
         .unwrap();
@@ -154,6 +160,26 @@ async fn recorded_runs_feed_the_book_and_every_account(
         .await;
     assert_eq!(code, 201);
     assert_eq!(again["recorded"]["unchanged"].as_u64(), Some(lines as u64));
+    // Alerts: filed by the first run, once; listed; counted.
+    let fired = first["alerts"].as_u64().unwrap();
+    assert!(fired > 0, "accounts of the sample year turn red: {first}");
+    assert_eq!(again["alerts"], 0, "the same run files nothing again");
+    let (code, listed) = c.get("/v1/tenants/alpha/alerts?limit=1000", ALPHA).await;
+    assert_eq!(code, 200, "{listed}");
+    assert_eq!(listed["alerts"].as_array().unwrap().len() as u64, fired);
+    let (code, none) = c.get("/v1/tenants/beta/alerts", BETA).await;
+    assert_eq!(
+        (code, none["alerts"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    let (_, metrics) = c.get("/metrics", ALPHA).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_owned();
+    assert!(
+        metrics.contains(&format!(
+            "headway_alerts_filed_total{{tenant=\"alpha\"}} {fired}"
+        )),
+        "{metrics}"
+    );
     assert_eq!(
         again["id"].as_i64(),
         Some(first["id"].as_i64().unwrap() + 1)
