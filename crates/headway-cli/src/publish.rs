@@ -35,16 +35,14 @@ pub fn publish(args: &PublishArgs) -> Result<()> {
         .load_tenant(&tenant, &bytes)
         .with_context(|| format!("tenant `{}`", tenant.id))?;
     let fixtures = args.tenant.join("fixtures.jsonl");
-    if fixtures.is_file() {
-        let text = std::fs::read_to_string(&fixtures)
-            .with_context(|| format!("cannot read `{}`", fixtures.display()))?;
-        if let Err(failed) = plugin.check_fixtures(&text) {
-            bail!(
-                "`{}` is not published: {}: {failed}",
-                args.plugin.display(),
-                fixtures.display()
-            );
-        }
+    let text = headway_host::read_tenant_fixtures(&args.tenant)
+        .with_context(|| format!("cannot read `{}`", fixtures.display()))?;
+    if let Some(Err(failed)) = text.map(|t| plugin.check_fixtures(&t)) {
+        bail!(
+            "`{}` is not published: {}: {failed}",
+            args.plugin.display(),
+            fixtures.display()
+        );
     }
     let built = plugin.plugin_ref();
     let activation = PgStore::connect(url)?.publish(

@@ -99,6 +99,23 @@ pub struct Fired {
     pub summary: String,
 }
 
+/// The least history a rule reads: the previous snapshot of a monthly run is
+/// seen; one older counts as none (the account is new).
+pub const MIN_LOOKBACK_DAYS: u32 = 45;
+
+/// How many days before a snapshot `rules` read: the longest window a rule
+/// names, and at least [`MIN_LOOKBACK_DAYS`].
+pub fn lookback_days(rules: &[AlertRule]) -> u32 {
+    rules
+        .iter()
+        .map(|r| match r.when {
+            Condition::ScoreDropped { within_days, .. } => within_days,
+            Condition::VelocityBelow { window_days, .. } => window_days,
+            _ => 0,
+        })
+        .fold(MIN_LOOKBACK_DAYS, u32::max)
+}
+
 /// The rules that fire on the last snapshot of `history`: one account's
 /// snapshots of one build, oldest first, ending with the one being recorded.
 /// `info` is that build's declaration (which milestones carry upsells).
@@ -503,6 +520,21 @@ mod tests {
             bands: Vec::new(),
         };
         assert_eq!(fires_on(any_band, &green), [0]);
+    }
+
+    #[test]
+    fn rules_read_their_longest_window_and_at_least_45_days() {
+        assert_eq!(lookback_days(&[]), 45);
+        let dropped = rule(Condition::ScoreDropped {
+            points: 5.0,
+            within_days: 10,
+        });
+        assert_eq!(lookback_days(std::slice::from_ref(&dropped)), 45);
+        let slow = rule(Condition::VelocityBelow {
+            points_per_30_days: -1.0,
+            window_days: 90,
+        });
+        assert_eq!(lookback_days(&[dropped, slow]), 90);
     }
 
     #[test]

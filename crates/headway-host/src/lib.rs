@@ -33,6 +33,7 @@ pub use sandbox::LogLine;
 pub use tenant::{
     ApiSettings, Capabilities, ConfigError, Limits, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES,
     MAX_MEMORY_MIB, Schedule, TenantConfig, VectorSettings, load_tenant_config,
+    read_tenant_fixtures,
 };
 
 /// Severity of a plugin's log line.

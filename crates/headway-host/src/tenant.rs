@@ -17,6 +17,16 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// The largest fixtures.jsonl read when a tenant is loaded.
 pub const MAX_FIXTURES_BYTES: u64 = 16 << 20;
 
+/// Reads `<dir>/fixtures.jsonl`, the golden cases every new build of the
+/// tenant must pass: `None` when the tenant has none.
+pub fn read_tenant_fixtures(dir: &Path) -> Result<Option<String>, crate::FileError> {
+    match crate::read_text_capped(&dir.join("fixtures.jsonl"), MAX_FIXTURES_BYTES) {
+        Ok(text) => Ok(Some(text)),
+        Err(crate::FileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads `<dir>/tenant.toml`: the tenant's config with its paths resolved
 /// against `dir`, and its id defaulting to the folder's name.
 pub fn load_tenant_config(dir: &Path) -> Result<TenantConfig, TenantError> {

@@ -19,7 +19,7 @@ mod source;
 
 use std::io::Write;
 
-use headway_core::alerts::{self, AlertRule, Condition, Fired};
+use headway_core::alerts::{self, AlertRule, Fired};
 use headway_core::success::Snapshot;
 use headway_host::Plugin;
 use headway_store::{
@@ -70,11 +70,6 @@ pub struct StoreSink<'s, 'p> {
     alerts: Vec<AlertRule>,
 }
 
-/// How far back alert rules read an account's history: the longest window a
-/// rule names, and at least this (so the previous snapshot of a monthly run is
-/// seen; one older counts as none).
-const ALERT_LOOKBACK_DAYS: u32 = 45;
-
 impl<'s, 'p> StoreSink<'s, 'p> {
     /// Starts recording `plugin`'s run of `source` for `tenant` in `store`.
     pub fn begin(
@@ -115,15 +110,7 @@ impl<'s, 'p> StoreSink<'s, 'p> {
         ) else {
             return Ok(Vec::new());
         };
-        let lookback = self
-            .alerts
-            .iter()
-            .map(|r| match r.when {
-                Condition::ScoreDropped { within_days, .. } => within_days,
-                Condition::VelocityBelow { window_days, .. } => window_days,
-                _ => 0,
-            })
-            .fold(ALERT_LOOKBACK_DAYS, u32::max);
+        let lookback = alerts::lookback_days(&self.alerts);
         let mut accounts: Vec<&str> = snapshots.iter().map(|s| s.account_id.as_str()).collect();
         accounts.sort_unstable();
         accounts.dedup();

@@ -14,9 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use headway_host::{
-    FileError, LoadOptions, MAX_CONFIG_BYTES, MAX_FIXTURES_BYTES, Plugin, Runtime, TenantConfig,
-};
+use headway_host::{LoadOptions, MAX_CONFIG_BYTES, Plugin, Runtime, TenantConfig};
 use headway_store::{ActiveBuild, PgStore, SharedStore};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -837,11 +835,8 @@ impl Registry {
 
 /// A tenant's golden fixtures, if it has any.
 fn read_fixtures(dir: &Path) -> Result<Option<String>, LoadFailure> {
-    match headway_host::read_text_capped(&dir.join("fixtures.jsonl"), MAX_FIXTURES_BYTES) {
-        Ok(text) => Ok(Some(text)),
-        Err(FileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(LoadFailure::Fixtures(format!("cannot read: {e}"))),
-    }
+    headway_host::read_tenant_fixtures(dir)
+        .map_err(|e| LoadFailure::Fixtures(format!("cannot read: {e}")))
 }
 
 /// The tenant's token hash: from `token_sha256`, or hashed from `token_env`.

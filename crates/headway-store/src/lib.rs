@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 pub use location::{SharedStore, StoreLocation, Writer};
 pub use postgres::PgStore;
-pub use published::{Activation, ActiveBuild, BuildListener, CHANNEL, Publication};
+pub use published::{Activation, ActiveBuild, BuildListener, Publication};
 pub use sqlite::SqliteStore;
 
 /// Why the store failed.

@@ -102,13 +102,11 @@ pub struct SharedStore {
 
 enum Backend {
     Sqlite {
-        path: PathBuf,
         writer: Mutex<SqliteStore>,
     },
     Postgres {
         /// Always `Some` but while dropped (see `Drop`).
         pool: Option<r2d2::Pool<PostgresConnectionManager<NoTls>>>,
-        label: String,
     },
 }
 
@@ -137,7 +135,6 @@ impl SharedStore {
         let backend = match location {
             StoreLocation::Sqlite(path) => Backend::Sqlite {
                 writer: Mutex::new(SqliteStore::open(path)?),
-                path: path.clone(),
             },
             StoreLocation::Postgres(url) => {
                 // Connect once first: a wrong URL fails now, by name, and the
@@ -149,10 +146,7 @@ impl SharedStore {
                     .min_idle(Some(0))
                     .connection_timeout(POOL_WAIT)
                     .build_unchecked(manager);
-                Backend::Postgres {
-                    pool: Some(pool),
-                    label: redact(url),
-                }
+                Backend::Postgres { pool: Some(pool) }
             }
         };
         Ok(Self {
@@ -168,9 +162,9 @@ impl SharedStore {
 
     /// A connection for reading, of its own.
     pub fn reader(&self) -> Result<Box<dyn SnapshotStore>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite { path, .. } => Ok(Box::new(SqliteStore::open(path)?)),
-            Backend::Postgres { .. } => Ok(Box::new(self.pooled()?)),
+        match &self.location {
+            StoreLocation::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
+            StoreLocation::Postgres(_) => Ok(Box::new(self.pooled()?)),
         }
     }
 
@@ -196,17 +190,18 @@ impl SharedStore {
     }
 
     fn pooled(&self) -> Result<PgStore, StoreError> {
-        let Backend::Postgres { pool, label } = &self.backend else {
+        let Backend::Postgres { pool } = &self.backend else {
             unreachable!("only a PostgreSQL store has a pool")
         };
         let pool = pool
             .as_ref()
             .expect("the pool lives until the store is dropped");
+        let label = self.location.to_string();
         let conn = pool.get().map_err(|e| StoreError::Pool {
             url: label.clone(),
             reason: e.to_string(),
         })?;
-        Ok(PgStore::pooled(conn, label.clone()))
+        Ok(PgStore::pooled(conn, label))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::postgres::{config, redact};
 use crate::{PgStore, StoreError};
 
 /// The channel activations are announced on; the payload is the tenant id.
-pub const CHANNEL: &str = "headway_builds";
+const CHANNEL: &str = "headway_builds";
 
 /// What a tenant serves, per the database.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -126,11 +126,6 @@ impl TestDatabase {
     pub fn location(&self) -> StoreLocation {
         StoreLocation::Postgres(self.url())
     }
-
-    /// The schema's name.
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
 }
 
 impl Drop for TestDatabase {
