@@ -115,6 +115,9 @@ enum Command {
         /// Only alerts of this day or later.
         #[arg(long)]
         since: Option<headway_core::Date>,
+        /// Only alerts whose delivery is `pending`, `delivered` or `dead`.
+        #[arg(long)]
+        status: Option<headway_store::AlertStatus>,
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: usize,
@@ -216,8 +219,16 @@ fn main() -> ExitCode {
         Command::Alerts {
             store,
             since,
+            status,
             limit,
-        } => stored::alerts(&store, since, limit).map(|()| Exit::Success),
+        } => {
+            let query = headway_store::AlertQuery {
+                since,
+                status,
+                limit,
+            };
+            stored::alerts(&store, &query).map(|()| Exit::Success)
+        }
         Command::Forecast {
             store,
             horizon,

@@ -453,11 +453,11 @@ fn write_backtests(
 }
 
 /// `headway alerts`: what the tenant's `[[alerts]]` rules fired, newest first.
-pub fn alerts(args: &StoreArgs, since: Option<headway_core::Date>, limit: usize) -> Result<()> {
+pub fn alerts(args: &StoreArgs, query: &headway_store::AlertQuery) -> Result<()> {
     let opened = args.open()?;
     let alerts = opened
         .store
-        .alerts(&opened.tenant, since, limit)
+        .alerts(&opened.tenant, query)
         .with_context(|| format!("in `{}`", args.store))?;
     if args.format == Format::Json {
         return print_json(&alerts);
@@ -469,6 +469,7 @@ pub fn alerts(args: &StoreArgs, since: Option<headway_core::Date>, limit: usize)
         ("RULE", Left),
         ("WHAT", Left),
         ("STATUS", Left),
+        ("TRIES", Right),
     ]);
     for a in &alerts {
         table.row([
@@ -476,7 +477,8 @@ pub fn alerts(args: &StoreArgs, since: Option<headway_core::Date>, limit: usize)
             a.account_id.clone(),
             a.rule.clone(),
             a.summary.clone(),
-            a.status.clone(),
+            a.status.as_str().to_owned(),
+            a.attempts.to_string(),
         ]);
     }
     table.write(&mut out)?;

@@ -99,6 +99,65 @@ pub struct TenantConfig {
     /// `[[alerts]]`: the score changes the tenant wants to hear about.
     #[serde(default, deserialize_with = "alerts::rules")]
     pub alerts: Vec<AlertRule>,
+    /// `[webhook]`: where its alerts are delivered; none keeps them in the
+    /// outbox for `headway alerts` and the API.
+    #[serde(default)]
+    pub webhook: Option<Webhook>,
+}
+
+/// `[webhook]` in tenant.toml: an HTTP endpoint each alert is posted to, signed
+/// with a secret the operator keeps in an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// `http://` or `https://` URL alerts are POSTed to.
+    pub url: String,
+    /// The environment variable holding the signing secret.
+    pub secret_env: String,
+    /// The body: Headway's JSON, or a Slack incoming-webhook message.
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Tries before an alert is a dead letter.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The wait after the first failed try, in milliseconds; doubled after
+    /// each one.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
+    /// The longest wait between tries, in milliseconds.
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+    /// How long one try may take, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Prefixed to the API links in the body (`https://headway.example.com`);
+    /// links are paths without it.
+    #[serde(default)]
+    pub links_base: String,
+}
+
+/// The body a webhook receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookFormat {
+    /// Headway's alert JSON.
+    #[default]
+    Json,
+    /// `{"text": ...}`, what Slack-compatible incoming webhooks take.
+    Slack,
+}
+
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_backoff_ms() -> u64 {
+    30_000
+}
+fn default_max_backoff_ms() -> u64 {
+    3_600_000
+}
+fn default_timeout_ms() -> u64 {
+    10_000
 }
 
 /// `[schedule]` in tenant.toml: every day at `at` (UTC), `headway serve` scores
@@ -200,6 +259,30 @@ impl TenantConfig {
                 schedule.at
             )));
         }
+        if let Some(hook) = &config.webhook {
+            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                return Err(invalid(format!(
+                    "webhook.url is `{}`: expected an http:// or https:// URL",
+                    hook.url
+                )));
+            }
+            if hook.secret_env.trim().is_empty() {
+                return Err(invalid(
+                    "webhook.secret_env is empty: name the environment variable holding the signing secret".to_owned(),
+                ));
+            }
+            if hook.max_attempts == 0 || hook.backoff_ms == 0 || hook.timeout_ms == 0 {
+                return Err(invalid(
+                    "webhook.max_attempts, backoff_ms and timeout_ms must be above zero".to_owned(),
+                ));
+            }
+            if hook.max_backoff_ms < hook.backoff_ms {
+                return Err(invalid(format!(
+                    "webhook.max_backoff_ms ({}) is below backoff_ms ({})",
+                    hook.max_backoff_ms, hook.backoff_ms
+                )));
+            }
+        }
         let limits = &config.limits;
         if limits.batch_size == 0 || limits.memory_mib == 0 || limits.fuel_per_account == 0 {
             return Err(invalid("limits must be above zero".to_owned()));
@@ -229,6 +312,21 @@ mod tests {
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.vector.window_days, 90);
         assert_eq!(c.capabilities, Capabilities::default());
+        assert_eq!(c.webhook, None);
+        let hook = parse("name = \"A\"\nplugin = \"p.wasm\"\n[webhook]\nurl = \"https://h/x\"\nsecret_env = \"ACME_HOOK\"\nformat = \"slack\"\n")
+            .unwrap()
+            .webhook
+            .unwrap();
+        assert_eq!(
+            (
+                hook.format,
+                hook.max_attempts,
+                hook.backoff_ms,
+                hook.max_backoff_ms,
+                hook.timeout_ms
+            ),
+            (WebhookFormat::Slack, 8, 30_000, 3_600_000, 10_000)
+        );
         let c = parse("id = \"acme\"\nname = \"A\"\nplugin = \"p.wasm\"\n[schedule]\nsource = \"x.csv\"\nat = \"02:30\"\n")
             .unwrap()
             .resolved(Path::new("/srv/acme"));
@@ -254,6 +352,26 @@ mod tests {
                 "schedule.at is `24:00`",
             ),
             ("colour = \"red\"\n", "unknown field `colour`"),
+            (
+                "[webhook]\nurl = \"ftp://x\"\nsecret_env = \"S\"\n",
+                "webhook.url is `ftp://x`",
+            ),
+            (
+                "[webhook]\nurl = \"http://x\"\nsecret_env = \"\"\n",
+                "webhook.secret_env is empty",
+            ),
+            (
+                "[webhook]\nurl = \"http://x\"\nsecret_env = \"S\"\nmax_attempts = 0\n",
+                "must be above zero",
+            ),
+            (
+                "[webhook]\nurl = \"http://x\"\nsecret_env = \"S\"\nbackoff_ms = 10\nmax_backoff_ms = 5\n",
+                "webhook.max_backoff_ms (5) is below backoff_ms (10)",
+            ),
+            (
+                "[webhook]\nurl = \"http://x\"\nsecret_env = \"S\"\nsecret = \"x\"\n",
+                "unknown field `secret`",
+            ),
         ];
         for (extra, expected) in cases {
             let err = parse(&format!("{base}{extra}")).unwrap_err().to_string();

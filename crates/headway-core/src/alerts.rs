@@ -7,10 +7,10 @@
 //! red, not every day after. Pure functions of an account's history; delivery
 //! (outbox, webhooks) is the host's.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::success::Snapshot;
-use crate::{Date, PluginInfo, vector};
+use crate::{Date, PluginInfo, moves, vector};
 
 /// One `[[alerts]]` rule of a tenant.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -97,6 +97,67 @@ pub struct Fired {
     pub as_of: Date,
     /// What happened, in words.
     pub summary: String,
+    /// The numbers behind it, for receivers.
+    pub detail: AlertDetail,
+}
+
+/// What a fired alert tells its receiver besides the summary: the score and
+/// band now and on the account's previous snapshot, and the factors that moved
+/// the score most between the two.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertDetail {
+    /// The score now.
+    pub score: f64,
+    /// The band now.
+    pub band: String,
+    /// The previous snapshot's score (none for a new account).
+    pub score_before: Option<f64>,
+    /// The previous snapshot's band.
+    pub band_before: Option<String>,
+    /// The previous snapshot's day.
+    pub since: Option<Date>,
+    /// At most [`MOVED_FACTORS`] factors whose contribution changed, largest first.
+    pub moved: Vec<MovedFactor>,
+}
+
+/// One factor's share of a score change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MovedFactor {
+    /// The factor's id.
+    pub factor: String,
+    /// Points it added or took away.
+    pub change: f64,
+    /// In words, with its reasons then and now.
+    pub summary: String,
+}
+
+/// How many moved factors an alert names.
+pub const MOVED_FACTORS: usize = 3;
+
+impl AlertDetail {
+    fn between(now: &Snapshot, before: Option<&Snapshot>, info: &PluginInfo) -> Self {
+        let moved = before.map_or_else(Vec::new, |b| {
+            moves::step(b, now, &now.plugin, info)
+                .moves
+                .into_iter()
+                .filter(|m| m.change.abs() >= 0.05)
+                .take(MOVED_FACTORS)
+                .map(|m| MovedFactor {
+                    factor: m.factor,
+                    change: m.change,
+                    summary: m.summary,
+                })
+                .collect()
+        });
+        Self {
+            score: now.score,
+            band: now.band.clone(),
+            score_before: before.map(|b| b.score),
+            band_before: before.map(|b| b.band.clone()),
+            since: before.map(|b| b.as_of),
+            moved,
+        }
+    }
 }
 
 /// The least history a rule reads: the previous snapshot of a monthly run is
@@ -135,6 +196,7 @@ pub fn fired(rules: &[AlertRule], history: &[Snapshot], info: &PluginInfo) -> Ve
                 account_id: now.account_id.clone(),
                 as_of: now.as_of,
                 summary,
+                detail: AlertDetail::between(now, before, info),
             })
         })
         .collect()
@@ -562,5 +624,61 @@ mod tests {
         assert!(fired(&[], &history, &PluginInfo::default()).is_empty());
         let any = [rule(Condition::ExpansionReady)];
         assert!(fired(&any, &[], &PluginInfo::default()).is_empty());
+    }
+
+    #[test]
+    fn the_detail_names_the_factors_that_moved_most() {
+        use crate::FactorScore;
+        let factor = |name: &str, contribution: f64, reason: &str| FactorScore {
+            name: name.into(),
+            value: 0.0,
+            weight: 0.25,
+            contribution,
+            reason: reason.into(),
+        };
+        let mut before = snap("2026-01-01", 70.0, "green");
+        before.factors = vec![
+            factor("seats", 30.0, "40 of 50"),
+            factor("nps", 20.0, "nps 40"),
+            factor("tickets", 15.0, "2 open"),
+            factor("logins", 5.0, "daily"),
+        ];
+        let mut now = snap("2026-02-01", 42.0, "red");
+        // -18, -8, -2 and +0.02 (below the 0.05 that rounds to nothing).
+        now.factors = vec![
+            factor("seats", 12.0, "15 of 50"),
+            factor("nps", 12.0, "nps 10"),
+            factor("tickets", 13.0, "4 open"),
+            factor("logins", 5.02, "daily"),
+        ];
+        let rules = [rule(Condition::BandEntered {
+            bands: bands(&["red"]),
+        })];
+        let got = fired(
+            &rules,
+            &[before.clone(), now.clone()],
+            &PluginInfo::default(),
+        );
+        let d = &got[0].detail;
+        assert_eq!((d.score, d.band.as_str()), (42.0, "red"));
+        assert_eq!(
+            (d.score_before, d.band_before.as_deref()),
+            (Some(70.0), Some("green"))
+        );
+        assert_eq!(d.since, Some(before.as_of));
+        let moved: Vec<(&str, f64)> = d
+            .moved
+            .iter()
+            .map(|m| (m.factor.as_str(), m.change))
+            .collect();
+        assert_eq!(moved, [("seats", -18.0), ("nps", -8.0), ("tickets", -2.0)]);
+        assert_eq!(
+            d.moved[0].summary,
+            "seats -18.0 points: 15 of 50 (was 40 of 50)"
+        );
+        // A new account: nothing before, nothing moved.
+        let got = fired(&rules, &[now], &PluginInfo::default());
+        assert_eq!(got[0].detail.score_before, None);
+        assert!(got[0].detail.moved.is_empty());
     }
 }

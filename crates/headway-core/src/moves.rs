@@ -70,7 +70,13 @@ pub fn steps(snapshots: &[Snapshot], build: &PluginRef, info: &PluginInfo) -> Ve
         .collect()
 }
 
-fn step(before: &Snapshot, after: &Snapshot, build: &PluginRef, info: &PluginInfo) -> Step {
+/// The step from `before` to `after`, labelled by `build`'s declaration `info`.
+pub(crate) fn step(
+    before: &Snapshot,
+    after: &Snapshot,
+    build: &PluginRef,
+    info: &PluginInfo,
+) -> Step {
     let same_build = before.plugin.digest == after.plugin.digest;
     let label = |id: &str| -> String {
         let declared = (after.plugin.digest == build.digest)

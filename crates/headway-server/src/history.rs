@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use headway_core::vector::Direction;
 use headway_core::{Date, InputDefaults};
 use headway_pipeline::{InputFormat, JsonArrayLines, RunOptions, Source, StoreSink};
-use headway_store::{RunLog, SharedStore, SnapshotStore, StoreError};
+use headway_store::{AlertStatus, RunLog, SharedStore, SnapshotStore, StoreError};
 use headway_views::{AccountRow, BookQuery, BuildChoice, SortKey, ViewError};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -294,6 +294,8 @@ pub(crate) async fn list_runs(
 pub(crate) struct AlertsQuery {
     /// Alerts of this day or later.
     since: Option<Date>,
+    /// Only alerts whose delivery is `pending`, `delivered` or `dead`.
+    status: Option<AlertStatus>,
     /// At most this many (default 100, at most 1,000).
     limit: Option<usize>,
 }
@@ -304,11 +306,13 @@ pub(crate) async fn list_alerts(
     authorized: Authorized,
     ApiQuery(query): ApiQuery<AlertsQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1_000);
+    let query = headway_store::AlertQuery {
+        since: query.since,
+        status: query.status,
+        limit: query.limit.unwrap_or(100).clamp(1, 1_000),
+    };
     let alerts = read_store(&app, authorized, move |store, tenant, _| {
-        store
-            .alerts(&tenant.id, query.since, limit)
-            .map_err(store_error)
+        store.alerts(&tenant.id, &query).map_err(store_error)
     })
     .await?;
     Ok(Json(json!({ "alerts": alerts })).into_response())

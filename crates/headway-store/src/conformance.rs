@@ -4,7 +4,17 @@
 use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyResponse};
 
 use crate::testing::{TestDatabase, info, plugin, record, snap};
-use crate::{PgStore, Recorded, RunLog, SnapshotStore, SqliteStore};
+use crate::{
+    AlertQuery, AlertStatus, Attempt, PgStore, Recorded, RunLog, SnapshotStore, SqliteStore,
+};
+
+fn query(since: Option<headway_core::Date>, status: Option<AlertStatus>) -> AlertQuery {
+    AlertQuery {
+        since,
+        status,
+        limit: 10,
+    }
+}
 
 pub fn round_trip_and_idempotent_reruns(store: &mut dyn SnapshotStore) {
     let run = [
@@ -206,7 +216,7 @@ pub fn recent_reads_omit_factors_and_older_days(store: &mut dyn SnapshotStore) {
 }
 
 pub fn alerts_are_filed_once_and_runs_read_their_prior_days(store: &mut dyn SnapshotStore) {
-    use headway_core::alerts::Fired;
+    use headway_core::alerts::{AlertDetail, Fired};
     let day = |d: &str| d.parse::<headway_core::Date>().unwrap();
     let fire = |account: &str, d: &str| Fired {
         rule: "turned-red".into(),
@@ -214,6 +224,14 @@ pub fn alerts_are_filed_once_and_runs_read_their_prior_days(store: &mut dyn Snap
         account_id: account.into(),
         as_of: day(d),
         summary: "entered red".into(),
+        detail: AlertDetail {
+            score: 40.0,
+            band: "red".into(),
+            score_before: Some(70.0),
+            band_before: Some("green".into()),
+            since: Some(day("2026-09-01")),
+            moved: Vec::new(),
+        },
     };
     record(
         store,
@@ -260,23 +278,32 @@ pub fn alerts_are_filed_once_and_runs_read_their_prior_days(store: &mut dyn Snap
         let log = RunLog::new("acme", &plugin("sha256:1"), "test", String::new());
         run.commit(log).unwrap();
     }
-    let alerts = store.alerts("acme", None, 10).unwrap();
+    let alerts = store.alerts("acme", &query(None, None)).unwrap();
     assert_eq!(alerts.len(), 2);
     assert_eq!(
         (
             alerts[0].account_id.as_str(),
-            alerts[0].status.as_str(),
+            alerts[0].status,
             alerts[0].digest.as_str()
         ),
-        ("a", "pending", "sha256:1")
+        ("a", AlertStatus::Pending, "sha256:1")
+    );
+    assert_eq!(
+        alerts[0].detail.as_ref().map(|d| d.score_before),
+        Some(Some(70.0))
     );
     assert!(
         store
-            .alerts("acme", Some(day("2026-10-02")), 10)
+            .alerts("acme", &query(Some(day("2026-10-02")), None))
             .unwrap()
             .is_empty()
     );
-    assert!(store.alerts("other", None, 10).unwrap().is_empty());
+    assert!(
+        store
+            .alerts("other", &query(None, None))
+            .unwrap()
+            .is_empty()
+    );
     // A run dropped before its commit files nothing.
     {
         let mut run = store
@@ -284,7 +311,110 @@ pub fn alerts_are_filed_once_and_runs_read_their_prior_days(store: &mut dyn Snap
             .unwrap();
         run.add_alerts(&[fire("c", "2026-10-01")]).unwrap();
     }
-    assert_eq!(store.alerts("acme", None, 10).unwrap().len(), 2);
+    assert_eq!(store.alerts("acme", &query(None, None)).unwrap().len(), 2);
+}
+
+pub fn the_outbox_hands_each_alert_to_one_deliverer_until_settled(store: &mut dyn SnapshotStore) {
+    alerts_are_filed_once_and_runs_read_their_prior_days(store);
+    // Two pending alerts (a and b, 2026-10-01). At t=1000 with a 500 ms lease.
+    let first = store.claim_alerts("acme", 1_000, 500, 1).unwrap();
+    assert_eq!(first.len(), 1, "limit");
+    assert_eq!(first[0].account_id, "a");
+    let second = store.claim_alerts("acme", 1_000, 500, 10).unwrap();
+    assert_eq!(
+        second
+            .iter()
+            .map(|a| a.account_id.as_str())
+            .collect::<Vec<_>>(),
+        ["b"],
+        "a held alert is not handed out again"
+    );
+    assert!(
+        store
+            .claim_alerts("other", 1_000, 500, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_alerts("acme", 1_499, 500, 10)
+            .unwrap()
+            .is_empty()
+    );
+    // The lease of a deliverer that died ends: b is handed out again.
+    let retaken = store.claim_alerts("acme", 1_500, 500, 10).unwrap();
+    assert_eq!(retaken.len(), 2);
+    // a fails: due again from 5000, its error kept.
+    let failed = Attempt::Failed {
+        error: "connection refused".into(),
+        retry_at_ms: 5_000,
+    };
+    assert!(
+        store
+            .settle_alert("acme", &first[0].key(), &failed)
+            .unwrap()
+    );
+    let delivered = Attempt::Delivered {
+        at: "2026-12-02T10:00:00Z".into(),
+    };
+    assert!(
+        store
+            .settle_alert("acme", &second[0].key(), &delivered)
+            .unwrap()
+    );
+    // Settling again (a late deliverer) changes nothing.
+    assert!(
+        !store
+            .settle_alert("acme", &second[0].key(), &failed)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .settle_alert("other", &first[0].key(), &delivered)
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_alerts("acme", 4_999, 500, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let due = store.claim_alerts("acme", 5_000, 500, 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].attempts, due[0].last_error.as_deref()),
+        (1, Some("connection refused"))
+    );
+    let gave_up = Attempt::GaveUp {
+        error: "HTTP 500".into(),
+    };
+    assert!(store.settle_alert("acme", &due[0].key(), &gave_up).unwrap());
+    assert!(
+        store
+            .claim_alerts("acme", 1_000_000, 500, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let dead = store
+        .alerts("acme", &query(None, Some(AlertStatus::Dead)))
+        .unwrap();
+    assert_eq!(
+        (dead.len(), dead[0].attempts, dead[0].last_error.as_deref()),
+        (1, 2, Some("HTTP 500"))
+    );
+    let done = store
+        .alerts("acme", &query(None, Some(AlertStatus::Delivered)))
+        .unwrap();
+    assert_eq!(
+        (done[0].account_id.as_str(), done[0].delivered_at.as_deref()),
+        ("b", Some("2026-12-02T10:00:00Z"))
+    );
+    assert!(
+        store
+            .alerts("acme", &query(None, Some(AlertStatus::Pending)))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Each function above as a test, once per backend.
@@ -322,4 +452,5 @@ for_each_backend!(
     ids_sort_by_their_bytes,
     recent_reads_omit_factors_and_older_days,
     alerts_are_filed_once_and_runs_read_their_prior_days,
+    the_outbox_hands_each_alert_to_one_deliverer_until_settled,
 );

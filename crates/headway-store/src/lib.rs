@@ -24,7 +24,7 @@ pub mod testing;
 
 use std::path::PathBuf;
 
-use headway_core::alerts::Fired;
+use headway_core::alerts::{AlertDetail, Fired};
 use headway_core::retention::{LedgerRow, SurveyResponse};
 use headway_core::success::Snapshot;
 use headway_core::{AccountError, Date, PluginInfo, PluginRef};
@@ -187,7 +187,7 @@ pub struct StoredBuild {
 }
 
 /// An alert in the outbox: what fired, for whom, and where its delivery is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredAlert {
     /// The rule's name.
     pub rule: String,
@@ -201,8 +201,107 @@ pub struct StoredAlert {
     pub digest: String,
     /// What happened, in words.
     pub summary: String,
-    /// `pending` until delivered.
-    pub status: String,
+    /// The numbers behind it (none for alerts filed before schema 4).
+    pub detail: Option<AlertDetail>,
+    /// Where its delivery is.
+    pub status: AlertStatus,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was delivered, RFC 3339 UTC.
+    pub delivered_at: Option<String>,
+}
+
+/// Where an alert's delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertStatus {
+    /// Not delivered yet (no webhook, or tries left).
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every try failed: kept, no longer tried (a dead letter).
+    Dead,
+}
+
+impl AlertStatus {
+    /// Every status, in order.
+    pub const ALL: [Self; 3] = [Self::Pending, Self::Delivered, Self::Dead];
+
+    /// Its name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+impl std::str::FromStr for AlertStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not an alert status: pending, delivered or dead"))
+    }
+}
+
+/// Which of a tenant's alerts to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertQuery {
+    /// From this day (the alerts' day) on.
+    pub since: Option<Date>,
+    /// Only alerts with this status.
+    pub status: Option<AlertStatus>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// The outbox key of one alert: once per tenant, rule, account and day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AlertKey {
+    /// The rule's name.
+    pub rule: String,
+    /// The account.
+    pub account_id: String,
+    /// The day.
+    pub as_of: Date,
+}
+
+impl StoredAlert {
+    /// Its key in the outbox.
+    pub fn key(&self) -> AlertKey {
+        AlertKey {
+            rule: self.rule.clone(),
+            account_id: self.account_id.clone(),
+            as_of: self.as_of,
+        }
+    }
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// The receiver took it, at this time (RFC 3339 UTC).
+    Delivered {
+        /// When.
+        at: String,
+    },
+    /// It failed; try again from `retry_at_ms` (Unix milliseconds).
+    Failed {
+        /// Why, for the operator.
+        error: String,
+        /// The earliest next try.
+        retry_at_ms: i64,
+    },
+    /// It failed for the last time: a dead letter.
+    GaveUp {
+        /// Why.
+        error: String,
+    },
 }
 
 /// Where snapshots are kept. Every read and write names its tenant, and sees
@@ -275,14 +374,29 @@ pub trait SnapshotStore: Send {
     /// A tenant's survey answers, by account, day and survey.
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError>;
 
-    /// A tenant's alerts from `since` (their day) on, newest first, at most
-    /// `limit`.
-    fn alerts(
-        &self,
+    /// A tenant's alerts that `query` selects, newest day first.
+    fn alerts(&self, tenant: &str, query: &AlertQuery) -> Result<Vec<StoredAlert>, StoreError>;
+
+    /// Takes up to `limit` pending alerts of a tenant that are due at `now_ms`
+    /// (Unix milliseconds) and not held by another deliverer, and holds them
+    /// until `now_ms + lease_ms`: servers sharing a store never send one alert
+    /// at once, and one that dies holding alerts frees them when the lease ends.
+    fn claim_alerts(
+        &mut self,
         tenant: &str,
-        since: Option<Date>,
+        now_ms: i64,
+        lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<StoredAlert>, StoreError>;
+
+    /// Records how an attempt to deliver a pending alert ended (its attempts
+    /// count up by one) and frees it. False when it was no longer pending.
+    fn settle_alert(
+        &mut self,
+        tenant: &str,
+        key: &AlertKey,
+        attempt: &Attempt,
+    ) -> Result<bool, StoreError>;
 }
 
 /// One run being recorded, in one transaction.

@@ -19,15 +19,18 @@ use headway_core::{Date, PluginInfo, PluginRef};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::rows::{
-    RawSnapshot, ledger_row, readable, readable_runs, run_log, stored_alert, stored_build,
-    survey_row,
+    RawAlert, RawSnapshot, detail_json, ledger_row, readable, readable_runs, run_log, settlement,
+    stored_alert, stored_build, survey_row,
 };
-use crate::{Recorded, RunLog, RunRecorder, SnapshotStore, StoreError, StoredAlert, StoredBuild};
+use crate::{
+    AlertKey, AlertQuery, AlertStatus, Attempt, Recorded, RunLog, RunRecorder, SnapshotStore,
+    StoreError, StoredAlert, StoredBuild,
+};
 use headway_core::alerts::Fired;
 
 /// Each migration, in order; the schema version is how many have run. A
 /// migration never changes once released: a change is a new one.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = r#"
 CREATE TABLE builds (
@@ -158,6 +161,22 @@ CREATE TABLE alerts (
 SELECT headway_isolate('alerts', 'SELECT, INSERT, UPDATE');
 "#;
 
+/// Each alert's detail and the state of its delivery.
+const V4: &str = r#"
+ALTER TABLE alerts
+    ADD COLUMN detail jsonb NOT NULL DEFAULT 'null',
+    ADD COLUMN attempts bigint NOT NULL DEFAULT 0,
+    ADD COLUMN next_attempt_ms bigint NOT NULL DEFAULT 0,
+    ADD COLUMN claimed_until_ms bigint NOT NULL DEFAULT 0,
+    ADD COLUMN last_error text,
+    ADD COLUMN delivered_at text;
+CREATE INDEX alerts_due ON alerts (tenant, status, next_attempt_ms);
+"#;
+
+/// The outbox columns a [`RawAlert`] reads, of `alerts a`, days and details as text.
+const PG_ALERT_COLUMNS: &str = "a.rule, a.kind, a.account_id, a.as_of::text, a.digest, \
+     a.summary, a.detail::text, a.status, a.attempts, a.last_error, a.delivered_at";
+
 /// Serialises migrations across every server starting at once (one key for the
 /// whole cluster: the tenant role is cluster-wide too).
 const MIGRATION_LOCK: i64 = 0x0048_6561_6477_6179; // "Headway" in ASCII
@@ -248,6 +267,28 @@ pub(crate) fn config(url: &str) -> Result<::postgres::Config, StoreError> {
 }
 
 impl PgStore {
+    /// The outbox rows of a query of [`PG_ALERT_COLUMNS`].
+    fn alert_rows(&self, rows: &[::postgres::Row]) -> Result<Vec<StoredAlert>, StoreError> {
+        rows.iter()
+            .map(|r| {
+                let raw = RawAlert {
+                    rule: r.get(0),
+                    kind: r.get(1),
+                    account_id: r.get(2),
+                    as_of: r.get(3),
+                    digest: r.get(4),
+                    summary: r.get(5),
+                    detail: r.get(6),
+                    status: r.get(7),
+                    attempts: r.get(8),
+                    last_error: r.get(9),
+                    delivered_at: r.get(10),
+                };
+                stored_alert(&self.label, raw)
+            })
+            .collect()
+    }
+
     /// Connects to the database at `url` (`postgres://user@host:port/db`, with
     /// any driver option such as `options=-csearch_path%3Dschema`), bringing its
     /// schema up to date.
@@ -558,11 +599,11 @@ impl RunRecorder for PgRun<'_> {
         let rows = self
             .tx
             .execute(
-                "INSERT INTO alerts (tenant, rule, account_id, as_of, kind, digest, summary)
+                "INSERT INTO alerts (tenant, rule, account_id, as_of, kind, digest, summary, detail)
                  SELECT current_setting('headway.tenant'), u.rule, u.account_id, u.as_of::date,
-                        u.kind, $1, u.summary
-                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                      AS u(rule, account_id, as_of, kind, summary)
+                        u.kind, $1, u.summary, u.detail::jsonb
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                      AS u(rule, account_id, as_of, kind, summary, detail)
                  ON CONFLICT DO NOTHING",
                 &[
                     &self.digest,
@@ -571,6 +612,7 @@ impl RunRecorder for PgRun<'_> {
                     &text(|f| f.as_of.to_string()),
                     &text(|f| f.kind.to_owned()),
                     &text(|f| f.summary.clone()),
+                    &text(|f| detail_json(&f.detail)),
                 ],
             )
             .map_err(|e| self.error(e))?;
@@ -802,35 +844,87 @@ impl SnapshotStore for PgStore {
         })
     }
 
-    fn alerts(
-        &self,
-        tenant: &str,
-        since: Option<Date>,
-        limit: usize,
-    ) -> Result<Vec<StoredAlert>, StoreError> {
-        let since = since.map(|d| d.to_string());
+    fn alerts(&self, tenant: &str, query: &AlertQuery) -> Result<Vec<StoredAlert>, StoreError> {
+        let since = query.since.map(|d| d.to_string());
+        let status = query.status.map(AlertStatus::as_str);
         let rows = self.scoped(tenant, |tx| {
             tx.query(
-                "SELECT rule, kind, account_id, as_of::text, digest, summary, status FROM alerts
-                 WHERE tenant = $1 AND ($2::text IS NULL OR as_of >= $2::text::date)
-                 ORDER BY as_of DESC, rule, account_id LIMIT $3",
-                &[&tenant, &since, &(limit as i64)],
+                &format!(
+                    "SELECT {PG_ALERT_COLUMNS} FROM alerts a
+                     WHERE tenant = $1 AND ($2::text IS NULL OR as_of >= $2::text::date)
+                       AND ($3::text IS NULL OR status = $3)
+                     ORDER BY as_of DESC, rule, account_id LIMIT $4"
+                ),
+                &[&tenant, &since, &status, &(query.limit as i64)],
             )
         })?;
-        rows.iter()
-            .map(|r| {
-                let raw = (
-                    r.get(0),
-                    r.get(1),
-                    r.get(2),
-                    r.get(3),
-                    r.get(4),
-                    r.get(5),
-                    r.get(6),
-                );
-                stored_alert(&self.label, raw)
-            })
-            .collect()
+        self.alert_rows(&rows)
+    }
+
+    fn claim_alerts(
+        &mut self,
+        tenant: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        // SKIP LOCKED: servers claiming at once take different alerts, none waits.
+        let rows = self.scoped(tenant, |tx| {
+            tx.query(
+                &format!(
+                    "WITH due AS MATERIALIZED (
+                         SELECT tenant, rule, account_id, as_of FROM alerts
+                         WHERE tenant = $1 AND status = 'pending'
+                           AND next_attempt_ms <= $2 AND claimed_until_ms <= $2
+                         ORDER BY as_of, rule, account_id LIMIT $4
+                         FOR UPDATE SKIP LOCKED)
+                     UPDATE alerts a SET claimed_until_ms = $3 FROM due
+                     WHERE a.tenant = due.tenant AND a.rule = due.rule
+                       AND a.account_id = due.account_id AND a.as_of = due.as_of
+                     RETURNING {PG_ALERT_COLUMNS}"
+                ),
+                &[
+                    &tenant,
+                    &now_ms,
+                    &now_ms.saturating_add(lease_ms),
+                    &(limit as i64),
+                ],
+            )
+        })?;
+        let mut claimed = self.alert_rows(&rows)?;
+        claimed.sort_by(|a, b| {
+            (a.as_of, &a.rule, &a.account_id).cmp(&(b.as_of, &b.rule, &b.account_id))
+        });
+        Ok(claimed)
+    }
+
+    fn settle_alert(
+        &mut self,
+        tenant: &str,
+        key: &AlertKey,
+        attempt: &Attempt,
+    ) -> Result<bool, StoreError> {
+        let (status, error, retry_at, delivered_at) = settlement(attempt);
+        let changed = self.scoped(tenant, |tx| {
+            tx.execute(
+                "UPDATE alerts SET status = $5, last_error = coalesce($6, last_error),
+                     next_attempt_ms = $7, delivered_at = $8, claimed_until_ms = 0,
+                     attempts = attempts + 1
+                 WHERE tenant = $1 AND rule = $2 AND account_id = $3 AND as_of = $4::text::date
+                   AND status = 'pending'",
+                &[
+                    &tenant,
+                    &key.rule,
+                    &key.account_id,
+                    &key.as_of.to_string(),
+                    &status.as_str(),
+                    &error,
+                    &retry_at,
+                    &delivered_at,
+                ],
+            )
+        })?;
+        Ok(changed == 1)
     }
 
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError> {

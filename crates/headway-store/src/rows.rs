@@ -5,7 +5,9 @@ use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyRespons
 use headway_core::success::Snapshot;
 use headway_core::{Date, MilestoneProgress, PluginRef};
 
-use crate::{RunLog, StoreError, StoredAlert, StoredBuild};
+use headway_core::alerts::AlertDetail;
+
+use crate::{AlertStatus, Attempt, RunLog, StoreError, StoredAlert, StoredBuild};
 
 pub(crate) fn corrupt(store: &str, what: String, reason: impl ToString) -> StoreError {
     StoreError::Corrupt {
@@ -142,20 +144,54 @@ pub(crate) fn readable_runs(store: &str, rows: Vec<(i64, String)>) -> Vec<RunLog
         .collect()
 }
 
-/// An outbox row as a backend returns it: rule, kind, account, day, build,
-/// summary, status.
-pub(crate) type RawAlert = (String, String, String, String, String, String, String);
+/// An outbox row as a backend returns it ([`ALERT_COLUMNS`]).
+pub(crate) struct RawAlert {
+    pub rule: String,
+    pub kind: String,
+    pub account_id: String,
+    pub as_of: String,
+    pub digest: String,
+    pub summary: String,
+    pub detail: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+}
+
+/// The outbox columns [`RawAlert`] reads, in its order (`as_of` as text).
+pub(crate) const ALERT_COLUMNS: &str = "rule, kind, account_id, as_of, digest, summary, \
+     detail, status, attempts, last_error, delivered_at";
 
 pub(crate) fn stored_alert(store: &str, raw: RawAlert) -> Result<StoredAlert, StoreError> {
-    let (rule, kind, account_id, as_of, digest, summary, status) = raw;
-    let what = || format!("alert {rule} {account_id} {as_of}");
+    let what = || format!("alert {} {} {}", raw.rule, raw.account_id, raw.as_of);
     Ok(StoredAlert {
-        as_of: as_of.parse().map_err(|e| corrupt(store, what(), e))?,
-        rule,
-        kind,
-        account_id,
-        digest,
-        summary,
-        status,
+        as_of: raw.as_of.parse().map_err(|e| corrupt(store, what(), e))?,
+        detail: serde_json::from_str(&raw.detail).map_err(|e| corrupt(store, what(), e))?,
+        status: raw.status.parse().map_err(|e| corrupt(store, what(), e))?,
+        attempts: u32::try_from(raw.attempts).map_err(|e| corrupt(store, what(), e))?,
+        rule: raw.rule,
+        kind: raw.kind,
+        account_id: raw.account_id,
+        digest: raw.digest,
+        summary: raw.summary,
+        last_error: raw.last_error,
+        delivered_at: raw.delivered_at,
     })
+}
+
+/// An alert's detail as stored.
+pub(crate) fn detail_json(detail: &AlertDetail) -> String {
+    serde_json::to_string(detail).expect("an alert detail serializes")
+}
+
+/// What an attempt sets: status, error, next try (Unix ms), delivery time.
+pub(crate) fn settlement(attempt: &Attempt) -> (AlertStatus, Option<&str>, i64, Option<&str>) {
+    match attempt {
+        Attempt::Delivered { at } => (AlertStatus::Delivered, None, 0, Some(at)),
+        Attempt::Failed { error, retry_at_ms } => {
+            (AlertStatus::Pending, Some(error), *retry_at_ms, None)
+        }
+        Attempt::GaveUp { error } => (AlertStatus::Dead, Some(error), 0, None),
+    }
 }

@@ -9,16 +9,19 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::{
-    RawSnapshot, ledger_row, readable, readable_runs, run_log, stored_alert, stored_build,
-    survey_row,
+    ALERT_COLUMNS, RawAlert, RawSnapshot, ledger_row, readable, readable_runs, run_log, settlement,
+    stored_alert, stored_build, survey_row,
 };
-use crate::{Recorded, RunLog, RunRecorder, SnapshotStore, StoreError, StoredAlert, StoredBuild};
+use crate::{
+    AlertKey, AlertQuery, AlertStatus, Attempt, Recorded, RunLog, RunRecorder, SnapshotStore,
+    StoreError, StoredAlert, StoredBuild,
+};
 use headway_core::alerts::Fired;
 
-/// The schema version this build writes (`PRAGMA user_version`). Version 1
-/// files are upgraded in place: [`UPGRADE_FROM_1`], then [`SCHEMA`] (which only
-/// creates what is missing).
-const SCHEMA_VERSION: i64 = 3;
+/// The schema version this build writes (`PRAGMA user_version`). Older files
+/// are upgraded in place: [`UPGRADE_FROM_1`] or [`UPGRADE_FROM_3`], then
+/// [`SCHEMA`] (which only creates what is missing).
+const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1 snapshots had no segment or renewal day.
 const UPGRADE_FROM_1: &str = "
@@ -33,6 +36,16 @@ INSERT INTO tenant_builds
 SELECT tenant, digest, count(*), min(as_of), max(as_of),
        max(rowid) - (SELECT max(rowid) FROM snapshots) - 1
 FROM snapshots GROUP BY tenant, digest;
+";
+
+/// Version 3 alerts had no detail and no delivery state.
+const UPGRADE_FROM_3: &str = "
+ALTER TABLE alerts ADD COLUMN detail TEXT NOT NULL DEFAULT 'null';
+ALTER TABLE alerts ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN next_attempt_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN claimed_until_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN last_error TEXT;
+ALTER TABLE alerts ADD COLUMN delivered_at TEXT;
 ";
 
 const SCHEMA: &str = "
@@ -101,8 +114,15 @@ CREATE TABLE IF NOT EXISTS alerts (
     digest     TEXT NOT NULL,
     summary    TEXT NOT NULL,
     status     TEXT NOT NULL DEFAULT 'pending',
+    detail     TEXT NOT NULL DEFAULT 'null',
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms  INTEGER NOT NULL DEFAULT 0,
+    claimed_until_ms INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    delivered_at TEXT,
     PRIMARY KEY (tenant, rule, account_id, as_of)
 );
+CREATE INDEX IF NOT EXISTS alerts_due ON alerts (tenant, status, next_attempt_ms);
 ";
 
 const COLUMNS: &str = "s.tenant, s.account_id, s.as_of, s.arr, s.score, s.band, s.factors, s.milestones, \
@@ -139,10 +159,10 @@ impl SqliteStore {
             .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
             .map_err(sqlite)?;
         if found < SCHEMA_VERSION {
-            let (upgrade, backfill) = if found == 1 {
-                (UPGRADE_FROM_1, BACKFILL_FROM_1)
-            } else {
-                ("", "")
+            let (upgrade, backfill) = match found {
+                1 => (UPGRADE_FROM_1, BACKFILL_FROM_1),
+                3 => (UPGRADE_FROM_3, ""),
+                _ => ("", ""),
             };
             conn.execute_batch(&format!("BEGIN; {upgrade} {SCHEMA} {backfill} COMMIT;"))
                 .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION))
@@ -196,6 +216,34 @@ impl SqliteStore {
         }
         tx.commit().map_err(sqlite)?;
         Ok(recorded)
+    }
+
+    /// The outbox rows `sql` returns ([`ALERT_COLUMNS`]).
+    fn alert_rows(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(args, |r| {
+                Ok(RawAlert {
+                    rule: r.get(0)?,
+                    kind: r.get(1)?,
+                    account_id: r.get(2)?,
+                    as_of: r.get(3)?,
+                    digest: r.get(4)?,
+                    summary: r.get(5)?,
+                    detail: r.get(6)?,
+                    status: r.get(7)?,
+                    attempts: r.get(8)?,
+                    last_error: r.get(9)?,
+                    delivered_at: r.get(10)?,
+                })
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.map(|row| stored_alert(&self.label(), row.map_err(|e| self.sqlite(e))?))
+            .collect()
     }
 
     /// The file, as errors name it.
@@ -337,8 +385,8 @@ impl RunRecorder for SqliteRun<'_> {
     fn add_alerts(&mut self, fired: &[Fired]) -> Result<usize, StoreError> {
         let result = (|| -> rusqlite::Result<usize> {
             let mut insert = self.tx.prepare_cached(
-                "INSERT INTO alerts (tenant, rule, account_id, as_of, kind, digest, summary)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                "INSERT INTO alerts (tenant, rule, account_id, as_of, kind, digest, summary, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
             )?;
             let mut new = 0;
             for f in fired {
@@ -349,7 +397,8 @@ impl RunRecorder for SqliteRun<'_> {
                     f.as_of.to_string(),
                     f.kind,
                     self.digest,
-                    f.summary
+                    f.summary,
+                    crate::rows::detail_json(&f.detail),
                 ])?;
             }
             Ok(new)
@@ -607,36 +656,78 @@ impl SnapshotStore for SqliteStore {
         )
     }
 
-    fn alerts(
-        &self,
+    fn alerts(&self, tenant: &str, query: &AlertQuery) -> Result<Vec<StoredAlert>, StoreError> {
+        let since = query.since.map_or_else(String::new, |d| d.to_string());
+        let status = query.status.map(AlertStatus::as_str);
+        self.alert_rows(
+            &format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts
+                 WHERE tenant = ?1 AND as_of >= ?2 AND (?3 IS NULL OR status = ?3)
+                 ORDER BY as_of DESC, rule, account_id LIMIT ?4"
+            ),
+            params![tenant, since, status, query.limit as i64],
+        )
+    }
+
+    fn claim_alerts(
+        &mut self,
         tenant: &str,
-        since: Option<Date>,
+        now_ms: i64,
+        lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<StoredAlert>, StoreError> {
-        let mut stmt = self
+        // One statement: SQLite's write lock makes the take atomic across processes.
+        let mut claimed = self.alert_rows(
+            &format!(
+                "UPDATE alerts SET claimed_until_ms = ?3
+                 WHERE rowid IN (
+                     SELECT rowid FROM alerts
+                     WHERE tenant = ?1 AND status = 'pending'
+                       AND next_attempt_ms <= ?2 AND claimed_until_ms <= ?2
+                     ORDER BY as_of, rule, account_id LIMIT ?4)
+                 RETURNING {ALERT_COLUMNS}"
+            ),
+            params![
+                tenant,
+                now_ms,
+                now_ms.saturating_add(lease_ms),
+                limit as i64
+            ],
+        )?;
+        claimed.sort_by(|a, b| {
+            (a.as_of, &a.rule, &a.account_id).cmp(&(b.as_of, &b.rule, &b.account_id))
+        });
+        Ok(claimed)
+    }
+
+    fn settle_alert(
+        &mut self,
+        tenant: &str,
+        key: &AlertKey,
+        attempt: &Attempt,
+    ) -> Result<bool, StoreError> {
+        let (status, error, retry_at, delivered_at) = settlement(attempt);
+        let changed = self
             .conn
-            .prepare_cached(
-                "SELECT rule, kind, account_id, as_of, digest, summary, status FROM alerts
-                 WHERE tenant = ?1 AND as_of >= ?2
-                 ORDER BY as_of DESC, rule, account_id LIMIT ?3",
+            .execute(
+                "UPDATE alerts SET status = ?5, last_error = coalesce(?6, last_error),
+                     next_attempt_ms = ?7, delivered_at = ?8, claimed_until_ms = 0,
+                     attempts = attempts + 1
+                 WHERE tenant = ?1 AND rule = ?2 AND account_id = ?3 AND as_of = ?4
+                   AND status = 'pending'",
+                params![
+                    tenant,
+                    key.rule,
+                    key.account_id,
+                    key.as_of.to_string(),
+                    status.as_str(),
+                    error,
+                    retry_at,
+                    delivered_at
+                ],
             )
             .map_err(|e| self.sqlite(e))?;
-        let since = since.map_or_else(String::new, |d| d.to_string());
-        let rows = stmt
-            .query_map(params![tenant, since, limit as i64], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })
-            .map_err(|e| self.sqlite(e))?;
-        rows.map(|row| stored_alert(&self.label(), row.map_err(|e| self.sqlite(e))?))
-            .collect()
+        Ok(changed == 1)
     }
 
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError> {
@@ -801,5 +892,39 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_3_outbox_gains_delivery_state_and_keeps_its_alerts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        drop(SqliteStore::open(&path).unwrap());
+        // Take the file back to what version 3 wrote: the alerts table without
+        // detail or delivery columns, one alert in it.
+        let v3 = Connection::open(&path).unwrap();
+        v3.execute_batch(
+            "DROP TABLE alerts;
+             CREATE TABLE alerts (tenant TEXT NOT NULL, rule TEXT NOT NULL,
+                 account_id TEXT NOT NULL, as_of TEXT NOT NULL, kind TEXT NOT NULL,
+                 digest TEXT NOT NULL, summary TEXT NOT NULL,
+                 status TEXT NOT NULL DEFAULT 'pending',
+                 PRIMARY KEY (tenant, rule, account_id, as_of));
+             INSERT INTO alerts VALUES ('acme', 'turned-red', 'a', '2026-10-01',
+                 'band-entered', 'sha256:1', 'entered red', 'pending');
+             PRAGMA user_version = 3;",
+        )
+        .unwrap();
+        drop(v3);
+        let mut store = SqliteStore::open(&path).unwrap();
+        let claimed = store.claim_alerts("acme", 10, 100, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(
+            (
+                claimed[0].summary.as_str(),
+                claimed[0].detail.as_ref(),
+                claimed[0].attempts
+            ),
+            ("entered red", None, 0)
+        );
     }
 }
