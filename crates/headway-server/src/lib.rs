@@ -7,6 +7,7 @@
 //! with. A failed reload keeps the last good version serving.
 
 pub mod api;
+mod deliver;
 mod fleet;
 mod history;
 pub mod metrics;
@@ -65,6 +66,8 @@ pub struct ServeOptions {
     pub poll: Duration,
     /// How often `[schedule]`s are checked.
     pub schedule_tick: Duration,
+    /// How often the alert outbox is checked for what is due.
+    pub delivery_tick: Duration,
 }
 
 impl ServeOptions {
@@ -88,6 +91,7 @@ impl ServeOptions {
             debounce: Duration::from_millis(100),
             poll: Duration::from_secs(5),
             schedule_tick: Duration::from_secs(30),
+            delivery_tick: Duration::from_secs(1),
         }
     }
 }
@@ -218,6 +222,12 @@ pub async fn start(options: ServeOptions) -> Result<Running, ServeError> {
     let router = api::router(Arc::clone(&app), metrics_listener.is_some());
     let mut servers = vec![tokio::spawn(connections.clone().serve(listener, router))];
     if let Some(history) = history {
+        servers.push(tokio::spawn(deliver::run(
+            Arc::clone(&registry),
+            Arc::clone(&history),
+            options.delivery_tick,
+            stopped.clone(),
+        )));
         servers.push(tokio::spawn(schedule::run(
             Arc::clone(&app),
             history,

@@ -51,6 +51,12 @@ pub struct TenantMetrics {
     pub reload_failures: Counter,
     /// Alerts recorded runs filed (each once).
     pub alerts: Counter,
+    /// Alerts a webhook took.
+    pub alerts_delivered: Counter,
+    /// Webhook tries that failed and will be tried again.
+    pub alert_tries_failed: Counter,
+    /// Alerts given up on (dead letters).
+    pub alerts_dead: Counter,
 }
 
 impl Default for TenantMetrics {
@@ -64,6 +70,9 @@ impl Default for TenantMetrics {
             reloads: Counter::default(),
             reload_failures: Counter::default(),
             alerts: Counter::default(),
+            alerts_delivered: Counter::default(),
+            alert_tries_failed: Counter::default(),
+            alerts_dead: Counter::default(),
         }
     }
 }
@@ -134,7 +143,7 @@ struct Scrape {
 /// A per-tenant counter: its name, help and where it is kept.
 type TenantCounter = (&'static str, &'static str, fn(&TenantMetrics) -> &Counter);
 
-const TENANT_COUNTERS: [TenantCounter; 6] = [
+const TENANT_COUNTERS: [TenantCounter; 9] = [
     ("headway_assessments", "Accounts assessed", |m| {
         &m.assessments
     }),
@@ -160,6 +169,21 @@ const TENANT_COUNTERS: [TenantCounter; 6] = [
         "headway_alerts_filed",
         "Alerts recorded runs filed, once per rule, account and day",
         |m| &m.alerts,
+    ),
+    (
+        "headway_alerts_delivered",
+        "Alerts a webhook took (2xx)",
+        |m| &m.alerts_delivered,
+    ),
+    (
+        "headway_alert_tries_failed",
+        "Webhook tries that failed and will be tried again",
+        |m| &m.alert_tries_failed,
+    ),
+    (
+        "headway_alerts_dead",
+        "Alerts given up on after their last try (dead letters)",
+        |m| &m.alerts_dead,
     ),
 ];
 
