@@ -20,8 +20,12 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-/// Alerts claimed per tenant per pass.
-const CLAIM: usize = 100;
+/// Alerts claimed at once: they are sent one after another, so their lease
+/// covers this many timeouts.
+const CLAIM: usize = 10;
+
+/// Claims per tenant per pass, so one busy tenant does not hold up the rest.
+const CLAIMS_PER_PASS: usize = 50;
 
 /// One tenant whose alerts go to a webhook.
 #[derive(Debug, Clone)]
@@ -193,9 +197,10 @@ impl Deliverer {
         self
     }
 
-    /// Claims, sends and settles what is due for one tenant, once. Alerts
-    /// claimed stay held for a try's timeout plus a margin, so another server
-    /// never sends them at the same time.
+    /// Claims, sends and settles what is due for one tenant, until nothing is
+    /// (or [`CLAIMS_PER_PASS`] claims). Alerts claimed stay held for as long as
+    /// sending all of them may take plus a margin, so another server never
+    /// sends them at the same time.
     pub async fn pass(&self, target: &Target) -> Result<Pass, DeliveryError> {
         let hook = &target.webhook;
         let secret = (self.secrets)(&hook.secret_env)
@@ -204,17 +209,37 @@ impl Deliverer {
                 tenant: target.tenant.clone(),
                 var: hook.secret_env.clone(),
             })?;
-        let lease_ms = hook.timeout_ms.saturating_mul(2).saturating_add(5_000) as i64;
-        let claimed = self
-            .blocking(&target.tenant, move |store, tenant| {
-                store.claim_alerts(tenant, now_ms(), lease_ms, CLAIM)
-            })
-            .await?;
+        let lease_ms = hook
+            .timeout_ms
+            .saturating_mul(CLAIM as u64)
+            .saturating_add(5_000) as i64;
         let mut pass = Pass::default();
+        for _ in 0..CLAIMS_PER_PASS {
+            let claimed = self
+                .blocking(&target.tenant, move |store, tenant| {
+                    store.claim_alerts(tenant, now_ms(), lease_ms, CLAIM)
+                })
+                .await?;
+            if claimed.is_empty() {
+                break;
+            }
+            self.send_all(target, claimed, secret.as_bytes(), &mut pass)
+                .await?;
+        }
+        Ok(pass)
+    }
+
+    /// Sends claimed alerts one by one, settling each.
+    async fn send_all(
+        &self,
+        target: &Target,
+        claimed: Vec<StoredAlert>,
+        secret: &[u8],
+        pass: &mut Pass,
+    ) -> Result<(), DeliveryError> {
+        let hook = &target.webhook;
         for alert in claimed {
-            let result = self
-                .send(&target.tenant, &alert, hook, secret.as_bytes())
-                .await;
+            let result = self.send(&target.tenant, &alert, hook, secret).await;
             if let Err(e) = &result {
                 tracing::warn!(tenant = %target.tenant, rule = %alert.rule, account = %alert.account_id, "alert not delivered: {e}");
             }
@@ -230,7 +255,7 @@ impl Deliverer {
             })
             .await?;
         }
-        Ok(pass)
+        Ok(())
     }
 
     async fn send(
