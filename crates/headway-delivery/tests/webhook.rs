@@ -11,7 +11,7 @@ use headway_config::{Webhook, WebhookFormat};
 use headway_core::alerts::{AlertDetail, Fired};
 use headway_delivery::{Deliverer, Pass, Target, signature};
 use headway_store::testing::{info, plugin, snap};
-use headway_store::{AlertQuery, AlertStatus, SharedStore, StoreLocation};
+use headway_store::{AlertQuery, AlertStatus, SharedStore, StoreLocation, StoredAlert};
 
 const SECRET_ENV: &str = "HEADWAY_DELIVERY_TEST_SECRET";
 const SECRET: &str = "whsec_loopback";
@@ -128,17 +128,30 @@ fn store_with_alerts(dir: &std::path::Path) -> Arc<SharedStore> {
     Arc::new(store)
 }
 
-fn statuses(store: &SharedStore) -> HashMap<AlertStatus, usize> {
+/// The tenant's alerts with `status` (any when `None`), at most `limit`.
+fn listed(store: &SharedStore, status: Option<AlertStatus>, limit: usize) -> Vec<StoredAlert> {
     let query = AlertQuery {
         since: None,
-        status: None,
-        limit: 100,
+        status,
+        limit,
     };
+    store.reader().unwrap().alerts("acme", &query).unwrap()
+}
+
+fn statuses(store: &SharedStore) -> HashMap<AlertStatus, usize> {
     let mut by = HashMap::new();
-    for a in store.reader().unwrap().alerts("acme", &query).unwrap() {
+    for a in listed(store, None, 100) {
         *by.entry(a.status).or_default() += 1;
     }
     by
+}
+
+/// Requests the receiver saw, and how many distinct keys they carried.
+fn requests_and_keys(receiver: &Receiver) -> (usize, usize) {
+    let seen = receiver.seen.lock().unwrap();
+    let keys: std::collections::HashSet<&str> =
+        seen.requests.iter().map(|r| r.0.as_str()).collect();
+    (seen.requests.len(), keys.len())
 }
 
 /// A deliverer reading the test secret (the environment is left alone).
@@ -185,11 +198,8 @@ async fn a_receiver_down_then_up_gets_each_alert_once_signed() {
         }
     );
     assert_eq!(deliverer.pass(&target).await.unwrap(), Pass::default());
+    assert_eq!(requests_and_keys(&receiver), (3, 3), "each once");
     let seen = receiver.seen.lock().unwrap();
-    let mut keys: Vec<&str> = seen.requests.iter().map(|r| r.0.as_str()).collect();
-    keys.sort();
-    keys.dedup();
-    assert_eq!((seen.requests.len(), keys.len()), (3, 3), "each once");
     assert!(
         seen.requests.iter().all(|r| r.1),
         "every signature verifies"
@@ -218,18 +228,7 @@ async fn a_receiver_down_then_up_gets_each_alert_once_signed() {
         statuses(&store),
         HashMap::from([(AlertStatus::Delivered, 3)])
     );
-    let delivered = store
-        .reader()
-        .unwrap()
-        .alerts(
-            "acme",
-            &AlertQuery {
-                since: None,
-                status: None,
-                limit: 1,
-            },
-        )
-        .unwrap();
+    let delivered = listed(&store, None, 1);
     assert_eq!(delivered[0].attempts, 2, "one refused, one taken");
 }
 
@@ -263,18 +262,7 @@ async fn a_receiver_that_keeps_failing_leaves_dead_letters() {
         "3 tries each"
     );
     assert_eq!(statuses(&store), HashMap::from([(AlertStatus::Dead, 3)]));
-    let dead = store
-        .reader()
-        .unwrap()
-        .alerts(
-            "acme",
-            &AlertQuery {
-                since: None,
-                status: Some(AlertStatus::Dead),
-                limit: 1,
-            },
-        )
-        .unwrap();
+    let dead = listed(&store, Some(AlertStatus::Dead), 1);
     assert!(
         dead[0]
             .last_error
@@ -313,12 +301,8 @@ async fn alerts_a_dead_deliverer_held_are_sent_once_its_lease_ends() {
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(deliverer.pass(&target).await.unwrap().delivered, 2);
     assert_eq!(deliverer.pass(&target).await.unwrap(), Pass::default());
-    let seen = receiver.seen.lock().unwrap();
-    let mut keys: Vec<&str> = seen.requests.iter().map(|r| r.0.as_str()).collect();
-    keys.sort();
-    keys.dedup();
     assert_eq!(
-        (seen.requests.len(), keys.len()),
+        requests_and_keys(&receiver),
         (3, 3),
         "none lost, none twice"
     );

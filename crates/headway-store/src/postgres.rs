@@ -19,8 +19,8 @@ use headway_core::{Date, PluginInfo, PluginRef};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::rows::{
-    RawAlert, RawSnapshot, detail_json, ledger_row, readable, readable_runs, run_log, settlement,
-    stored_alert, stored_build, survey_row,
+    RawAlert, RawSnapshot, detail_json, in_outbox_order, ledger_row, readable, readable_runs,
+    run_log, settlement, stored_alert, stored_build, survey_row,
 };
 use crate::{
     AlertKey, AlertQuery, AlertStatus, Attempt, Recorded, RunLog, RunRecorder, SnapshotStore,
@@ -892,9 +892,7 @@ impl SnapshotStore for PgStore {
             )
         })?;
         let mut claimed = self.alert_rows(&rows)?;
-        claimed.sort_by(|a, b| {
-            (a.as_of, &a.rule, &a.account_id).cmp(&(b.as_of, &b.rule, &b.account_id))
-        });
+        in_outbox_order(&mut claimed);
         Ok(claimed)
     }
 

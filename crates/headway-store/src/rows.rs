@@ -195,3 +195,10 @@ pub(crate) fn settlement(attempt: &Attempt) -> (AlertStatus, Option<&str>, i64, 
         Attempt::GaveUp { error } => (AlertStatus::Dead, Some(error), 0, None),
     }
 }
+
+/// Claimed alerts in the order they were due (`RETURNING` has none): by day,
+/// rule, account.
+pub(crate) fn in_outbox_order(alerts: &mut [StoredAlert]) {
+    alerts
+        .sort_by(|a, b| (a.as_of, &a.rule, &a.account_id).cmp(&(b.as_of, &b.rule, &b.account_id)));
+}

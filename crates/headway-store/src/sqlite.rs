@@ -9,8 +9,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::{
-    ALERT_COLUMNS, RawAlert, RawSnapshot, ledger_row, readable, readable_runs, run_log, settlement,
-    stored_alert, stored_build, survey_row,
+    ALERT_COLUMNS, RawAlert, RawSnapshot, in_outbox_order, ledger_row, readable, readable_runs,
+    run_log, settlement, stored_alert, stored_build, survey_row,
 };
 use crate::{
     AlertKey, AlertQuery, AlertStatus, Attempt, Recorded, RunLog, RunRecorder, SnapshotStore,
@@ -694,9 +694,7 @@ impl SnapshotStore for SqliteStore {
                 limit as i64
             ],
         )?;
-        claimed.sort_by(|a, b| {
-            (a.as_of, &a.rule, &a.account_id).cmp(&(b.as_of, &b.rule, &b.account_id))
-        });
+        in_outbox_order(&mut claimed);
         Ok(claimed)
     }
 
