@@ -351,6 +351,7 @@ mod tests {
                 version: "1".into(),
                 digest: "sha256:1".into(),
             },
+            overrides: Vec::new(),
         }
     }
 

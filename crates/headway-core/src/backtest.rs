@@ -230,6 +230,7 @@ mod tests {
             factors: vec![],
             milestones: vec![],
             plugin: plugin(),
+            overrides: Vec::new(),
         }
     }
 

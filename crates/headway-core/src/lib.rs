@@ -15,6 +15,7 @@ mod date;
 pub mod fixtures;
 pub mod input;
 pub mod moves;
+pub mod overrides;
 pub mod records;
 pub mod report;
 pub mod retention;

@@ -211,6 +211,7 @@ mod tests {
             factors,
             milestones: vec![],
             plugin: plugin(digest),
+            overrides: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::overrides::Applied;
 use crate::vector::{self, Arrival, Direction};
 use crate::{Account, Assessment, Date, FactorScore, MilestoneProgress, PluginInfo, PluginRef};
 
@@ -38,6 +39,9 @@ pub struct Snapshot {
     pub milestones: Vec<MilestoneProgress>,
     /// The plugin build that produced it.
     pub plugin: PluginRef,
+    /// The CSM overrides applied when it was read (none where it is kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<Applied>,
 }
 
 impl Snapshot {
@@ -60,6 +64,7 @@ impl Snapshot {
             factors: assessment.factors,
             milestones: assessment.milestones,
             plugin: plugin.clone(),
+            overrides: Vec::new(),
         }
     }
 }
@@ -349,6 +354,7 @@ mod tests {
                 version: "1".into(),
                 digest: "sha256:x".into(),
             },
+            overrides: Vec::new(),
         }
     }
 

@@ -177,6 +177,7 @@ impl ScoredChunk {
                     factors: a.factors,
                     milestones: a.milestones,
                     plugin: plugin.plugin_ref().clone(),
+                    overrides: Vec::new(),
                 })
             })
             .collect()

@@ -5,8 +5,10 @@ use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyRespons
 
 use crate::testing::{TestDatabase, info, plugin, record, snap};
 use crate::{
-    AlertQuery, AlertStatus, Attempt, PgStore, Recorded, RunLog, SnapshotStore, SqliteStore,
+    AlertQuery, AlertStatus, Attempt, OverrideEdit, PgStore, Recorded, RunLog, SnapshotStore,
+    SqliteStore,
 };
+use headway_core::overrides::{Override, Setting, Target};
 
 fn query(since: Option<headway_core::Date>, status: Option<AlertStatus>) -> AlertQuery {
     AlertQuery {
@@ -417,6 +419,100 @@ pub fn the_outbox_hands_each_alert_to_one_deliverer_until_settled(store: &mut dy
     );
 }
 
+pub fn overrides_are_set_replaced_cleared_and_audited(store: &mut dyn SnapshotStore) {
+    let factor = |account: &str, score: f64| Override {
+        account_id: account.into(),
+        target: "factor:nps".parse().unwrap(),
+        value: Setting::Score(score),
+        from: "2026-10-01".parse().unwrap(),
+        until: "2026-10-31".parse().unwrap(),
+        author: "dana".into(),
+        reason: "exec sponsor confirmed".into(),
+    };
+    let band = Override {
+        target: Target::Band,
+        value: Setting::Band("green".into()),
+        ..factor("a", 0.0)
+    };
+    let edit = |at: &str, new: &Override| OverrideEdit {
+        at: at.into(),
+        account_id: new.account_id.clone(),
+        target: new.target.clone(),
+        author: new.author.clone(),
+        reason: new.reason.clone(),
+        new: Some(new.clone()),
+    };
+    let first = store
+        .change_override("acme", edit("t1", &factor("a", 80.0)))
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.old, first.new), (None, Some(factor("a", 80.0))));
+    let second = store
+        .change_override("acme", edit("t2", &factor("a", 90.5)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        second.old,
+        Some(factor("a", 80.0)),
+        "a replacement keeps the old"
+    );
+    store.change_override("acme", edit("t3", &band)).unwrap();
+    store
+        .change_override("acme", edit("t4", &factor("b", 10.0)))
+        .unwrap();
+    let all = store.overrides("acme", None).unwrap();
+    assert_eq!(all, [band.clone(), factor("a", 90.5), factor("b", 10.0)]);
+    assert_eq!(
+        store.overrides("acme", Some("a")).unwrap(),
+        [band.clone(), factor("a", 90.5)]
+    );
+
+    let clear = OverrideEdit {
+        at: "t5".into(),
+        author: "lee".into(),
+        reason: "renewal signed".into(),
+        new: None,
+        ..edit("t5", &factor("a", 0.0))
+    };
+    let cleared = store
+        .change_override("acme", clear.clone())
+        .unwrap()
+        .unwrap();
+    assert_eq!((cleared.old, cleared.new), (Some(factor("a", 90.5)), None));
+    assert_eq!(store.overrides("acme", Some("a")).unwrap(), [band.clone()]);
+    // Clearing what is not set changes nothing and logs nothing.
+    assert_eq!(store.change_override("acme", clear).unwrap(), None);
+
+    let log = store.override_log("acme", "a").unwrap();
+    let seen: Vec<(&str, &str, String, bool, bool)> = log
+        .iter()
+        .map(|c| {
+            let target = c.target.to_string();
+            (
+                c.at.as_str(),
+                c.author.as_str(),
+                target,
+                c.old.is_some(),
+                c.new.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("t1", "dana", "factor:nps".into(), false, true),
+            ("t2", "dana", "factor:nps".into(), true, true),
+            ("t3", "dana", "band".into(), false, true),
+            ("t5", "lee", "factor:nps".into(), true, false),
+        ]
+    );
+    assert_eq!(log[4 - 1].reason, "renewal signed");
+    assert_eq!(store.override_log("acme", "b").unwrap().len(), 1);
+    // Another tenant sees none of it.
+    assert!(store.overrides("globex", None).unwrap().is_empty());
+    assert!(store.override_log("globex", "a").unwrap().is_empty());
+}
+
 /// Each function above as a test, once per backend.
 macro_rules! for_each_backend {
     ($($name:ident),* $(,)?) => {
@@ -453,4 +549,5 @@ for_each_backend!(
     recent_reads_omit_factors_and_older_days,
     alerts_are_filed_once_and_runs_read_their_prior_days,
     the_outbox_hands_each_alert_to_one_deliverer_until_settled,
+    overrides_are_set_replaced_cleared_and_audited,
 );

@@ -25,6 +25,7 @@ pub mod testing;
 use std::path::PathBuf;
 
 use headway_core::alerts::{AlertDetail, Fired};
+use headway_core::overrides::{Override, OverrideChange, Target};
 use headway_core::retention::{LedgerRow, SurveyResponse};
 use headway_core::success::Snapshot;
 use headway_core::{AccountError, Date, PluginInfo, PluginRef};
@@ -304,6 +305,43 @@ pub enum Attempt {
     },
 }
 
+/// A change to one account's override of one target, as a CSM asks for it;
+/// the store adds what it replaces ([`SnapshotStore::change_override`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverrideEdit {
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// The account.
+    pub account_id: String,
+    /// What it changes.
+    pub target: Target,
+    /// Who asks.
+    pub author: String,
+    /// Why.
+    pub reason: String,
+    /// The override to set (replacing any); `None` clears it.
+    pub new: Option<Override>,
+}
+
+impl OverrideEdit {
+    /// The change this edit makes over `old`: `None` when it clears what is
+    /// not set.
+    pub fn over(self, old: Option<Override>) -> Option<OverrideChange> {
+        if old.is_none() && self.new.is_none() {
+            return None;
+        }
+        Some(OverrideChange {
+            at: self.at,
+            account_id: self.account_id,
+            target: self.target,
+            author: self.author,
+            reason: self.reason,
+            old,
+            new: self.new,
+        })
+    }
+}
+
 /// Where snapshots are kept. Every read and write names its tenant, and sees
 /// nothing of any other.
 pub trait SnapshotStore: Send {
@@ -397,6 +435,21 @@ pub trait SnapshotStore: Send {
         key: &AlertKey,
         attempt: &Attempt,
     ) -> Result<bool, StoreError>;
+
+    /// Sets or clears one override and adds the change to the audit trail, in
+    /// one transaction. `None` (nothing written) when it clears what is not set.
+    fn change_override(
+        &mut self,
+        tenant: &str,
+        edit: OverrideEdit,
+    ) -> Result<Option<OverrideChange>, StoreError>;
+
+    /// A tenant's overrides (of one account, or all), by account and target,
+    /// expired ones included: each applies only to the days it covers.
+    fn overrides(&self, tenant: &str, account: Option<&str>) -> Result<Vec<Override>, StoreError>;
+
+    /// Every change to an account's overrides, oldest first.
+    fn override_log(&self, tenant: &str, account: &str) -> Result<Vec<OverrideChange>, StoreError>;
 }
 
 /// One run being recorded, in one transaction.

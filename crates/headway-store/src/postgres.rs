@@ -19,18 +19,20 @@ use headway_core::{Date, PluginInfo, PluginRef};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::rows::{
-    RawAlert, RawSnapshot, detail_json, in_outbox_order, ledger_row, readable, readable_runs,
-    run_log, settlement, stored_alert, stored_build, survey_row,
+    RawAlert, RawSnapshot, detail_json, in_outbox_order, ledger_row, override_change, readable,
+    readable_runs, run_log, settlement, stored_alert, stored_build, stored_override, survey_row,
+    to_json,
 };
 use crate::{
-    AlertKey, AlertQuery, AlertStatus, Attempt, Recorded, RunLog, RunRecorder, SnapshotStore,
-    StoreError, StoredAlert, StoredBuild,
+    AlertKey, AlertQuery, AlertStatus, Attempt, OverrideEdit, Recorded, RunLog, RunRecorder,
+    SnapshotStore, StoreError, StoredAlert, StoredBuild,
 };
 use headway_core::alerts::Fired;
+use headway_core::overrides::{Override, OverrideChange};
 
 /// Each migration, in order; the schema version is how many have run. A
 /// migration never changes once released: a change is a new one.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const V1: &str = r#"
 CREATE TABLE builds (
@@ -171,6 +173,28 @@ ALTER TABLE alerts
     ADD COLUMN last_error text,
     ADD COLUMN delivered_at text;
 CREATE INDEX alerts_due ON alerts (tenant, status, next_attempt_ms);
+"#;
+
+/// CSM overrides in force and the audit trail of every change to them.
+const V5: &str = r#"
+CREATE TABLE overrides (
+    tenant     text COLLATE "C" NOT NULL,
+    account_id text COLLATE "C" NOT NULL,
+    target     text COLLATE "C" NOT NULL,
+    body       jsonb NOT NULL,
+    PRIMARY KEY (tenant, account_id, target)
+);
+CREATE TABLE override_log (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant     text COLLATE "C" NOT NULL,
+    account_id text COLLATE "C" NOT NULL,
+    change     jsonb NOT NULL,
+    at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX override_log_by_account ON override_log (tenant, account_id, id);
+SELECT headway_isolate('overrides', 'SELECT, INSERT, UPDATE, DELETE');
+-- The audit trail is only ever added to.
+SELECT headway_isolate('override_log', 'SELECT, INSERT');
 "#;
 
 /// The outbox columns a [`RawAlert`] reads, of `alerts a`, days and details as text.
@@ -923,6 +947,72 @@ impl SnapshotStore for PgStore {
             )
         })?;
         Ok(changed == 1)
+    }
+
+    fn change_override(
+        &mut self,
+        tenant: &str,
+        edit: OverrideEdit,
+    ) -> Result<Option<OverrideChange>, StoreError> {
+        let target = edit.target.to_string();
+        // The inner result: an unreadable old override writes nothing.
+        self.scoped(tenant, |tx| {
+            let old = tx.query_opt(
+                "SELECT body::text FROM overrides
+                 WHERE tenant = $1 AND account_id = $2 AND target = $3 FOR UPDATE",
+                &[&tenant, &edit.account_id, &target],
+            )?;
+            let old = match old.map(|r| stored_override(&self.label, r.get(0))).transpose() {
+                Ok(old) => old,
+                Err(e) => return Ok(Err(e)),
+            };
+            let Some(change) = edit.over(old) else {
+                return Ok(Ok(None));
+            };
+            match &change.new {
+                Some(new) => tx.execute(
+                    "INSERT INTO overrides VALUES ($1, $2, $3, $4::text::jsonb)
+                     ON CONFLICT (tenant, account_id, target) DO UPDATE SET body = excluded.body",
+                    &[&tenant, &change.account_id, &target, &to_json(new)],
+                ),
+                None => tx.execute(
+                    "DELETE FROM overrides WHERE tenant = $1 AND account_id = $2 AND target = $3",
+                    &[&tenant, &change.account_id, &target],
+                ),
+            }?;
+            tx.execute(
+                "INSERT INTO override_log (tenant, account_id, change) VALUES ($1, $2, $3::text::jsonb)",
+                &[&tenant, &change.account_id, &to_json(&change)],
+            )?;
+            Ok(Ok(Some(change)))
+        })?
+    }
+
+    fn overrides(&self, tenant: &str, account: Option<&str>) -> Result<Vec<Override>, StoreError> {
+        let rows = self.scoped(tenant, |tx| {
+            tx.query(
+                "SELECT body::text FROM overrides
+                 WHERE tenant = $1 AND ($2::text IS NULL OR account_id = $2)
+                 ORDER BY account_id, target",
+                &[&tenant, &account],
+            )
+        })?;
+        rows.iter()
+            .map(|r| stored_override(&self.label, r.get(0)))
+            .collect()
+    }
+
+    fn override_log(&self, tenant: &str, account: &str) -> Result<Vec<OverrideChange>, StoreError> {
+        let rows = self.scoped(tenant, |tx| {
+            tx.query(
+                "SELECT id, change::text FROM override_log
+                 WHERE tenant = $1 AND account_id = $2 ORDER BY id",
+                &[&tenant, &account],
+            )
+        })?;
+        rows.iter()
+            .map(|r| override_change(&self.label, r.get(0), r.get(1)))
+            .collect()
     }
 
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError> {

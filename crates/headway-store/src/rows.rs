@@ -6,6 +6,7 @@ use headway_core::success::Snapshot;
 use headway_core::{Date, MilestoneProgress, PluginRef};
 
 use headway_core::alerts::AlertDetail;
+use headway_core::overrides::{Override, OverrideChange};
 
 use crate::{AlertStatus, Attempt, RunLog, StoreError, StoredAlert, StoredBuild};
 
@@ -55,6 +56,7 @@ impl RawSnapshot {
             score: self.score,
             band: self.band,
             plugin: self.plugin,
+            overrides: Vec::new(),
         })
     }
 }
@@ -201,4 +203,23 @@ pub(crate) fn settlement(attempt: &Attempt) -> (AlertStatus, Option<&str>, i64, 
 pub(crate) fn in_outbox_order(alerts: &mut [StoredAlert]) {
     alerts
         .sort_by(|a, b| (a.as_of, &a.rule, &a.account_id).cmp(&(b.as_of, &b.rule, &b.account_id)));
+}
+
+/// An override or a change of one as its backend keeps it: JSON text.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("overrides serialise")
+}
+
+/// An override read back (account and target name it in errors).
+pub(crate) fn stored_override(store: &str, body: &str) -> Result<Override, StoreError> {
+    serde_json::from_str(body).map_err(|e| corrupt(store, format!("override {body}"), e))
+}
+
+/// A change of the audit trail read back.
+pub(crate) fn override_change(
+    store: &str,
+    id: i64,
+    body: &str,
+) -> Result<OverrideChange, StoreError> {
+    serde_json::from_str(body).map_err(|e| corrupt(store, format!("override change {id}"), e))
 }

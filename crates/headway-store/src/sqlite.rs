@@ -9,19 +9,21 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::{
-    ALERT_COLUMNS, RawAlert, RawSnapshot, in_outbox_order, ledger_row, readable, readable_runs,
-    run_log, settlement, stored_alert, stored_build, survey_row,
+    ALERT_COLUMNS, RawAlert, RawSnapshot, in_outbox_order, ledger_row, override_change, readable,
+    readable_runs, run_log, settlement, stored_alert, stored_build, stored_override, survey_row,
+    to_json,
 };
 use crate::{
-    AlertKey, AlertQuery, AlertStatus, Attempt, Recorded, RunLog, RunRecorder, SnapshotStore,
-    StoreError, StoredAlert, StoredBuild,
+    AlertKey, AlertQuery, AlertStatus, Attempt, OverrideEdit, Recorded, RunLog, RunRecorder,
+    SnapshotStore, StoreError, StoredAlert, StoredBuild,
 };
 use headway_core::alerts::Fired;
+use headway_core::overrides::{Override, OverrideChange};
 
 /// The schema version this build writes (`PRAGMA user_version`). Older files
 /// are upgraded in place: [`UPGRADE_FROM_1`] or [`UPGRADE_FROM_3`], then
-/// [`SCHEMA`] (which only creates what is missing).
-const SCHEMA_VERSION: i64 = 4;
+/// [`SCHEMA`] (which only creates what is missing: version 5 added overrides).
+const SCHEMA_VERSION: i64 = 5;
 
 /// Version 1 snapshots had no segment or renewal day.
 const UPGRADE_FROM_1: &str = "
@@ -123,6 +125,20 @@ CREATE TABLE IF NOT EXISTS alerts (
     PRIMARY KEY (tenant, rule, account_id, as_of)
 );
 CREATE INDEX IF NOT EXISTS alerts_due ON alerts (tenant, status, next_attempt_ms);
+CREATE TABLE IF NOT EXISTS overrides (
+    tenant     TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (tenant, account_id, target)
+);
+CREATE TABLE IF NOT EXISTS override_log (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant     TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    change     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS override_log_by_account ON override_log (tenant, account_id, id);
 ";
 
 const COLUMNS: &str = "s.tenant, s.account_id, s.as_of, s.arr, s.score, s.band, s.factors, s.milestones, \
@@ -726,6 +742,89 @@ impl SnapshotStore for SqliteStore {
             )
             .map_err(|e| self.sqlite(e))?;
         Ok(changed == 1)
+    }
+
+    fn change_override(
+        &mut self,
+        tenant: &str,
+        edit: OverrideEdit,
+    ) -> Result<Option<OverrideChange>, StoreError> {
+        let label = self.label();
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let target = edit.target.to_string();
+        let key = params![tenant, edit.account_id, target];
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        let old: Option<String> = tx
+            .query_row(
+                "SELECT body FROM overrides WHERE tenant = ?1 AND account_id = ?2 AND target = ?3",
+                key,
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sqlite)?;
+        let old = old.map(|b| stored_override(&label, &b)).transpose()?;
+        let Some(change) = edit.over(old) else {
+            return Ok(None);
+        };
+        match &change.new {
+            Some(new) => tx.execute(
+                "INSERT INTO overrides VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, account_id, target) DO UPDATE SET body = excluded.body",
+                params![tenant, change.account_id, target, to_json(new)],
+            ),
+            None => tx.execute(
+                "DELETE FROM overrides WHERE tenant = ?1 AND account_id = ?2 AND target = ?3",
+                params![tenant, change.account_id, target],
+            ),
+        }
+        .and_then(|_| {
+            tx.execute(
+                "INSERT INTO override_log (tenant, account_id, change) VALUES (?1, ?2, ?3)",
+                params![tenant, change.account_id, to_json(&change)],
+            )
+        })
+        .and_then(|_| tx.commit())
+        .map_err(sqlite)?;
+        Ok(Some(change))
+    }
+
+    fn overrides(&self, tenant: &str, account: Option<&str>) -> Result<Vec<Override>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT body FROM overrides WHERE tenant = ?1 AND (?2 IS NULL OR account_id = ?2)
+                 ORDER BY account_id, target",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(params![tenant, account], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sqlite(e))?;
+        rows.map(|body| stored_override(&self.label(), &body.map_err(|e| self.sqlite(e))?))
+            .collect()
+    }
+
+    fn override_log(&self, tenant: &str, account: &str) -> Result<Vec<OverrideChange>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, change FROM override_log WHERE tenant = ?1 AND account_id = ?2
+                 ORDER BY id",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(params![tenant, account], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.map(|row| {
+            let (id, body) = row.map_err(|e| self.sqlite(e))?;
+            override_change(&self.label(), id, &body)
+        })
+        .collect()
     }
 
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError> {

@@ -57,6 +57,7 @@ pub fn snap(account: &str, day: &str, score: f64, digest: &str) -> Snapshot {
             likelihood: Some(0.3),
         }],
         plugin: plugin(digest),
+        overrides: Vec::new(),
     }
 }
 
