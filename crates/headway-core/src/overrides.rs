@@ -438,7 +438,7 @@ mod tests {
             "2026-10-01",
             "2026-10-31",
         );
-        let s = applied("2026-10-01", &[o.clone()]);
+        let s = applied("2026-10-01", std::slice::from_ref(&o));
         assert_eq!((s.score, s.band.as_str()), (80.0, "green"));
         // Down to 0: 55 - 25 = 30, red.
         let o = Override {

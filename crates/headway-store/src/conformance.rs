@@ -479,7 +479,7 @@ pub fn overrides_are_set_replaced_cleared_and_audited(store: &mut dyn SnapshotSt
         .unwrap()
         .unwrap();
     assert_eq!((cleared.old, cleared.new), (Some(factor("a", 90.5)), None));
-    assert_eq!(store.overrides("acme", Some("a")).unwrap(), [band.clone()]);
+    assert_eq!(store.overrides("acme", Some("a")).unwrap(), [band]);
     // Clearing what is not set changes nothing and logs nothing.
     assert_eq!(store.change_override("acme", clear).unwrap(), None);
 
