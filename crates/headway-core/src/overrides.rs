@@ -110,12 +110,7 @@ impl Override {
     /// before its start.
     pub fn validate(&self, info: &PluginInfo) -> Result<(), OverrideError> {
         let fail = |m: String| Err(OverrideError(m));
-        if self.author.trim().is_empty() {
-            return fail("an override needs an author".into());
-        }
-        if self.reason.trim().is_empty() {
-            return fail("an override needs a reason".into());
-        }
+        signed(&self.author, &self.reason)?;
         if self.until < self.from {
             return fail(format!(
                 "the override ends on {} before it starts on {}",
@@ -155,6 +150,18 @@ impl Override {
     }
 }
 
+/// Checks that a change to an override (setting or clearing one) says who
+/// makes it and why: the audit trail keeps both.
+pub fn signed(author: &str, reason: &str) -> Result<(), OverrideError> {
+    if author.trim().is_empty() {
+        return Err(OverrideError("an override needs an author".into()));
+    }
+    if reason.trim().is_empty() {
+        return Err(OverrideError("an override needs a reason".into()));
+    }
+    Ok(())
+}
+
 fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let names: Vec<String> = names.map(|n| format!("`{n}`")).collect();
     if names.is_empty() {
@@ -167,7 +174,7 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
 /// Why an override cannot be set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct OverrideError(String);
+pub struct OverrideError(pub String);
 
 /// An override applied to a snapshot: what the plugin said and what is shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -78,15 +78,9 @@ impl<'s, 'p> StoreSink<'s, 'p> {
         plugin: &'p Plugin,
         source: &str,
     ) -> Result<Self, StoreError> {
-        let started_at = jiff::Timestamp::now().round(jiff::Unit::Millisecond);
         Ok(Self {
             run: store.begin_run(tenant, plugin.info(), plugin.plugin_ref())?,
-            log: RunLog::new(
-                tenant,
-                plugin.plugin_ref(),
-                source,
-                started_at.map_or_else(|_| String::new(), |t| t.to_string()),
-            ),
+            log: RunLog::new(tenant, plugin.plugin_ref(), source, headway_store::now()),
             plugin,
             started: std::time::Instant::now(),
             alerts: Vec::new(),

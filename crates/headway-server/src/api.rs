@@ -28,6 +28,7 @@ use subtle::ConstantTimeEq;
 use crate::fleet;
 use crate::history;
 use crate::metrics::HttpMetrics;
+use crate::overrides;
 use crate::registry::{Loaded, Registry, RollbackError, Tenant};
 use crate::revenue;
 use headway_store::SharedStore;
@@ -98,6 +99,16 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
             M::GET,
             "/v1/tenants/{tenant}/accounts/{account}",
             history::get_account,
+        ),
+        on(
+            M::POST,
+            "/v1/tenants/{tenant}/accounts/{account}/overrides",
+            overrides::change_override,
+        ),
+        on(
+            M::GET,
+            "/v1/tenants/{tenant}/accounts/{account}/overrides",
+            overrides::list_overrides,
         ),
         on(M::GET, "/v1/tenants/{tenant}/forecast", history::forecast),
         on(M::GET, "/v1/tenants/{tenant}/backtest", history::backtest),
@@ -283,11 +294,13 @@ pub enum ErrorCode {
     NotInFleet,
     /// A published build failed the gate every reload passes.
     BuildRefused,
+    /// An override that cannot be set as asked.
+    InvalidOverride,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::BadRequest,
@@ -308,6 +321,7 @@ impl ErrorCode {
         Self::UnsupportedMediaType,
         Self::NotInFleet,
         Self::BuildRefused,
+        Self::InvalidOverride,
     ];
 
     /// The code as clients see it.
@@ -333,6 +347,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::NotInFleet => "not-in-fleet",
             Self::BuildRefused => "build-refused",
+            Self::InvalidOverride => "invalid-override",
         }
     }
 }

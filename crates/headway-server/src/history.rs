@@ -62,9 +62,14 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
     ApiError::internal("the history store failed; the operator's log has the details")
 }
 
-fn view_error(e: ViewError) -> ApiError {
+pub(crate) fn view_error(e: ViewError) -> ApiError {
     match e {
         ViewError::Store(e) => store_error(e),
+        ViewError::Override(e) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidOverride,
+            e.to_string(),
+        ),
         e => ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, e.to_string()),
     }
 }

@@ -11,6 +11,7 @@ mod deliver;
 mod fleet;
 mod history;
 pub mod metrics;
+mod overrides;
 pub mod registry;
 mod revenue;
 mod schedule;

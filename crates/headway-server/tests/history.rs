@@ -649,3 +649,156 @@ async fn a_postgres_store_closes_on_an_async_thread() {
     // Where a server drops its store at shutdown: must not panic.
     drop(store);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_override_moves_the_served_score_by_its_points_and_expires() {
+    let dir = tenants();
+    let store = sqlite(&dir);
+    let server = serve(dir.path(), Some(&store)).await;
+    let c = Client {
+        http: fresh_connections(),
+        addr: server.addr,
+    };
+    let accounts = headway_samples::generate(Book::Saas, 8, 4);
+    let year = headway_samples::to_jsonl(&headway_samples::monthly_books(Book::Saas, &accounts, 4));
+    let (code, body) = c.run("alpha", ALPHA, "application/x-ndjson", year).await;
+    assert_eq!(code, 201, "{body}");
+    let (_, book) = c.get("/v1/tenants/alpha/accounts?sort=id", ALPHA).await;
+    let id = book["accounts"][0]["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/tenants/alpha/accounts/{id}");
+    let (_, before) = c.get(&path, ALPHA).await;
+    let snapshots = before["snapshots"].as_array().unwrap().clone();
+    let latest = snapshots.last().unwrap().clone();
+    let (first_day, latest_day) = (snapshots[0]["as_of"].clone(), latest["as_of"].clone());
+    // A factor the plugin counted, set to the far end of the scale from its score.
+    let factor = latest["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["weight"].as_f64().unwrap() > 0.0)
+        .unwrap();
+    let (name, weight) = (
+        factor["name"].as_str().unwrap(),
+        factor["weight"].as_f64().unwrap(),
+    );
+    let was = factor["contribution"].as_f64().unwrap() / weight;
+    let set_to = if was < 50.0 { 100.0 } else { 0.0 };
+    let expected = (latest["score"].as_f64().unwrap() + weight * (set_to - was)).clamp(0.0, 100.0);
+
+    let post = |token: &'static str, body: Value| {
+        let c = &c;
+        let path = format!("{path}/overrides");
+        async move {
+            let (code, _, text) = c
+                .send(
+                    reqwest::Method::POST,
+                    &path,
+                    token,
+                    Some(("application/json", body.to_string())),
+                )
+                .await;
+            (code, serde_json::from_str::<Value>(&text).unwrap())
+        }
+    };
+    let until = "2027-12-31";
+    let (code, change) = post(
+        ALPHA,
+        json!({"factor": name, "score": set_to, "until": until, "author": "dana", "reason": "pilot team left"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{change}");
+    assert_eq!(
+        change["new"]["from"], latest_day,
+        "from defaults to the latest day"
+    );
+    assert_eq!(change["old"], Value::Null);
+
+    // The served score moved by exactly weight x (new - old) points, on the latest day only.
+    let (_, after) = c.get(&path, ALPHA).await;
+    let now = after["snapshots"].as_array().unwrap();
+    let score = now.last().unwrap()["score"].as_f64().unwrap();
+    assert!((score - expected).abs() < 1e-9, "{score} vs {expected}");
+    assert_eq!(now[..now.len() - 1], snapshots[..snapshots.len() - 1]);
+    let note = format!("override by dana until {until}: pilot team left");
+    assert_eq!(now.last().unwrap()["overrides"][0]["note"], note);
+    let (_, book) = c.get("/v1/tenants/alpha/accounts?sort=id", ALPHA).await;
+    assert!((book["accounts"][0]["score"].as_f64().unwrap() - expected).abs() < 1e-9);
+
+    // Moved to days already past, it no longer applies to the latest one.
+    let (code, _) = post(
+        ALPHA,
+        json!({"factor": name, "score": set_to, "from": first_day, "until": snapshots[1]["as_of"], "author": "dana", "reason": "only the pilot"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let (_, expired) = c.get(&path, ALPHA).await;
+    let expired = expired["snapshots"].as_array().unwrap();
+    assert_eq!(
+        expired.last(),
+        snapshots.last(),
+        "expired: as the plugin scored it"
+    );
+    assert_ne!(
+        expired[0], snapshots[0],
+        "still applied to the days it covers"
+    );
+
+    // Refused as asked, named; the audit trail keeps the two changes only.
+    let (code, body) = post(
+        ALPHA,
+        json!({"factor": "nope", "score": 5, "until": until, "author": "dana", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (422, Some("invalid-override")),
+        "{body}"
+    );
+    let (code, body) = post(
+        ALPHA,
+        json!({"factor": name, "band": "red", "until": until, "author": "dana", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (400, Some("bad-request")),
+        "{body}"
+    );
+    let (code, body) = post(
+        ALPHA,
+        json!({"clear": "band", "author": "dana", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (code, body["code"].as_str()),
+        (404, Some("not-found")),
+        "{body}"
+    );
+    let (code, trail) = c.get(&format!("{path}/overrides"), ALPHA).await;
+    assert_eq!(code, 200, "{trail}");
+    let log = trail["log"].as_array().unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[1]["old"], log[0]["new"]);
+    assert_eq!(trail["overrides"].as_array().unwrap().len(), 1);
+
+    // Another tenant's token sees and changes nothing of alpha's.
+    let (code, _) = c.get(&format!("{path}/overrides"), BETA).await;
+    assert_eq!(code, 403);
+    let (code, _) = post(
+        BETA,
+        json!({"clear": format!("factor:{name}"), "author": "eve", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(code, 403);
+    let (code, theirs) = c
+        .get(&format!("/v1/tenants/beta/accounts/{id}/overrides"), BETA)
+        .await;
+    assert_eq!(
+        (code, theirs["log"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    server.shutdown().await.unwrap();
+}

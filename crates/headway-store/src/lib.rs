@@ -305,6 +305,13 @@ pub enum Attempt {
     },
 }
 
+/// Now, as the store keeps times: RFC 3339 in UTC to the millisecond.
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .map_or_else(|_| String::new(), |t| t.to_string())
+}
+
 /// A change to one account's override of one target, as a CSM asks for it;
 /// the store adds what it replaces ([`SnapshotStore::change_override`]).
 #[derive(Debug, Clone, PartialEq)]

@@ -6,11 +6,13 @@
 //! that call it.
 
 mod book;
+mod overrides;
 
 use std::collections::BTreeSet;
 
 use headway_core::backtest::{Backtest, backtest};
 use headway_core::moves::{Step, steps};
+use headway_core::overrides::{OverrideError, Target};
 use headway_core::retention::Ledger;
 use headway_core::success::{
     Basis, Forecast, Snapshot, SuccessVector, forecast_expansion, success_vector,
@@ -20,6 +22,7 @@ use headway_store::{SnapshotStore, StoreError, StoredBuild};
 use serde::Serialize;
 
 pub use book::{AccountRow, BookPage, BookQuery, SortKey, book};
+pub use overrides::{OverrideRequest, OverridesView, change_override, overrides};
 
 /// Why a view could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,17 @@ pub enum ViewError {
         tenant: String,
         /// The account.
         account: String,
+    },
+    /// An override that cannot be set as asked.
+    #[error(transparent)]
+    Override(#[from] OverrideError),
+    /// A clear of an override that is not set.
+    #[error("account `{account}` has no override of {target} to clear")]
+    NothingToClear {
+        /// The account.
+        account: String,
+        /// What was to be cleared.
+        target: Target,
     },
     /// The account has snapshots, none by the build read.
     #[error("account `{account}` has no snapshots by {build}; pick another build")]
@@ -136,13 +150,18 @@ pub fn account(
     build: &StoredBuild,
     window_days: i32,
 ) -> Result<AccountView, ViewError> {
-    let snapshots = store.account_history(tenant, account)?;
+    let mut snapshots = store.account_history(tenant, account)?;
     if snapshots.is_empty() {
         return Err(ViewError::NoAccount {
             tenant: tenant.to_owned(),
             account: account.to_owned(),
         });
     }
+    overrides::overridden(
+        &mut snapshots,
+        &store.overrides(tenant, Some(account))?,
+        build,
+    );
     let mine: Vec<Snapshot> = snapshots
         .iter()
         .filter(|s| s.plugin.digest == build.plugin.digest)
@@ -167,7 +186,8 @@ pub fn account(
 
 /// The current book: every account whose latest snapshot by `build` is on the
 /// build's latest day, with its Success Vector and that latest snapshot (its
-/// factors left out: only the window's snapshots are read, without them).
+/// factors left out: only the window's snapshots are read, without them), the
+/// overrides in force applied.
 pub fn current_book(
     store: &dyn SnapshotStore,
     tenant: &str,
@@ -177,15 +197,35 @@ pub fn current_book(
     let since = build.last.add_days(-window_days);
     // By account then day (the store's order): one slice per account, no copies.
     let snapshots = store.recent(tenant, &build.plugin.digest, since)?;
+    let overrides = store.overrides(tenant, None)?;
+    let overridden: BTreeSet<&str> = overrides
+        .iter()
+        .filter(|o| o.from <= build.last && o.until >= since)
+        .map(|o| o.account_id.as_str())
+        .collect();
     let mut out = Vec::new();
     for history in snapshots.chunk_by(|a, b| a.account_id == b.account_id) {
         let latest = history.last().expect("a chunk is not empty");
         if latest.as_of != build.last {
             continue;
         }
-        if let Some(v) = success_vector(history, &build.info, window_days) {
-            out.push((latest.clone(), v));
-        }
+        let vector = if overridden.contains(latest.account_id.as_str()) {
+            // An override works on factors, which `recent` leaves out: read
+            // this account's window in full (few accounts have one).
+            let mut full: Vec<Snapshot> = store
+                .account_history(tenant, &latest.account_id)?
+                .into_iter()
+                .filter(|s| s.plugin.digest == build.plugin.digest && s.as_of >= since)
+                .collect();
+            overrides::overridden(&mut full, &overrides, build);
+            let vector = success_vector(&full, &build.info, window_days);
+            let mut latest = full.pop().expect("the account has its latest snapshot");
+            latest.factors.clear();
+            vector.map(|v| (latest, v))
+        } else {
+            success_vector(history, &build.info, window_days).map(|v| (latest.clone(), v))
+        };
+        out.extend(vector);
     }
     Ok(out)
 }
