@@ -107,6 +107,10 @@ enum Command {
         #[arg(long)]
         account: String,
     },
+    /// Set or clear a CSM's override of one account's factor score or band,
+    /// with an author, a reason and an expiry; with none of --factor, --band
+    /// and --clear, list the account's overrides and every change to them.
+    Override(stored::OverrideArgs),
     /// What the tenant's `[[alerts]]` rules fired when runs were recorded,
     /// newest first.
     Alerts {
@@ -216,6 +220,7 @@ fn main() -> ExitCode {
         Command::History { store, account } => {
             stored::history(&store, &account).map(|()| Exit::Success)
         }
+        Command::Override(args) => stored::change_override(&args).map(|()| Exit::Success),
         Command::Alerts {
             store,
             since,

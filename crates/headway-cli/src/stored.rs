@@ -6,11 +6,13 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use headway_core::Date;
 use headway_core::backtest::Backtest;
 use headway_core::moves::Step;
+use headway_core::overrides::{Override, Setting, Target};
 use headway_core::success::{Basis, Snapshot, SuccessVector};
 use headway_store::{SnapshotStore, StoreLocation, StoredBuild};
-use headway_views::{BuildChoice, pick_build};
+use headway_views::{BuildChoice, OverrideRequest, pick_build};
 
 use crate::Format;
 use crate::output::{self, money, or_dash};
@@ -175,6 +177,13 @@ pub fn history(args: &StoreArgs, account: &str) -> Result<()> {
         ]);
     }
     table.write(&mut out)?;
+    if let Some(latest) = mine.last().filter(|s| !s.overrides.is_empty()) {
+        writeln!(out, "\nOverrides on {}:", latest.as_of)?;
+        for o in &latest.overrides {
+            let (was, now) = (setting(&o.was), setting(&o.now));
+            writeln!(out, "  {}: {was} -> {now} ({})", o.target, o.note)?;
+        }
+    }
     write_steps(&mut out, &view.steps)?;
     if let Some(v) = &view.vector {
         writeln!(out)?;
@@ -484,4 +493,162 @@ pub fn alerts(args: &StoreArgs, query: &headway_store::AlertQuery) -> Result<()>
     table.write(&mut out)?;
     writeln!(out, "{} alerts for {}", alerts.len(), opened.tenant)?;
     Ok(())
+}
+
+/// `headway override`: one account's override, set, cleared or listed.
+#[derive(clap::Args)]
+pub struct OverrideArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The account id.
+    #[arg(long)]
+    account: String,
+    /// The factor whose score to set (with --score).
+    #[arg(long, requires = "score", conflicts_with_all = ["band", "clear"])]
+    factor: Option<String>,
+    /// The factor's score to use, 0-100.
+    #[arg(long, requires = "factor")]
+    score: Option<f64>,
+    /// The band to fix, whatever the score.
+    #[arg(long, conflicts_with = "clear")]
+    band: Option<String>,
+    /// Remove the override of `band` or `factor:<id>`.
+    #[arg(long, value_parser = |s: &str| s.parse::<Target>().map_err(|e| e.to_string()))]
+    clear: Option<Target>,
+    /// The first as-of day it applies to (default: the account's latest snapshot day).
+    #[arg(long, conflicts_with = "clear")]
+    from: Option<Date>,
+    /// The last as-of day it applies to; after it the override stops applying.
+    #[arg(long, conflicts_with = "clear")]
+    until: Option<Date>,
+    /// Who makes the change.
+    #[arg(long)]
+    author: Option<String>,
+    /// Why.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+impl OverrideArgs {
+    /// The change asked for; `None` lists.
+    fn request(&self) -> Result<Option<OverrideRequest>> {
+        let (target, value) = match (&self.factor, self.score, &self.band, &self.clear) {
+            (Some(id), Some(score), None, None) => {
+                (Target::Factor(id.clone()), Some(Setting::Score(score)))
+            }
+            (None, None, Some(band), None) => (Target::Band, Some(Setting::Band(band.clone()))),
+            (None, None, None, Some(target)) => (target.clone(), None),
+            _ => return Ok(None),
+        };
+        let (Some(author), Some(reason)) = (&self.author, &self.reason) else {
+            bail!("an override needs --author and --reason: the audit trail keeps both");
+        };
+        Ok(Some(OverrideRequest {
+            account_id: self.account.clone(),
+            target,
+            value,
+            from: self.from,
+            until: self.until,
+            author: author.clone(),
+            reason: reason.clone(),
+        }))
+    }
+}
+
+/// `headway override`: sets or clears one override, checked against the
+/// tenant's build (as `history` picks it), or lists the account's overrides.
+pub fn change_override(args: &OverrideArgs) -> Result<()> {
+    let mut opened = args.store.open()?;
+    let in_store = || format!("in `{}`", args.store.store);
+    if let Some(request) = args.request()? {
+        let build = args.store.build(&opened)?;
+        let change = headway_views::change_override(
+            &mut *opened.store,
+            &opened.tenant,
+            &build.info,
+            request,
+            headway_store::now(),
+        )
+        .with_context(in_store)?;
+        if args.store.format == Format::Json {
+            return print_json(&change);
+        }
+        let mut out = crate::output::human_stdout();
+        match &change.new {
+            Some(set) => writeln!(
+                out,
+                "{} of {} set to {} from {} until {} (checked against {})",
+                set.target,
+                set.account_id,
+                setting(&set.value),
+                set.from,
+                set.until,
+                build_label(&build)
+            )?,
+            None => writeln!(out, "{} of {} cleared", change.target, change.account_id)?,
+        }
+        return Ok(out.flush()?);
+    }
+    let view = headway_views::overrides(&*opened.store, &opened.tenant, &args.account)
+        .with_context(in_store)?;
+    if args.store.format == Format::Json {
+        return print_json(&view);
+    }
+    let mut out = crate::output::human_stdout();
+    writeln!(out, "Overrides of {} ({}):", view.account_id, view.tenant)?;
+    let mut table = Table::new([
+        ("TARGET", Left),
+        ("VALUE", Left),
+        ("FROM", Left),
+        ("UNTIL", Left),
+        ("BY", Left),
+        ("REASON", Left),
+    ]);
+    for o in &view.overrides {
+        table.row([
+            o.target.to_string(),
+            setting(&o.value),
+            o.from.to_string(),
+            o.until.to_string(),
+            o.author.clone(),
+            o.reason.clone(),
+        ]);
+    }
+    table.write(&mut out)?;
+    writeln!(out, "\nChanges, oldest first:")?;
+    let mut table = Table::new([
+        ("AT", Left),
+        ("TARGET", Left),
+        ("BY", Left),
+        ("WAS", Left),
+        ("NOW", Left),
+        ("REASON", Left),
+    ]);
+    let described = |o: &Option<Override>| {
+        o.as_ref().map_or_else(
+            || "-".to_owned(),
+            |o| format!("{} {}..{}", setting(&o.value), o.from, o.until),
+        )
+    };
+    for c in &view.log {
+        table.row([
+            c.at.clone(),
+            c.target.to_string(),
+            c.author.clone(),
+            described(&c.old),
+            described(&c.new),
+            c.reason.clone(),
+        ]);
+    }
+    table.write(&mut out)?;
+    Ok(out.flush()?)
+}
+
+/// A factor's score or a band's name, as people read it.
+fn setting(value: &Setting) -> String {
+    match value {
+        Setting::Score(score) if score.is_nan() => "skipped".to_owned(),
+        Setting::Score(score) => format!("{score}"),
+        Setting::Band(band) => band.clone(),
+    }
 }

@@ -406,3 +406,129 @@ fn recorded_runs_file_each_alert_once() {
         stdout(&out)
     );
 }
+
+#[test]
+fn an_override_from_the_cli_moves_history_and_keeps_its_trail() {
+    let year = Year::new();
+    let text = std::fs::read_to_string(year.path("year.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let id = first["id"].as_str().unwrap().to_owned();
+    year.score(&[]);
+    let history = |format: &str| year.run("history", &["--account", &id, "--format", format]);
+    let before: Value = serde_json::from_str(&history("json")).unwrap();
+    let latest = before["snapshots"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let factor = latest["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["weight"].as_f64().unwrap() > 0.0)
+        .unwrap();
+    let (name, weight) = (
+        factor["name"].as_str().unwrap(),
+        factor["weight"].as_f64().unwrap(),
+    );
+    let was = factor["contribution"].as_f64().unwrap() / weight;
+    let set_to = if was < 50.0 { 100.0 } else { 0.0 };
+    let expected = (latest["score"].as_f64().unwrap() + weight * (set_to - was)).clamp(0.0, 100.0);
+
+    let set = year.run(
+        "override",
+        &[
+            "--account",
+            &id,
+            "--factor",
+            name,
+            "--score",
+            &set_to.to_string(),
+            "--until",
+            "2030-01-01",
+            "--author",
+            "dana",
+            "--reason",
+            "champion left",
+        ],
+    );
+    assert!(
+        set.contains(&format!("factor:{name} of {id} set to {set_to}")),
+        "{set}"
+    );
+    let after: Value = serde_json::from_str(&history("json")).unwrap();
+    let now = after["snapshots"].as_array().unwrap().last().unwrap();
+    assert!(
+        (now["score"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{now}"
+    );
+    let table = history("table");
+    assert!(
+        table.contains("(override by dana until 2030-01-01: champion left)"),
+        "{table}"
+    );
+
+    // The trail: set, then cleared; the plugin's score is back.
+    year.run(
+        "override",
+        &[
+            "--account",
+            &id,
+            "--clear",
+            &format!("factor:{name}"),
+            "--author",
+            "dana",
+            "--reason",
+            "back",
+        ],
+    );
+    let trail: Value =
+        serde_json::from_str(&year.run("override", &["--account", &id, "--format", "json"]))
+            .unwrap();
+    assert_eq!(trail["overrides"], Value::Array(vec![]));
+    assert_eq!(trail["log"].as_array().unwrap().len(), 2);
+    assert_eq!(trail["log"][1]["old"], trail["log"][0]["new"]);
+    let restored: Value = serde_json::from_str(&history("json")).unwrap();
+    assert_eq!(restored, before);
+
+    // Refused changes name why and exit non-zero.
+    let store = year.store.clone();
+    for (extra, says) in [
+        (
+            vec!["--band", "red", "--until", "2030-01-01"],
+            "--author and --reason",
+        ),
+        (
+            vec![
+                "--band",
+                "mauve",
+                "--until",
+                "2030-01-01",
+                "--author",
+                "a",
+                "--reason",
+                "r",
+            ],
+            "band `mauve` is not declared",
+        ),
+        (
+            vec!["--band", "red", "--author", "a", "--reason", "r"],
+            "an override needs an expiry day",
+        ),
+    ] {
+        let mut args = vec![
+            "override",
+            "--store",
+            &store,
+            "--tenant",
+            "tenants/saas-acme",
+            "--account",
+            &id,
+        ];
+        args.extend(extra);
+        let out = headway(&args);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+}
