@@ -50,12 +50,24 @@ impl Drop for Served {
 /// added. `saas-acme`'s token is `t0ken`; the
 /// variable `HEADWAY_OPERATOR_TOKEN` holds `operator`.
 pub fn serve(args: &[&str]) -> Served {
+    serve_tenants(
+        "tenants",
+        args,
+        &[
+            ("HEADWAY_TOKEN_SAAS_ACME", "t0ken"),
+            ("HEADWAY_OPERATOR_TOKEN", "operator"),
+        ],
+    )
+}
+
+/// `headway serve` of the tenants folder `tenants` (relative to the
+/// repository root, or absolute) with `args` added and `env` set.
+pub fn serve_tenants(tenants: &str, args: &[&str], env: &[(&str, &str)]) -> Served {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_headway"))
-        .args(["serve", "--tenants", "tenants", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--tenants", tenants, "--listen", "127.0.0.1:0"])
         .args(args)
-        .env("HEADWAY_TOKEN_SAAS_ACME", "t0ken")
-        .env("HEADWAY_OPERATOR_TOKEN", "operator")
+        .envs(env.iter().copied())
         .current_dir(repo_root())
         .stderr(std::process::Stdio::piped())
         .spawn()
