@@ -33,4 +33,4 @@ pub use input::{
     CsvColumns, DuplicateIds, InputDefaults, InputError, MAX_QUOTED_BYTES, ParsedAccounts,
     parse_csv, parse_json_values, parse_jsonl, parse_jsonl_batch,
 };
-pub use report::{AccountError, ErrorKind, PluginRef, ScoreRecord, spreadsheet_safe};
+pub use report::{AccountError, ErrorKind, PluginRef, ScoreRecord, money, spreadsheet_safe};

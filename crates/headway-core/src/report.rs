@@ -187,6 +187,22 @@ impl ScoreRecord {
     }
 }
 
+/// Whole currency units with thousands separators: 18000 -> "18,000".
+pub fn money(amount: f64) -> String {
+    let whole = format!("{:.0}", amount.abs());
+    let mut out = String::with_capacity(whole.len() + whole.len() / 3 + 1);
+    if amount < 0.0 && whole != "0" {
+        out.push('-');
+    }
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +250,21 @@ mod tests {
             Direction::Declining,
         ] {
             assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
+    }
+
+    #[test]
+    fn money_groups_thousands() {
+        for (x, s) in [
+            (0.0, "0"),
+            (999.0, "999"),
+            (1000.0, "1,000"),
+            (18000.0, "18,000"),
+            (1234567.4, "1,234,567"),
+            (-90000.0, "-90,000"),
+            (-0.2, "0"),
+        ] {
+            assert_eq!(money(x), s);
         }
     }
 }

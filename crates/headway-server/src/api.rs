@@ -168,6 +168,11 @@ fn served(app: Arc<App>, keep: impl Fn(&str) -> bool) -> Router {
                 "this route does not take that method",
             )
         })
+        .merge(if keep("/ui") {
+            crate::dashboard::router()
+        } else {
+            Router::new()
+        })
         .layer(middleware::from_fn_with_state(Arc::clone(&app.http), guard))
         .with_state(app)
 }
@@ -372,6 +377,11 @@ impl ApiError {
         }
     }
 
+    /// The status it answers with.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// The message alone.
     pub(crate) fn message(&self) -> &str {
         &self.message
@@ -461,6 +471,16 @@ fn authorize(
                 "send the tenant's token as `Authorization: Bearer <token>`",
             )
         })?;
+    authorize_token(app, id, token)
+}
+
+/// The tenant `id` and its current build, if `token` is its token or the
+/// operator's.
+pub(crate) fn authorize_token(
+    app: &App,
+    id: &str,
+    token: &str,
+) -> Result<(Arc<Tenant>, Arc<Loaded>, Caller), ApiError> {
     let tenant = app.registry.tenant(id).ok_or_else(ApiError::forbidden)?;
     let loaded = tenant.current().ok_or_else(ApiError::forbidden)?;
     let given: [u8; 32] = Sha256::digest(token.as_bytes()).into();

@@ -344,7 +344,7 @@ pub(crate) async fn get_run(
 
 /// Which build a read shows (`?build=<digest prefix>`, else the build serving
 /// if it has snapshots, else the latest) and the tenant's vector window.
-fn chosen_build(
+pub(crate) fn chosen_build(
     store: &dyn SnapshotStore,
     tenant: &Tenant,
     loaded: &Loaded,
@@ -358,29 +358,31 @@ fn chosen_build(
     Ok((build, loaded.config.vector.window_days as i32))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(crate) struct BookParams {
-    band: Option<String>,
-    direction: Option<String>,
-    segment: Option<String>,
+    /// Part of an account id.
+    pub(crate) q: Option<String>,
+    pub(crate) band: Option<String>,
+    pub(crate) direction: Option<String>,
+    pub(crate) segment: Option<String>,
     /// `30d`, `12w` or days.
-    renewal_within: Option<String>,
+    pub(crate) renewal_within: Option<String>,
     /// `score` (default), `velocity`, `arr`, `renewal`, `id`.
-    sort: Option<String>,
+    pub(crate) sort: Option<String>,
     /// `asc` (default) or `desc`.
-    order: Option<String>,
-    after: Option<String>,
-    limit: Option<usize>,
+    pub(crate) order: Option<String>,
+    pub(crate) after: Option<String>,
+    pub(crate) limit: Option<usize>,
     /// `json` (default) or `csv`.
-    format: Option<String>,
-    build: Option<String>,
+    pub(crate) format: Option<String>,
+    pub(crate) build: Option<String>,
 }
 
 /// Rows per page of the book unless asked; the most one page may hold.
 const BOOK_PAGE: usize = 50;
 const MAX_BOOK_PAGE: usize = 1_000;
 
-fn book_query(p: &BookParams, csv: bool) -> Result<BookQuery, ApiError> {
+pub(crate) fn book_query(p: &BookParams, csv: bool) -> Result<BookQuery, ApiError> {
     let bad = |name: &str, value: &str, expected: &str| {
         ApiError::bad_request(format!("`{name}={value}`: expected {expected}"))
     };
@@ -413,6 +415,7 @@ fn book_query(p: &BookParams, csv: bool) -> Result<BookQuery, ApiError> {
     let default_limit = if csv { usize::MAX } else { BOOK_PAGE };
     let max = if csv { usize::MAX } else { MAX_BOOK_PAGE };
     Ok(BookQuery {
+        search: p.q.clone().filter(|q| !q.trim().is_empty()),
         band: p.band.clone(),
         direction,
         segment: p.segment.clone(),

@@ -7,6 +7,7 @@
 //! with. A failed reload keeps the last good version serving.
 
 pub mod api;
+mod dashboard;
 mod deliver;
 mod fleet;
 mod history;

@@ -105,6 +105,8 @@ impl SortKey {
 /// Which accounts, in what order, which page.
 #[derive(Debug, Clone, Default)]
 pub struct BookQuery {
+    /// Only accounts whose id contains this, ignoring case.
+    pub search: Option<String>,
     /// Only this band.
     pub band: Option<String>,
     /// Only this direction.
@@ -180,7 +182,11 @@ pub fn book(rows: Vec<AccountRow>, q: &BookQuery) -> BookPage {
 }
 
 fn matches(r: &AccountRow, q: &BookQuery) -> bool {
-    q.band.as_ref().is_none_or(|b| &r.band == b)
+    q.search.as_ref().is_none_or(|text| {
+        r.account_id
+            .to_lowercase()
+            .contains(&text.trim().to_lowercase())
+    }) && q.band.as_ref().is_none_or(|b| &r.band == b)
         && q.direction.is_none_or(|d| r.direction == Some(d))
         && q.segment.as_ref().is_none_or(|s| &r.segment == s)
         && q.renewal_within_days.is_none_or(|days| {
@@ -353,6 +359,12 @@ mod tests {
         };
         assert_eq!(ids(&book(rows(), &q)), ["c", "a", "e"]);
         assert_eq!(book(Vec::new(), &q).matching, 0);
+        let q = BookQuery {
+            search: Some(" B".into()),
+            limit: 10,
+            ..BookQuery::default()
+        };
+        assert_eq!(ids(&book(rows(), &q)), ["b"]);
         // An export asks for everything.
         let q = BookQuery {
             limit: usize::MAX,

@@ -1,0 +1,500 @@
+//! Page models: what each template shows, as text ready to print. Numbers are
+//! formatted here, once, so a template holds no arithmetic.
+
+use askama::Template;
+use headway_core::moves::Step;
+use headway_core::success::{Basis, Snapshot};
+use headway_core::vector::Direction;
+use headway_core::{PluginInfo, money};
+use headway_views::{AccountRow, AccountView, BookPage, ForecastView, build_label};
+
+use crate::chart::{self, ScorePoint};
+
+/// What every signed-in page shows around its content.
+#[derive(Debug, Clone)]
+pub struct Nav {
+    /// The tenant's id (in every link).
+    pub tenant: String,
+    /// The tenant's name.
+    pub name: String,
+    /// The page shown: `portfolio`, `accounts`, `account`.
+    pub page: &'static str,
+    /// The form token POSTs carry (sign-out, rollback).
+    pub csrf: String,
+    /// The other tenants the signed-in token opens (the operator's), by id.
+    pub others: Vec<String>,
+}
+
+impl Nav {
+    /// `aria-current` for the page's own link.
+    pub fn current(&self, page: &str) -> &'static str {
+        if self.page == page { "page" } else { "false" }
+    }
+}
+
+/// The sign-in form.
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+pub struct SignIn {
+    /// Why the last try failed.
+    pub error: Option<String>,
+}
+
+/// A page that says why it has nothing to show (no store, no snapshots).
+#[derive(Template)]
+#[template(path = "empty.html")]
+pub struct Empty {
+    /// Around it.
+    pub nav: Nav,
+    /// The title.
+    pub title: String,
+    /// What to do.
+    pub message: String,
+}
+
+/// One band's line on the portfolio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandLine {
+    /// The band.
+    pub name: String,
+    /// Accounts in it.
+    pub accounts: usize,
+    /// Their ARR.
+    pub arr: String,
+    /// Share of the book's ARR.
+    pub share: String,
+}
+
+/// *Portfolio*: the book by band and direction, and the expansion coming.
+#[derive(Template)]
+#[template(path = "portfolio.html")]
+pub struct Portfolio {
+    /// Around it.
+    pub nav: Nav,
+    /// The build read and the day.
+    pub build: String,
+    /// The book's day.
+    pub as_of: String,
+    /// Accounts in the current book.
+    pub accounts: usize,
+    /// Their ARR.
+    pub arr: String,
+    /// By band, in the plugin's order (lowest first).
+    pub bands: Vec<BandLine>,
+    /// Accounts and ARR by band, as bars.
+    pub bands_chart: String,
+    /// Improving, steady, declining, unknown.
+    pub directions: Vec<(&'static str, usize)>,
+    /// The forecast's horizon in days.
+    pub horizon_days: i32,
+    /// Expected expansion ARR within it.
+    pub expected_arr: String,
+    /// Milestone arrivals within it.
+    pub arrivals: usize,
+}
+
+impl Portfolio {
+    /// From the book's rows and the forecast of the same build.
+    pub fn new(nav: Nav, info: &PluginInfo, rows: &[AccountRow], forecast: &ForecastView) -> Self {
+        let total: f64 = rows.iter().map(|r| r.arr).sum();
+        let mut bands: Vec<BandLine> = Vec::new();
+        let mut bars = Vec::new();
+        let mut names: Vec<&str> = info.bands.iter().map(|b| b.name.as_str()).collect();
+        for r in rows {
+            if !names.contains(&r.band.as_str()) {
+                names.push(&r.band);
+            }
+        }
+        for name in names {
+            let of: Vec<&AccountRow> = rows.iter().filter(|r| r.band == name).collect();
+            let arr: f64 = of.iter().map(|r| r.arr).sum();
+            let share = if total > 0.0 { arr / total } else { 0.0 };
+            bars.push((
+                name.to_owned(),
+                arr,
+                format!("{} accounts, {}", of.len(), money(arr)),
+            ));
+            bands.push(BandLine {
+                name: name.to_owned(),
+                accounts: of.len(),
+                arr: money(arr),
+                share: format!("{:.1}%", share * 100.0),
+            });
+        }
+        let count = |d: Option<Direction>| rows.iter().filter(|r| r.direction == d).count();
+        Self {
+            build: build_label(&forecast.plugin),
+            as_of: forecast.forecast.as_of.to_string(),
+            accounts: rows.len(),
+            arr: money(total),
+            bands_chart: chart::bars(&bars, "ARR by band"),
+            bands,
+            directions: vec![
+                ("improving", count(Some(Direction::Improving))),
+                ("steady", count(Some(Direction::Steady))),
+                ("declining", count(Some(Direction::Declining))),
+                ("unknown", count(None)),
+            ],
+            horizon_days: forecast.forecast.horizon_days,
+            expected_arr: money(forecast.forecast.total_expected_arr),
+            arrivals: forecast
+                .forecast
+                .milestones
+                .iter()
+                .map(|m| m.accounts.len())
+                .sum(),
+            nav,
+        }
+    }
+}
+
+/// One row of the accounts table, as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountLine {
+    /// The account (the link).
+    pub id: String,
+    /// Score, one decimal.
+    pub score: String,
+    /// Band.
+    pub band: String,
+    /// Points per 30 days, signed.
+    pub velocity: String,
+    /// Improving, steady, declining or `-`.
+    pub direction: String,
+    /// Next milestone and when it is expected.
+    pub next: String,
+    /// ARR.
+    pub arr: String,
+    /// Renewal day or `-`.
+    pub renewal: String,
+}
+
+impl From<&AccountRow> for AccountLine {
+    fn from(r: &AccountRow) -> Self {
+        let next = match (&r.next_milestone, r.next_milestone_on) {
+            (Some(m), Some(on)) => format!("{m} by {on}"),
+            (Some(m), None) => m.clone(),
+            (None, _) => "all reached".into(),
+        };
+        Self {
+            id: r.account_id.clone(),
+            score: format!("{:.1}", r.score),
+            band: r.band.clone(),
+            velocity: r
+                .velocity
+                .map_or_else(|| "-".into(), |v| format!("{v:+.1}")),
+            direction: r.direction.map_or("-", |d| d.as_str()).to_owned(),
+            next,
+            arr: money(r.arr),
+            renewal: r.renewal_date.map_or_else(|| "-".into(), |d| d.to_string()),
+        }
+    }
+}
+
+/// The accounts table's filters and sort, as the query string holds them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filters {
+    /// `q`: part of an account id.
+    pub search: String,
+    /// `band`.
+    pub band: String,
+    /// `direction`.
+    pub direction: String,
+    /// `segment`.
+    pub segment: String,
+    /// `sort`: score, velocity, arr, renewal, id.
+    pub sort: String,
+    /// `order`: asc or desc.
+    pub order: String,
+}
+
+/// *Accounts*: the book, filtered and sorted, a page at a time.
+#[derive(Template)]
+#[template(path = "accounts.html")]
+pub struct Accounts {
+    /// Around it.
+    pub nav: Nav,
+    /// The filters in force.
+    pub filters: Filters,
+    /// The bands to filter by.
+    pub bands: Vec<String>,
+    /// Accounts that match.
+    pub matching: usize,
+    /// This page.
+    pub rows: Vec<AccountLine>,
+    /// The query string of the next page, if any.
+    pub next: Option<String>,
+}
+
+impl Accounts {
+    /// The page of the book; `next_query` links the following one.
+    pub fn new(
+        nav: Nav,
+        info: &PluginInfo,
+        filters: Filters,
+        page: &BookPage,
+        next_query: Option<String>,
+    ) -> Self {
+        Self {
+            nav,
+            filters,
+            bands: info.bands.iter().map(|b| b.name.clone()).collect(),
+            matching: page.matching,
+            rows: page.accounts.iter().map(AccountLine::from).collect(),
+            next: next_query,
+        }
+    }
+
+    /// A column header's link: sorts by `key`, flipping the order when it is
+    /// the sort in force.
+    pub fn sort_link(&self, key: &str) -> String {
+        let order = if self.filters.sort == key && self.filters.order != "desc" {
+            "desc"
+        } else {
+            "asc"
+        };
+        let mut query = vec![("sort", key), ("order", order)];
+        for (name, value) in [
+            ("q", &self.filters.search),
+            ("band", &self.filters.band),
+            ("direction", &self.filters.direction),
+            ("segment", &self.filters.segment),
+        ] {
+            if !value.is_empty() {
+                query.push((name, value));
+            }
+        }
+        format!("?{}", encode_query(&query))
+    }
+
+    /// `aria-sort` of a column header.
+    pub fn aria_sort(&self, key: &str) -> &'static str {
+        match (self.filters.sort == key, self.filters.order.as_str()) {
+            (false, _) => "none",
+            (true, "desc") => "descending",
+            (true, _) => "ascending",
+        }
+    }
+}
+
+/// `name=value&...`, each part percent-encoded.
+pub fn encode_query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes all but unreserved characters (RFC 3986).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One factor of the latest score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactorLine {
+    /// Its label (its id when the build has none).
+    pub name: String,
+    /// The measured value.
+    pub value: String,
+    /// Its weight, as a percentage.
+    pub weight: String,
+    /// Points it contributes.
+    pub contribution: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One milestone's course.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MilestoneLine {
+    /// Its name.
+    pub name: String,
+    /// Progress, as a percentage.
+    pub progress: String,
+    /// Progress 0-100, for the meter.
+    pub percent: f64,
+    /// Reached or expected when, and on what basis.
+    pub when: String,
+    /// The upsell it unlocks, if any.
+    pub upsell: String,
+}
+
+/// *Account*: the score over time, its factors, what moved, the milestones.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct Account {
+    /// Around it.
+    pub nav: Nav,
+    /// The account.
+    pub id: String,
+    /// The build read.
+    pub build: String,
+    /// The latest snapshot's day, score and band.
+    pub as_of: String,
+    /// Score, one decimal.
+    pub score: String,
+    /// Band.
+    pub band: String,
+    /// Velocity and direction, in words.
+    pub course: String,
+    /// Score history as SVG.
+    pub chart: String,
+    /// The latest score's factors.
+    pub factors: Vec<FactorLine>,
+    /// Overrides in force on the latest snapshot, in words.
+    pub overrides: Vec<String>,
+    /// The latest step, in words, and its movers.
+    pub moved: Option<(String, Vec<String>)>,
+    /// The milestones.
+    pub milestones: Vec<MilestoneLine>,
+}
+
+impl Account {
+    /// From the account's view (the build read is `view.build`).
+    pub fn new(nav: Nav, info: &PluginInfo, view: &AccountView) -> Self {
+        let mine: Vec<&Snapshot> = view.by_build().collect();
+        let mut points = Vec::new();
+        let mut previous: Option<&Snapshot> = None;
+        for s in &view.snapshots {
+            if s.plugin.digest == view.build.digest {
+                let build_change =
+                    previous
+                        .filter(|p| p.plugin.digest != s.plugin.digest)
+                        .map(|p| {
+                            format!(
+                                "rules changed: {} -> {}",
+                                build_label(&p.plugin),
+                                build_label(&s.plugin)
+                            )
+                        });
+                points.push(ScorePoint {
+                    day: s.as_of,
+                    score: s.score,
+                    band: s.band.clone(),
+                    build_change,
+                });
+            }
+            previous = Some(s);
+        }
+        let bands: Vec<(String, f64)> = info
+            .bands
+            .iter()
+            .map(|b| (b.name.clone(), b.min_score))
+            .collect();
+        let latest = mine.last().copied();
+        let label = |id: &str| {
+            info.factors
+                .iter()
+                .find(|f| f.id == id)
+                .map_or_else(|| id.to_owned(), |f| f.label.clone())
+        };
+        let factors = latest
+            .map(|s| {
+                s.factors
+                    .iter()
+                    .map(|f| FactorLine {
+                        name: label(&f.name),
+                        value: format!("{}", f.value),
+                        weight: format!("{:.0}%", f.weight * 100.0),
+                        contribution: format!("{:.1}", f.contribution),
+                        reason: f.reason.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let milestones = view
+            .vector
+            .iter()
+            .flat_map(|v| &v.milestones)
+            .map(|m| {
+                let declared = info.milestones.iter().find(|d| d.id == m.id);
+                let when = match (m.basis, m.expected_on) {
+                    (Basis::Reached, Some(d)) => format!("reached {d}"),
+                    (Basis::Plugin, Some(d)) => format!("expected {d} (the plugin's prediction)"),
+                    (Basis::Trend, Some(d)) => format!("expected {d} (progress trend)"),
+                    _ => "expected date unknown".into(),
+                };
+                let upsell =
+                    declared
+                        .and_then(|d| d.upsell.as_ref())
+                        .map_or_else(String::new, |u| {
+                            let likely = m.likelihood.map_or_else(String::new, |l| {
+                                format!(", likelihood {:.0}%", l * 100.0)
+                            });
+                            format!("{} (+{} ARR{likely})", u.offer, money(u.arr))
+                        });
+                MilestoneLine {
+                    name: declared.map_or_else(|| m.id.clone(), |d| d.name.clone()),
+                    progress: format!("{:.0}%", m.progress * 100.0),
+                    percent: (m.progress * 100.0).clamp(0.0, 100.0),
+                    when,
+                    upsell,
+                }
+            })
+            .collect();
+        let course = view.vector.as_ref().map_or_else(
+            || "too little history for a trend".into(),
+            |v| match (v.velocity, v.direction) {
+                (Some(speed), Some(d)) => {
+                    format!("{}, {speed:+.1} points per 30 days", d.as_str())
+                }
+                _ => "too little history for a trend".into(),
+            },
+        );
+        Self {
+            id: view.account_id.clone(),
+            build: build_label(&view.build),
+            as_of: latest.map_or_else(String::new, |s| s.as_of.to_string()),
+            score: latest.map_or_else(String::new, |s| format!("{:.1}", s.score)),
+            band: latest.map_or_else(String::new, |s| s.band.clone()),
+            chart: chart::score_history(
+                &points,
+                &bands,
+                &format!("Score of {} over time", view.account_id),
+            ),
+            factors,
+            overrides: latest
+                .map(|s| {
+                    s.overrides
+                        .iter()
+                        .map(|o| format!("{}: {}", o.target, o.note))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            moved: view.steps.last().map(moved),
+            milestones,
+            course,
+            nav,
+        }
+    }
+}
+
+/// The latest step in words, and its factors' moves.
+fn moved(step: &Step) -> (String, Vec<String>) {
+    let head = format!("{} -> {}: {:+.1} points", step.from, step.to, step.change);
+    match &step.build_changed {
+        Some(_) => (
+            format!("{head}; the rules changed, not the customer"),
+            Vec::new(),
+        ),
+        None => (
+            head,
+            step.moves
+                .iter()
+                .filter(|m| m.change.abs() >= 0.05)
+                .take(5)
+                .map(|m| m.summary.clone())
+                .collect(),
+        ),
+    }
+}
