@@ -51,3 +51,5 @@ for entry in saas:saas-acme:saas-0005 logistics:logistics-nordic:log-0002; do
 done
 echo
 echo "Full results: $headway score --tenant tenants/saas-acme tenants/saas-acme/accounts.jsonl --format json"
+echo "Dashboard: HEADWAY_TOKEN_SAAS_ACME=change-me $headway serve --tenants tenants --store $history --listen 127.0.0.1:8080"
+echo "           then open http://127.0.0.1:8080/ui and sign in with change-me"

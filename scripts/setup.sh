@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time setup of a fresh machine: the pinned toolchain's wasm target, and
-# componentize-py for Python plugins (PyPI).
+# componentize-py for Python plugins (PyPI), Chromium for the dashboard test.
 # (rust-toolchain.toml pins Rust 1.95.0; rustup reads it from the repo root.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,4 +15,10 @@ if ! componentize-py --version 2>/dev/null | grep -q "0.25.1"; then
   python3 -m pip install --quiet --user "$componentize_py" 2>/dev/null ||
     python3 -m pip install --quiet --user --break-system-packages "$componentize_py" ||
     python3 -m pip install --quiet "$componentize_py"
+fi
+
+# Chromium and its WebDriver for the dashboard's browser test (Debian packages).
+if ! command -v chromedriver >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing chromium and chromium-driver (dashboard tests)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
