@@ -498,3 +498,200 @@ fn moved(step: &Step) -> (String, Vec<String>) {
         ),
     }
 }
+
+/// A moment given in seconds since the Unix epoch, as `2026-11-01 09:30:00 UTC`.
+pub fn utc(seconds: u64) -> String {
+    let days = i32::try_from(seconds / 86_400).unwrap_or(i32::MAX);
+    let rest = seconds % 86_400;
+    format!(
+        "{} {:02}:{:02}:{:02} UTC",
+        headway_core::Date::from_days(days),
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+/// One reload of the tenant's files, as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReloadLine {
+    /// When.
+    pub at: String,
+    /// `loaded`, `failed`, `restored`, `rolled-back`.
+    pub outcome: String,
+    /// The build's version, if one loaded.
+    pub version: String,
+    /// Why it failed.
+    pub error: String,
+}
+
+/// *Rules*: the build serving, what it declares, its reloads, rollback.
+#[derive(Template)]
+#[template(path = "rules.html")]
+pub struct Rules {
+    /// Around it.
+    pub nav: Nav,
+    /// The build serving, as people read it.
+    pub serving: String,
+    /// The contract version it was built against.
+    pub contract: String,
+    /// What a rollback would bring back.
+    pub previous: Option<String>,
+    /// The last reload's error, while it lasts.
+    pub last_error: Option<String>,
+    /// Bands and where each starts.
+    pub bands: Vec<(String, String)>,
+    /// Factors: label, id, weight.
+    pub factors: Vec<(String, String, String)>,
+    /// Milestones: name, description, upsell.
+    pub milestones: Vec<(String, String, String)>,
+    /// Reloads, newest first.
+    pub reloads: Vec<ReloadLine>,
+    /// What the last action did (a rollback), or why it did not.
+    pub notice: Option<String>,
+}
+
+impl Rules {
+    /// From the serving build's declaration and the tenant's status.
+    pub fn new(
+        nav: Nav,
+        info: &PluginInfo,
+        serving: String,
+        contract: String,
+        previous: Option<String>,
+        last_error: Option<String>,
+        mut reloads: Vec<ReloadLine>,
+    ) -> Self {
+        reloads.reverse();
+        Self {
+            nav,
+            serving,
+            contract,
+            previous,
+            last_error,
+            bands: info
+                .bands
+                .iter()
+                .map(|b| (b.name.clone(), format!("{}", b.min_score)))
+                .collect(),
+            factors: info
+                .factors
+                .iter()
+                .map(|f| {
+                    (
+                        f.label.clone(),
+                        f.id.clone(),
+                        format!("{:.0}%", f.weight * 100.0),
+                    )
+                })
+                .collect(),
+            milestones: info
+                .milestones
+                .iter()
+                .map(|m| {
+                    let upsell = m.upsell.as_ref().map_or_else(String::new, |u| {
+                        format!(
+                            "{}: +{} ARR, {:.0}% take it",
+                            u.offer,
+                            money(u.arr),
+                            u.take_rate * 100.0
+                        )
+                    });
+                    (m.name.clone(), m.description.clone(), upsell)
+                })
+                .collect(),
+            reloads,
+            notice: None,
+        }
+    }
+}
+
+/// One milestone's cohort in the forecast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CohortLine {
+    /// The milestone.
+    pub milestone: String,
+    /// Accounts expected to reach it.
+    pub arrivals: usize,
+    /// The upsell and its ARR per account.
+    pub upsell: String,
+    /// Take rate.
+    pub take_rate: String,
+    /// Expected ARR.
+    pub expected_arr: String,
+    /// The arriving accounts, soonest first.
+    pub accounts: Vec<String>,
+}
+
+/// *Forecast*: who reaches a milestone within the horizon, and the expansion.
+#[derive(Template)]
+#[template(path = "forecast.html")]
+pub struct ForecastPage {
+    /// Around it.
+    pub nav: Nav,
+    /// The build read.
+    pub build: String,
+    /// From which day.
+    pub as_of: String,
+    /// Horizon, in days.
+    pub horizon_days: i32,
+    /// Expected expansion ARR in it.
+    pub total: String,
+    /// One cohort per milestone, in the plugin's order.
+    pub cohorts: Vec<CohortLine>,
+    /// Where the expected days of milestones not yet reached come from.
+    pub basis: String,
+}
+
+impl ForecastPage {
+    /// From the forecast view.
+    pub fn new(nav: Nav, view: &ForecastView) -> Self {
+        let f = &view.forecast;
+        let e = view.expected_from;
+        Self {
+            nav,
+            build: build_label(&view.plugin),
+            as_of: f.as_of.to_string(),
+            horizon_days: f.horizon_days,
+            total: money(f.total_expected_arr),
+            cohorts: f
+                .milestones
+                .iter()
+                .map(|m| CohortLine {
+                    milestone: m.milestone.clone(),
+                    arrivals: m.arrivals,
+                    upsell: m.upsell.as_ref().map_or_else(
+                        || "-".into(),
+                        |u| format!("{u} (+{} ARR each)", money(m.upsell_arr)),
+                    ),
+                    take_rate: format!("{:.0}%", m.take_rate * 100.0),
+                    expected_arr: money(m.expected_arr),
+                    accounts: m.accounts.clone(),
+                })
+                .collect(),
+            basis: format!(
+                "Expected days of milestones not yet reached: {} from the plugin's prediction, {} from the progress trend, {} unknown.",
+                e.plugin, e.trend, e.unknown
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_read_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_793_525_405), "2026-11-01 09:30:05 UTC");
+    }
+
+    #[test]
+    fn queries_are_percent_encoded() {
+        assert_eq!(
+            encode_query(&[("q", "a b&c"), ("band", "ré")]),
+            "q=a%20b%26c&band=r%C3%A9"
+        );
+    }
+}

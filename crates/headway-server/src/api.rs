@@ -29,7 +29,9 @@ use crate::fleet;
 use crate::history;
 use crate::metrics::HttpMetrics;
 use crate::overrides;
-use crate::registry::{Loaded, Registry, RollbackError, Tenant};
+use crate::registry::{
+    BuildStatus, Loaded, Registry, ReloadEvent, RollbackError, Tenant, TenantStatus,
+};
 use crate::revenue;
 use headway_store::SharedStore;
 
@@ -741,28 +743,50 @@ async fn status(
     State(app): State<Arc<App>>,
     Authorized { tenant, .. }: Authorized,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(redacted_status(&app, &tenant))))
+}
+
+/// The tenant's status as callers see it: errors without the server's paths.
+pub(crate) fn redacted_status(app: &App, tenant: &Tenant) -> TenantStatus {
     let mut status = tenant.status();
     status.last_reload_error = status.last_reload_error.map(|e| app.registry.redact(&e));
-    Ok(Json(json!(status)))
+    status
 }
 
 async fn reloads(
     State(app): State<Arc<App>>,
     Authorized { tenant, .. }: Authorized,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(redacted_reloads(&app, &tenant))))
+}
+
+/// The tenant's reloads, oldest first, errors without the server's paths.
+pub(crate) fn redacted_reloads(app: &App, tenant: &Tenant) -> Vec<ReloadEvent> {
     let mut events = tenant.reloads();
     for e in &mut events {
         e.error = e.error.as_deref().map(|m| app.registry.redact(m));
     }
-    Ok(Json(json!(events)))
+    events
 }
 
 async fn rollback(
     State(app): State<Arc<App>>,
     Authorized { tenant, caller, .. }: Authorized,
 ) -> Result<Json<Value>, ApiError> {
+    let build = roll_back(&app, &tenant, caller).await?;
+    Ok(Json(json!({"serving": build})))
+}
+
+/// Serves the tenant's previous build again (the API's and the dashboard's
+/// rollback).
+pub(crate) async fn roll_back(
+    app: &App,
+    tenant: &Tenant,
+    caller: Caller,
+) -> Result<BuildStatus, ApiError> {
     let registry = Arc::clone(&app.registry);
-    let done = tokio::task::spawn_blocking(move || registry.rollback(&tenant.id, caller.as_str()))
+    let id = tenant.id.clone();
+    let done = tokio::task::spawn_blocking(move || registry.rollback(&id, caller.as_str()))
         .await
         .map_err(|e| {
             ApiError::new(
@@ -771,18 +795,17 @@ async fn rollback(
                 e.to_string(),
             )
         })?;
-    done.map(|build| Json(json!({"serving": build})))
-        .map_err(|e| match e {
-            // Authorised a moment ago: the tenant's folder went away since.
-            RollbackError::NoTenant => ApiError::forbidden(),
-            RollbackError::NoPrevious => ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::NoPreviousVersion,
-                e.to_string(),
-            ),
-            RollbackError::Fleet(reason) => {
-                tracing::error!("rollback: {reason}");
-                ApiError::internal("the fleet database failed; the operator's log has the details")
-            }
-        })
+    done.map_err(|e| match e {
+        // Authorised a moment ago: the tenant's folder went away since.
+        RollbackError::NoTenant => ApiError::forbidden(),
+        RollbackError::NoPrevious => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::NoPreviousVersion,
+            e.to_string(),
+        ),
+        RollbackError::Fleet(reason) => {
+            tracing::error!("rollback: {reason}");
+            ApiError::internal("the fleet database failed; the operator's log has the details")
+        }
+    })
 }

@@ -15,13 +15,18 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use headway_dashboard::{Accounts, Empty, Filters, Nav, Portfolio, SignIn};
+use headway_dashboard::{
+    Accounts, Empty, Filters, ForecastPage, Nav, Portfolio, ReloadLine, Rules, SignIn,
+};
 use headway_views::AccountRow;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::api::{ApiError, ApiPath, ApiQuery, App, Authorized, Caller, authorize_token};
+use crate::api::{
+    ApiError, ApiPath, ApiQuery, App, Authorized, Caller, authorize_token, redacted_reloads,
+    redacted_status, roll_back,
+};
 use crate::history::{BookParams, book_query, chosen_build, read_store, view_error};
 
 /// The session cookie's name.
@@ -37,6 +42,9 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .route("/ui/t/{tenant}", get(portfolio))
         .route("/ui/t/{tenant}/accounts", get(accounts))
         .route("/ui/t/{tenant}/accounts/{account}", get(account))
+        .route("/ui/t/{tenant}/forecast", get(forecast))
+        .route("/ui/t/{tenant}/rules", get(rules))
+        .route("/ui/t/{tenant}/rollback", post(rollback))
 }
 
 /// A page, with headers no page goes without: never cached, never framed, no
@@ -249,13 +257,18 @@ fn csrf_holds(headers: &HeaderMap, given: &str) -> bool {
         .is_some_and(|token| bool::from(csrf_of(&token).as_bytes().ct_eq(given.as_bytes())))
 }
 
+/// A form that did not come from a page of this session.
+fn refused_form() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "<!doctype html><title>Refused</title><p>This form did not come from your session.</p>"
+            .into(),
+    )
+}
+
 async fn sign_out(headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
     if !csrf_holds(&headers, &form.csrf) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "<!doctype html><title>Refused</title><p>This form did not come from your session.</p>"
-                .into(),
-        );
+        return refused_form();
     }
     let mut response = Redirect::to("/ui/sign-in").into_response();
     response.headers_mut().insert(
@@ -421,5 +434,99 @@ async fn account(
             &headway_dashboard::Account::new(nav, &build.info, &view),
         ),
         Err(e) => failed(nav, "Account", &e),
+    }
+}
+
+async fn forecast(State(app): State<Arc<App>>, signed: Signed) -> Response {
+    let Signed {
+        authorized,
+        mut nav,
+    } = signed;
+    nav.page = "forecast";
+    let read = read_store(&app, authorized, |store, tenant, loaded| {
+        let (build, window) = chosen_build(store, tenant, loaded, None)?;
+        headway_views::forecast(store, &tenant.id, &build, window, PORTFOLIO_HORIZON_DAYS)
+            .map_err(view_error)
+    })
+    .await;
+    match read {
+        Ok(view) => render(StatusCode::OK, &ForecastPage::new(nav, &view)),
+        Err(e) => failed(nav, "Forecast", &e),
+    }
+}
+
+/// What `?done=` on the rules page says happened.
+#[derive(Deserialize, Default)]
+struct RulesQuery {
+    done: Option<String>,
+}
+
+/// The rules page of a signed-in tenant, with `notice` on top.
+fn rules_page(app: &App, signed: Signed, notice: Option<String>) -> Rules {
+    let Signed {
+        authorized,
+        mut nav,
+    } = signed;
+    nav.page = "rules";
+    let status = redacted_status(app, &authorized.tenant);
+    let label = |b: &crate::registry::BuildStatus| {
+        headway_views::build_label(&headway_core::PluginRef {
+            name: b.name.clone(),
+            version: b.version.clone(),
+            digest: b.digest.clone(),
+        })
+    };
+    let reloads = redacted_reloads(app, &authorized.tenant)
+        .into_iter()
+        .map(|r| ReloadLine {
+            at: headway_dashboard::utc(r.at),
+            outcome: r.outcome.as_str().to_owned(),
+            version: r.version.unwrap_or_default(),
+            error: r.error.unwrap_or_default(),
+        })
+        .collect();
+    let mut page = Rules::new(
+        nav,
+        authorized.loaded.plugin.info(),
+        status.current.as_ref().map(label).unwrap_or_default(),
+        status
+            .current
+            .as_ref()
+            .map(|b| b.contract.clone())
+            .unwrap_or_default(),
+        status.previous.as_ref().map(label),
+        status.last_reload_error,
+        reloads,
+    );
+    page.notice = notice;
+    page
+}
+
+async fn rules(
+    State(app): State<Arc<App>>,
+    signed: Signed,
+    ApiQuery(query): ApiQuery<RulesQuery>,
+) -> Response {
+    let notice = (query.done.as_deref() == Some("rollback"))
+        .then(|| "Rolled back: the build above serves now.".to_owned());
+    render(StatusCode::OK, &rules_page(&app, signed, notice))
+}
+
+async fn rollback(
+    State(app): State<Arc<App>>,
+    signed: Signed,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !csrf_holds(&headers, &form.csrf) {
+        return refused_form();
+    }
+    match roll_back(&app, &signed.authorized.tenant, signed.authorized.caller).await {
+        Ok(_) => Redirect::to(&format!("/ui/t/{}/rules?done=rollback", signed.nav.tenant))
+            .into_response(),
+        Err(e) => {
+            let notice = format!("Not rolled back: {}", e.message());
+            render(e.status(), &rules_page(&app, signed, Some(notice)))
+        }
     }
 }

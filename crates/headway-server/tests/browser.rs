@@ -14,7 +14,7 @@ use base64::Engine;
 use headway_samples::Book;
 use headway_server::{Running, ServeOptions, start};
 use headway_store::StoreLocation;
-use headway_tests::{SAAS_HEALTH, repo_root, token_sha256};
+use headway_tests::{SAAS_HEALTH, SAAS_SEATS, repo_root, token_sha256};
 use serde_json::{Value, json};
 
 const ALPHA: &str = "alpha-token";
@@ -260,7 +260,7 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
     let Some(driver) = chromedriver() else {
         return;
     };
-    let (_dir, server) = served().await;
+    let (dir, server) = served().await;
     let base = format!("http://{}", server.addr);
     let browser = Browser::open(&driver).await;
 
@@ -347,6 +347,34 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
         view["snapshots"].as_array().unwrap().len()
     );
     browser.screenshot("account").await;
+
+    // Forecast: the API's total and cohorts.
+    browser.click("nav a[href$='/forecast']").await;
+    assert_eq!(browser.text("#total").await, headway_core::money(expected));
+    assert_eq!(
+        browser.count("#cohorts tbody tr").await,
+        forecast["forecast"]["milestones"].as_array().unwrap().len()
+    );
+    browser.screenshot("forecast").await;
+
+    // Rules: a new build arrives; roll back from the page, and the old one serves.
+    let folder = dir.path().join("alpha");
+    std::fs::copy(SAAS_SEATS, folder.join("plugin.wasm.part")).unwrap();
+    std::fs::rename(folder.join("plugin.wasm.part"), folder.join("plugin.wasm")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api(&server, "/v1/tenants/alpha/status").await["current"]["name"] != "saas-seats" {
+        assert!(Instant::now() < deadline, "the new build loads");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser.click("nav a[href$='/rules']").await;
+    assert!(browser.text("#serving").await.starts_with("saas-seats"));
+    assert!(browser.text("#previous").await.starts_with("saas-health"));
+    browser.screenshot("rules").await;
+    browser.click("#rollback").await;
+    assert!(browser.text("#notice").await.starts_with("Rolled back"));
+    assert!(browser.text("#serving").await.starts_with("saas-health"));
+    let status = api(&server, "/v1/tenants/alpha/status").await;
+    assert_eq!(status["current"]["name"], "saas-health", "{status}");
 
     // Signed out: the pages are closed again.
     browser.click(".sign-out button").await;

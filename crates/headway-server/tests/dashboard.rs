@@ -208,6 +208,22 @@ async fn a_signed_in_tenant_sees_its_own_figures_and_nothing_else() {
         assert!(!html.contains("beta &#38; co"));
     }
 
+    // Rollback from a forged form: refused, nothing changes (no previous build either).
+    let forged = client()
+        .post(format!("http://{}/ui/t/alpha/rollback", server.addr))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let (code, rules) = page(&server, cookie, "/ui/t/alpha/rules").await;
+    assert_eq!(code, 200);
+    assert!(rules.contains("No earlier build to roll back to."));
+    let (code, _) = page(&server, cookie, "/ui/t/alpha/forecast").await;
+    assert_eq!(code, 200);
+
     // Sign-out needs the page's form token; then the cookie is gone.
     let out = client()
         .post(format!("http://{}/ui/sign-out", server.addr))
