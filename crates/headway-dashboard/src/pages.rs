@@ -695,3 +695,117 @@ mod tests {
         );
     }
 }
+
+/// A share as `97.5%`, or `-`.
+fn share(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+/// A number with one decimal, or `-`.
+fn one(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.1}"))
+}
+
+/// One period of retention, as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodLine {
+    /// `2026-01-01 - 2026-03-31`.
+    pub period: String,
+    /// ARR at the start and at the end.
+    pub start_arr: String,
+    /// ARR at the end.
+    pub end_arr: String,
+    /// Net revenue retention.
+    pub nrr: String,
+    /// Gross revenue retention.
+    pub grr: String,
+    /// Logo churn.
+    pub logo_churn: String,
+    /// (new + expansion + reactivation) / (contraction + churn).
+    pub quick_ratio: String,
+    /// NPS, CSAT, CES of the period's answers.
+    pub nps: String,
+    /// CSAT.
+    pub csat: String,
+    /// CES.
+    pub ces: String,
+}
+
+/// One signup cohort's row of the heat map: cells as (shown, heat 0-10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CohortHeat {
+    /// The cohort's month.
+    pub cohort: String,
+    /// Accounts in it.
+    pub accounts: u64,
+    /// Share still paying k months later; heat is the share in tenths.
+    pub cells: Vec<(String, u8)>,
+}
+
+/// *Retention*: NRR, GRR, logo churn and quick ratio by period, the survey
+/// scores, and the signup-cohort matrix as a heat map.
+#[derive(Template)]
+#[template(path = "retention.html")]
+pub struct Retention {
+    /// Around it.
+    pub nav: Nav,
+    /// `month`, `quarter` or `year`.
+    pub period: String,
+    /// One line per period, oldest first.
+    pub periods: Vec<PeriodLine>,
+    /// Months since signup the matrix spans.
+    pub months: Vec<usize>,
+    /// The cohorts, oldest first.
+    pub cohorts: Vec<CohortHeat>,
+}
+
+impl Retention {
+    /// From the metrics and cohorts `GET .../retention` answers with.
+    pub fn new(
+        nav: Nav,
+        period: &str,
+        metrics: &[headway_core::retention::PeriodMetrics],
+        cohorts: &[headway_core::retention::CohortRow],
+    ) -> Self {
+        let day = |d: Option<headway_core::Date>| d.map_or_else(|| "-".into(), |d| d.to_string());
+        let width = cohorts.iter().map(|c| c.logo.len()).max().unwrap_or(0);
+        Self {
+            nav,
+            period: period.to_owned(),
+            periods: metrics
+                .iter()
+                .map(|m| PeriodLine {
+                    period: format!("{} - {}", day(m.period_start), day(m.period_end)),
+                    start_arr: money(m.start_arr),
+                    end_arr: money(m.end_arr),
+                    nrr: share(m.nrr),
+                    grr: share(m.grr),
+                    logo_churn: share(m.logo_churn),
+                    quick_ratio: m
+                        .quick_ratio
+                        .map_or_else(|| "-".into(), |q| format!("{q:.2}")),
+                    nps: one(m.nps),
+                    csat: one(m.csat),
+                    ces: one(m.ces),
+                })
+                .collect(),
+            months: (0..width).collect(),
+            cohorts: cohorts
+                .iter()
+                .map(|c| CohortHeat {
+                    cohort: c.cohort.to_string(),
+                    accounts: c.accounts,
+                    cells: (0..width)
+                        .map(|k| match c.logo.get(k).copied().flatten() {
+                            Some(v) => (
+                                format!("{:.0}%", v * 100.0),
+                                (v.clamp(0.0, 1.0) * 10.0).round() as u8,
+                            ),
+                            None => (String::new(), 0),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}

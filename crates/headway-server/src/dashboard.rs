@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use headway_dashboard::{
-    Accounts, Empty, Filters, ForecastPage, Nav, Portfolio, ReloadLine, Rules, SignIn,
+    Accounts, Empty, Filters, ForecastPage, Nav, Portfolio, ReloadLine, Retention, Rules, SignIn,
 };
 use headway_views::AccountRow;
 use serde::Deserialize;
@@ -27,7 +27,8 @@ use crate::api::{
     ApiError, ApiPath, ApiQuery, App, Authorized, Caller, authorize_token, redacted_reloads,
     redacted_status, roll_back,
 };
-use crate::history::{BookParams, book_query, chosen_build, read_store, view_error};
+use crate::history::{BookParams, book_query, chosen_build, read_store, store_error, view_error};
+use crate::revenue::{ledger_of, period_kind};
 
 /// The session cookie's name.
 const COOKIE: &str = "headway_session";
@@ -43,6 +44,7 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .route("/ui/t/{tenant}/accounts", get(accounts))
         .route("/ui/t/{tenant}/accounts/{account}", get(account))
         .route("/ui/t/{tenant}/forecast", get(forecast))
+        .route("/ui/t/{tenant}/retention", get(retention))
         .route("/ui/t/{tenant}/rules", get(rules))
         .route("/ui/t/{tenant}/rollback", post(rollback))
 }
@@ -528,5 +530,49 @@ async fn rollback(
             let notice = format!("Not rolled back: {}", e.message());
             render(e.status(), &rules_page(&app, signed, Some(notice)))
         }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct RetentionPageQuery {
+    period: Option<String>,
+}
+
+async fn retention(
+    State(app): State<Arc<App>>,
+    signed: Signed,
+    ApiQuery(query): ApiQuery<RetentionPageQuery>,
+) -> Response {
+    let Signed {
+        authorized,
+        mut nav,
+    } = signed;
+    nav.page = "retention";
+    let shown = query.period.clone().unwrap_or_else(|| "month".into());
+    let period = match period_kind(query.period.as_deref()) {
+        Ok(period) => period,
+        Err(e) => return failed(nav, "Retention", &e),
+    };
+    // As `GET .../retention` and `GET .../retention?cohorts=true` compute them.
+    let read = read_store(&app, authorized, move |store, tenant, _| {
+        let ledger = ledger_of(store, tenant)?;
+        let surveys = store.surveys(&tenant.id).map_err(store_error)?;
+        let q = headway_core::retention::RetentionQuery {
+            period,
+            from: None,
+            to: None,
+            by_segment: false,
+        };
+        let metrics = headway_core::retention::retention(&ledger, &surveys, &q);
+        let cohorts = headway_core::retention::cohorts_between(&ledger, None, None);
+        Ok((metrics, cohorts))
+    })
+    .await;
+    match read {
+        Ok((metrics, cohorts)) => render(
+            StatusCode::OK,
+            &Retention::new(nav, &shown, &metrics, &cohorts),
+        ),
+        Err(e) => failed(nav, "Retention", &e),
     }
 }

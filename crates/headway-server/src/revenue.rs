@@ -184,16 +184,7 @@ pub(crate) async fn retention(
     authorized: Authorized,
     ApiQuery(params): ApiQuery<RetentionParams>,
 ) -> Result<Response, ApiError> {
-    let period = match params.period.as_deref() {
-        None | Some("month") => PeriodKind::Month,
-        Some("quarter") => PeriodKind::Quarter,
-        Some("year") => PeriodKind::Year,
-        Some(p) => {
-            return Err(ApiError::bad_request(format!(
-                "`period={p}`: expected month, quarter or year"
-            )));
-        }
-    };
+    let period = period_kind(params.period.as_deref())?;
     read_store(&app, authorized, move |store, tenant, _| {
         let ledger = ledger_of(store, tenant)?;
         if params.cohorts {
@@ -211,6 +202,18 @@ pub(crate) async fn retention(
         Ok(Json(metrics).into_response())
     })
     .await
+}
+
+/// `period=`: `month` (the default), `quarter` or `year`.
+pub(crate) fn period_kind(period: Option<&str>) -> Result<PeriodKind, ApiError> {
+    match period {
+        None | Some("month") => Ok(PeriodKind::Month),
+        Some("quarter") => Ok(PeriodKind::Quarter),
+        Some("year") => Ok(PeriodKind::Year),
+        Some(p) => Err(ApiError::bad_request(format!(
+            "`period={p}`: expected month, quarter or year"
+        ))),
+    }
 }
 
 /// The tenant's uploaded ledger; 404 `no-ledger` before the first upload.

@@ -240,6 +240,26 @@ async fn served() -> (tempfile::TempDir, Running) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
+    for (path, body) in [
+        (
+            "ledger",
+            headway_samples::ledger_csv(&headway_samples::ledger(Book::Saas, &accounts, 12)),
+        ),
+        (
+            "surveys",
+            headway_samples::surveys_csv(&headway_samples::surveys(&accounts, 12)),
+        ),
+    ] {
+        let resp = reqwest::Client::new()
+            .put(format!("http://{}/v1/tenants/alpha/{path}", server.addr))
+            .bearer_auth(ALPHA)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}: {}", resp.text().await.unwrap());
+    }
     (dir, server)
 }
 
@@ -356,6 +376,26 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
         forecast["forecast"]["milestones"].as_array().unwrap().len()
     );
     browser.screenshot("forecast").await;
+
+    // Retention by quarter: the API's NRR of each period, and the cohort matrix.
+    browser.click("nav a[href$='/retention']").await;
+    browser
+        .click("select[name=period] option[value=quarter]")
+        .await;
+    browser.click(".filters button").await;
+    let periods = api(&server, "/v1/tenants/alpha/retention?period=quarter").await;
+    let periods = periods.as_array().unwrap();
+    assert_eq!(browser.count("#periods tbody tr").await, periods.len());
+    let last = periods.last().unwrap();
+    let nrr = format!("{:.1}%", last["nrr"].as_f64().unwrap() * 100.0);
+    let cell = "#periods tbody tr:last-of-type td:nth-of-type(3)";
+    assert_eq!(browser.text(cell).await, nrr);
+    let cohorts = api(&server, "/v1/tenants/alpha/retention?cohorts=true").await;
+    assert_eq!(
+        browser.count("#cohorts tbody tr").await,
+        cohorts.as_array().unwrap().len()
+    );
+    browser.screenshot("retention").await;
 
     // Rules: a new build arrives; roll back from the page, and the old one serves.
     let folder = dir.path().join("alpha");
