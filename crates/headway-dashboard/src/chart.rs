@@ -173,6 +173,59 @@ pub fn bars(rows: &[(String, f64, String)], label: &str) -> String {
     svg
 }
 
+/// One column per day, stacked by band (first band at the bottom), each as
+/// its share of that day's accounts.
+pub fn band_mix(days: &[(Date, Vec<(String, usize)>)], label: &str) -> String {
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}">"#,
+        escape(label)
+    );
+    if days.is_empty() {
+        svg.push_str(r#"<text x="50%" y="50%" text-anchor="middle">no snapshots</text></svg>"#);
+        return svg;
+    }
+    let slot = (WIDTH - LEFT - RIGHT) / days.len() as f64;
+    let bar = (slot * 0.8).max(1.0);
+    for (i, (day, counts)) in days.iter().enumerate() {
+        let total: usize = counts.iter().map(|(_, n)| n).sum();
+        let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
+        let mut below = 0usize;
+        for (band, n) in counts.iter().filter(|(_, n)| *n > 0) {
+            let (top, bottom) = (
+                y_of(100.0 * (below + n) as f64 / total as f64),
+                y_of(100.0 * below as f64 / total as f64),
+            );
+            let _ = write!(
+                svg,
+                r#"<rect class="bar band-{}" x="{x:.1}" y="{top:.1}" width="{bar:.1}" height="{:.1}"><title>{day}: {} {n} of {total}</title></rect>"#,
+                css_name(band),
+                bottom - top,
+                escape(band)
+            );
+            below += n;
+        }
+    }
+    for score in [0.0, 50.0, 100.0] {
+        let _ = write!(
+            svg,
+            r#"<text class="axis" x="{}" y="{:.1}" text-anchor="end">{score}%</text>"#,
+            LEFT - 6.0,
+            y_of(score) + 4.0
+        );
+    }
+    let (first, last) = (days[0].0, days[days.len() - 1].0);
+    let _ = write!(
+        svg,
+        r#"<text class="axis" x="{LEFT}" y="{}">{first}</text><text class="axis" x="{}" y="{}" text-anchor="end">{last}</text></svg>"#,
+        HEIGHT - 6.0,
+        WIDTH - RIGHT,
+        HEIGHT - 6.0
+    );
+    svg
+}
+
 /// A band's name as a CSS class part: letters, digits and `-` only.
 pub fn css_name(name: &str) -> String {
     name.chars()
@@ -233,6 +286,36 @@ mod tests {
         assert!(one.contains(r#"points="332.0,121.6""#), "{one}");
         let svg = bars(&[("a&b".into(), 0.0, "0".into())], "none");
         assert!(svg.contains(r#"width="0.0""#) && svg.contains("a&amp;b"));
+    }
+
+    #[test]
+    fn a_band_mix_stacks_each_days_shares() {
+        let day = |s: &str| -> Date { s.parse().unwrap() };
+        let svg = band_mix(
+            &[
+                (
+                    day("2026-01-01"),
+                    vec![("red".into(), 1), ("green".into(), 3)],
+                ),
+                (
+                    day("2026-02-01"),
+                    vec![("red".into(), 0), ("green".into(), 2)],
+                ),
+            ],
+            "mix",
+        );
+        // Two slots of 296 units, bars of 236.8; 186 units of height for 100%.
+        assert!(svg.contains(r#"<rect class="bar band-red" x="65.6" y="149.5" width="236.8" height="46.5"><title>2026-01-01: red 1 of 4</title>"#), "{svg}");
+        assert!(svg.contains(
+            r#"<rect class="bar band-green" x="65.6" y="10.0" width="236.8" height="139.5">"#
+        ));
+        assert!(svg.contains(r#"<rect class="bar band-green" x="361.6" y="10.0" width="236.8" height="186.0"><title>2026-02-01: green 2 of 2</title>"#));
+        assert_eq!(
+            svg.matches("<rect").count(),
+            3,
+            "an empty band draws nothing"
+        );
+        assert!(band_mix(&[], "none").contains("no snapshots"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use headway_core::moves::Step;
 use headway_core::success::{Basis, Snapshot};
 use headway_core::vector::Direction;
 use headway_core::{PluginInfo, money};
-use headway_views::{AccountRow, AccountView, BookPage, ForecastView, build_label};
+use headway_views::{AccountRow, AccountView, BandMix, BookPage, ForecastView, build_label};
 
 use crate::chart::{self, ScorePoint};
 
@@ -65,6 +65,9 @@ pub struct BandLine {
     pub share: String,
 }
 
+/// Months of NRR and GRR the portfolio shows.
+pub const PORTFOLIO_MONTHS: usize = 12;
+
 /// *Portfolio*: the book by band and direction, and the expansion coming.
 #[derive(Template)]
 #[template(path = "portfolio.html")]
@@ -91,11 +94,24 @@ pub struct Portfolio {
     pub expected_arr: String,
     /// Milestone arrivals within it.
     pub arrivals: usize,
+    /// The band mix of every day scored, as stacked columns.
+    pub mix_chart: String,
+    /// NRR and GRR of the last months: month, NRR, GRR. Empty without a ledger.
+    pub months: Vec<(String, String, String)>,
 }
 
 impl Portfolio {
-    /// From the book's rows and the forecast of the same build.
-    pub fn new(nav: Nav, info: &PluginInfo, rows: &[AccountRow], forecast: &ForecastView) -> Self {
+    /// From the book's rows, the forecast and band mix of the same build, and
+    /// the monthly retention (none without a ledger), whose last
+    /// [`PORTFOLIO_MONTHS`] are shown.
+    pub fn new(
+        nav: Nav,
+        info: &PluginInfo,
+        rows: &[AccountRow],
+        forecast: &ForecastView,
+        mix: &[BandMix],
+        monthly: &[headway_core::retention::PeriodMetrics],
+    ) -> Self {
         let total: f64 = rows.iter().map(|r| r.arr).sum();
         let mut bands: Vec<BandLine> = Vec::new();
         let mut bars = Vec::new();
@@ -143,6 +159,19 @@ impl Portfolio {
                 .iter()
                 .map(|m| m.accounts.len())
                 .sum(),
+            mix_chart: chart::band_mix(
+                &mix.iter()
+                    .map(|m| (m.day, m.counts.clone()))
+                    .collect::<Vec<_>>(),
+                "Accounts by band on each day scored",
+            ),
+            months: monthly[monthly.len().saturating_sub(PORTFOLIO_MONTHS)..]
+                .iter()
+                .map(|m| {
+                    let month = m.period_start.map_or_else(|| "-".into(), |d| d.to_string());
+                    (month, share(m.nrr), share(m.grr))
+                })
+                .collect(),
             nav,
         }
     }

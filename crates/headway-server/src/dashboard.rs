@@ -301,13 +301,22 @@ async fn portfolio(State(app): State<Arc<App>>, signed: Signed) -> Response {
         let forecast =
             headway_views::forecast(store, &tenant.id, &build, window, PORTFOLIO_HORIZON_DAYS)
                 .map_err(view_error)?;
-        Ok((build, rows, forecast))
+        let mix = headway_views::band_mix(store, &tenant.id, &build).map_err(view_error)?;
+        // Monthly retention when the tenant uploaded a ledger, as `GET .../retention`.
+        let monthly = match ledger_of(store, tenant) {
+            Ok(ledger) => {
+                let surveys = store.surveys(&tenant.id).map_err(store_error)?;
+                headway_core::retention::retention(&ledger, &surveys, &monthly_query())
+            }
+            Err(_) => Vec::new(),
+        };
+        Ok((build, rows, forecast, mix, monthly))
     })
     .await;
     match read {
-        Ok((build, rows, forecast)) => render(
+        Ok((build, rows, forecast, mix, monthly)) => render(
             StatusCode::OK,
-            &Portfolio::new(nav, &build.info, &rows, &forecast),
+            &Portfolio::new(nav, &build.info, &rows, &forecast, &mix, &monthly),
         ),
         Err(e) => failed(nav, "Portfolio", &e),
     }
@@ -559,9 +568,7 @@ async fn retention(
         let surveys = store.surveys(&tenant.id).map_err(store_error)?;
         let q = headway_core::retention::RetentionQuery {
             period,
-            from: None,
-            to: None,
-            by_segment: false,
+            ..monthly_query()
         };
         let metrics = headway_core::retention::retention(&ledger, &surveys, &q);
         let cohorts = headway_core::retention::cohorts_between(&ledger, None, None);
@@ -574,5 +581,15 @@ async fn retention(
             &Retention::new(nav, &shown, &metrics, &cohorts),
         ),
         Err(e) => failed(nav, "Retention", &e),
+    }
+}
+
+/// Every month of the ledger, the book as a whole (`GET .../retention`'s default).
+fn monthly_query() -> headway_core::retention::RetentionQuery {
+    headway_core::retention::RetentionQuery {
+        period: headway_core::retention::PeriodKind::Month,
+        from: None,
+        to: None,
+        by_segment: false,
     }
 }

@@ -111,11 +111,17 @@ impl Browser {
                 Err(e) => panic!("chromedriver does not answer: {e}"),
             }
         };
-        Self {
+        let browser = Self {
             http,
             session: format!("{}/session/{session}", driver.url),
             _profile: profile,
-        }
+        };
+        // An element not there yet (a page still loading) is waited for.
+        let implicit = json!({"implicit": 5_000});
+        browser
+            .call(reqwest::Method::POST, "/timeouts", Some(implicit))
+            .await;
+        browser
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -138,6 +144,30 @@ impl Browser {
     async fn url(&self) -> String {
         let url = self.call(reqwest::Method::GET, "/url", None).await;
         url.as_str().unwrap().to_owned()
+    }
+
+    /// Waits (at most 10 s) until the page is at `url`: a click's navigation
+    /// may still be under way when the click answers.
+    async fn wait_for(&self, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.url().await;
+            if now == url {
+                return;
+            }
+            assert!(Instant::now() < deadline, "at {now}, not {url}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks what `css` finds and waits until the page's address contains `part`.
+    async fn follow(&self, css: &str, part: &str) {
+        self.click(css).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.url().await.contains(part) {
+            assert!(Instant::now() < deadline, "never reached `{part}`");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn find(&self, css: &str) -> String {
@@ -286,7 +316,7 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
 
     // A wrong token is told so.
     browser.go(&format!("{base}/ui/t/alpha")).await;
-    assert_eq!(browser.url().await, format!("{base}/ui/sign-in"));
+    browser.wait_for(&format!("{base}/ui/sign-in")).await;
     browser.type_into("#token", "not-a-token").await;
     browser.click("button[type=submit]").await;
     assert!(browser.text(".error").await.contains("opens no tenant"));
@@ -295,7 +325,7 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
     // Signed in: the portfolio's figures are the API's.
     browser.type_into("#token", ALPHA).await;
     browser.click("button[type=submit]").await;
-    assert_eq!(browser.url().await, format!("{base}/ui/t/alpha"));
+    browser.wait_for(&format!("{base}/ui/t/alpha")).await;
     let book = api(&server, "/v1/tenants/alpha/accounts?limit=1000").await;
     let rows = book["accounts"].as_array().unwrap();
     assert_eq!(browser.text("#accounts").await, rows.len().to_string());
@@ -305,12 +335,21 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
         browser.text("#expansion").await,
         headway_core::money(expected)
     );
+    let monthly = api(&server, "/v1/tenants/alpha/retention?period=month").await;
+    let last = monthly.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        browser.text("#monthly tbody tr:last-of-type td").await,
+        format!("{:.1}%", last["nrr"].as_f64().unwrap() * 100.0)
+    );
+    assert_eq!(browser.count("#monthly tbody tr").await, 12);
     browser.screenshot("portfolio").await;
 
     // Accounts: filter by band, then sort by score, highest first.
-    browser.click("nav a[href$='/accounts']").await;
+    browser
+        .follow("nav a[href$='/accounts']", "/accounts")
+        .await;
     browser.click("select[name=band] option[value=red]").await;
-    browser.click(".filters button").await;
+    browser.follow(".filters button", "band=red").await;
     let red = api(&server, "/v1/tenants/alpha/accounts?band=red&limit=1000").await;
     let matching = red["matching"].as_u64().unwrap();
     assert!(matching > 0, "the sample year has red accounts");
@@ -318,8 +357,12 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
         browser.text("#matching").await,
         format!("{matching} accounts")
     );
-    browser.click("thead a[href*='sort=score']").await;
-    browser.click("thead a[href*='sort=score']").await;
+    browser
+        .follow("thead a[href*='sort=score']", "order=asc")
+        .await;
+    browser
+        .follow("thead a[href*='sort=score']", "order=desc")
+        .await;
     assert!(browser.url().await.contains("order=desc"));
     let sorted = api(
         &server,
@@ -339,10 +382,9 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
 
     // Follow the top account: its score and factors as the API has them.
     browser.click("#accounts tbody tr th a").await;
-    assert_eq!(
-        browser.url().await,
-        format!("{base}/ui/t/alpha/accounts/{top}")
-    );
+    browser
+        .wait_for(&format!("{base}/ui/t/alpha/accounts/{top}"))
+        .await;
     let view = api(&server, &format!("/v1/tenants/alpha/accounts/{top}")).await;
     let latest = view["snapshots"]
         .as_array()
@@ -369,7 +411,9 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
     browser.screenshot("account").await;
 
     // Forecast: the API's total and cohorts.
-    browser.click("nav a[href$='/forecast']").await;
+    browser
+        .follow("nav a[href$='/forecast']", "/forecast")
+        .await;
     assert_eq!(browser.text("#total").await, headway_core::money(expected));
     assert_eq!(
         browser.count("#cohorts tbody tr").await,
@@ -378,11 +422,13 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
     browser.screenshot("forecast").await;
 
     // Retention by quarter: the API's NRR of each period, and the cohort matrix.
-    browser.click("nav a[href$='/retention']").await;
+    browser
+        .follow("nav a[href$='/retention']", "/retention")
+        .await;
     browser
         .click("select[name=period] option[value=quarter]")
         .await;
-    browser.click(".filters button").await;
+    browser.follow(".filters button", "period=quarter").await;
     let periods = api(&server, "/v1/tenants/alpha/retention?period=quarter").await;
     let periods = periods.as_array().unwrap();
     assert_eq!(browser.count("#periods tbody tr").await, periods.len());
@@ -406,21 +452,49 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
         assert!(Instant::now() < deadline, "the new build loads");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    browser.click("nav a[href$='/rules']").await;
+    browser.follow("nav a[href$='/rules']", "/rules").await;
     assert!(browser.text("#serving").await.starts_with("saas-seats"));
     assert!(browser.text("#previous").await.starts_with("saas-health"));
     browser.screenshot("rules").await;
-    browser.click("#rollback").await;
+    browser.follow("#rollback", "done=rollback").await;
     assert!(browser.text("#notice").await.starts_with("Rolled back"));
     assert!(browser.text("#serving").await.starts_with("saas-health"));
     let status = api(&server, "/v1/tenants/alpha/status").await;
     assert_eq!(status["current"]["name"], "saas-health", "{status}");
 
+    // On a phone's width nothing runs off the side: wide tables scroll in place.
+    browser
+        .call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": 390, "height": 844})),
+        )
+        .await;
+    for (name, path) in [
+        ("portfolio-phone", "/ui/t/alpha".to_owned()),
+        ("accounts-phone", "/ui/t/alpha/accounts".to_owned()),
+        ("account-phone", format!("/ui/t/alpha/accounts/{top}")),
+    ] {
+        browser.go(&format!("{base}{path}")).await;
+        let fits = browser
+            .call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({
+                    "script": "return document.documentElement.scrollWidth <= window.innerWidth;",
+                    "args": [],
+                })),
+            )
+            .await;
+        browser.screenshot(name).await;
+        assert_eq!(fits, json!(true), "{path} fits a phone's width");
+    }
+
     // Signed out: the pages are closed again.
     browser.click(".sign-out button").await;
-    assert_eq!(browser.url().await, format!("{base}/ui/sign-in"));
+    browser.wait_for(&format!("{base}/ui/sign-in")).await;
     browser.go(&format!("{base}/ui/t/alpha/accounts")).await;
-    assert_eq!(browser.url().await, format!("{base}/ui/sign-in"));
+    browser.wait_for(&format!("{base}/ui/sign-in")).await;
     browser.close().await;
     server.shutdown().await.unwrap();
 }

@@ -6,9 +6,11 @@ use headway_server::{Running, ServeOptions, start};
 use headway_store::StoreLocation;
 use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, token_sha256};
 use serde_json::Value;
+use sha2::Digest;
 
 const ALPHA: &str = "alpha-token";
 const BETA: &str = "beta-token";
+const OPERATOR: &str = "operator-token";
 
 /// `alpha` runs saas-health with a recorded year, `beta` logistics-otif.
 async fn served() -> (tempfile::TempDir, Running) {
@@ -31,6 +33,8 @@ async fn served() -> (tempfile::TempDir, Running) {
     }
     let mut options = ServeOptions::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
     options.store = Some(StoreLocation::Sqlite(dir.path().join("h.db")));
+    let operator: [u8; 32] = sha2::Sha256::digest(OPERATOR.as_bytes()).into();
+    options.operator_token_sha256 = Some(operator);
     let server = start(options).await.unwrap();
     let accounts = headway_samples::generate(Book::Saas, 30, 8);
     let year = headway_samples::to_jsonl(&headway_samples::monthly_books(Book::Saas, &accounts, 8));
@@ -258,4 +262,31 @@ async fn a_signed_in_tenant_sees_its_own_figures_and_nothing_else() {
 fn text_attr<'h>(html: &'h str, prefix: &str) -> &'h str {
     let start = html.find(prefix).unwrap() + prefix.len();
     &html[start..start + html[start..].find('"').unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operators_token_opens_every_tenant_and_a_tenants_only_its_own() {
+    let (_dir, server) = served().await;
+    let (code, cookie, location) = sign_in(&server, OPERATOR).await;
+    assert_eq!((code, location.as_deref()), (303, Some("/ui/t/alpha")));
+    let session = cookie.unwrap().split(';').next().unwrap().to_owned();
+    let (code, html) = page(&server, Some(&session), "/ui/t/alpha").await;
+    assert_eq!(code, 200);
+    assert!(
+        html.contains(r#"<a href="/ui/t/beta">beta</a>"#),
+        "a link to every other tenant"
+    );
+    // Beta has no snapshots yet: its page says so, by name of what to do.
+    let (code, html) = page(&server, Some(&session), "/ui/t/beta").await;
+    assert_eq!(code, 404);
+    assert!(html.contains("no snapshots of tenant `beta`"), "{html}");
+
+    let (_, cookie, _) = sign_in(&server, BETA).await;
+    let session = cookie.unwrap().split(';').next().unwrap().to_owned();
+    let (_, html) = page(&server, Some(&session), "/ui/t/beta").await;
+    assert!(
+        !html.contains("/ui/t/alpha"),
+        "a tenant's pages name no other tenant"
+    );
+    server.shutdown().await.unwrap();
 }

@@ -230,6 +230,46 @@ pub fn current_book(
     Ok(out)
 }
 
+/// How many accounts were in each band on one day `build` scored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BandMix {
+    /// The day.
+    pub day: Date,
+    /// Accounts per band, in the build's order (lowest first), then any band
+    /// the build does not declare.
+    pub counts: Vec<(String, usize)>,
+}
+
+/// The band mix of every day `build` scored, oldest first: the bands as
+/// recorded (overrides apart, which apply to the days they cover as views read
+/// them).
+pub fn band_mix(
+    store: &dyn SnapshotStore,
+    tenant: &str,
+    build: &StoredBuild,
+) -> Result<Vec<BandMix>, ViewError> {
+    let snapshots = store.recent(tenant, &build.plugin.digest, build.first)?;
+    let mut days: std::collections::BTreeMap<Date, Vec<(String, usize)>> = Default::default();
+    for s in &snapshots {
+        let counts = days.entry(s.as_of).or_insert_with(|| {
+            build
+                .info
+                .bands
+                .iter()
+                .map(|b| (b.name.clone(), 0))
+                .collect()
+        });
+        match counts.iter_mut().find(|(name, _)| *name == s.band) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((s.band.clone(), 1)),
+        }
+    }
+    Ok(days
+        .into_iter()
+        .map(|(day, counts)| BandMix { day, counts })
+        .collect())
+}
+
 /// The expansion forecast of the current book, as `headway forecast --format
 /// json` prints it.
 #[derive(Debug, Clone, Serialize)]

@@ -295,6 +295,33 @@ mod tests {
     }
 
     #[test]
+    fn the_band_mix_counts_each_day_in_the_builds_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, build) = store(&dir);
+        let mut red = snap("gamma", "2026-11-15");
+        red.band = "red".into();
+        let mut odd = snap("delta", "2026-11-15");
+        odd.band = "purple".into();
+        let log = RunLog::new("t", &plugin(), "test", String::new());
+        store.record(&info(), &plugin(), &[red, odd], log).unwrap();
+        let mix = crate::band_mix(&store, "t", &build).unwrap();
+        let days: Vec<String> = mix.iter().map(|m| m.day.to_string()).collect();
+        assert_eq!(days, DAYS);
+        let counts = |i: usize| -> Vec<(&str, usize)> {
+            mix[i]
+                .counts
+                .iter()
+                .map(|(b, n)| (b.as_str(), *n))
+                .collect()
+        };
+        assert_eq!(counts(0), [("red", 0), ("yellow", 2), ("green", 0)]);
+        assert_eq!(
+            counts(2),
+            [("red", 1), ("yellow", 2), ("green", 0), ("purple", 1)]
+        );
+    }
+
+    #[test]
     fn an_expired_override_stops_applying_by_itself() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, build) = store(&dir);
