@@ -18,7 +18,6 @@ use axum::routing::{get, post};
 use headway_dashboard::{
     Accounts, Empty, Filters, ForecastPage, Nav, Portfolio, ReloadLine, Retention, Rules, SignIn,
 };
-use headway_views::AccountRow;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -273,12 +272,10 @@ async fn sign_out(headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
         return refused_form();
     }
     let mut response = Redirect::to("/ui/sign-in").into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "headway_session=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    let expired = format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(value) = HeaderValue::from_str(&expired) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
     response
 }
 
@@ -293,11 +290,8 @@ async fn portfolio(State(app): State<Arc<App>>, signed: Signed) -> Response {
     nav.page = "portfolio";
     let read = read_store(&app, authorized, |store, tenant, loaded| {
         let (build, window) = chosen_build(store, tenant, loaded, None)?;
-        let rows: Vec<AccountRow> = headway_views::current_book(store, &tenant.id, &build, window)
-            .map_err(view_error)?
-            .iter()
-            .map(|(latest, vector)| AccountRow::new(latest, vector))
-            .collect();
+        let rows =
+            headway_views::book_rows(store, &tenant.id, &build, window).map_err(view_error)?;
         let forecast =
             headway_views::forecast(store, &tenant.id, &build, window, PORTFOLIO_HORIZON_DAYS)
                 .map_err(view_error)?;
@@ -402,11 +396,8 @@ async fn accounts(
     };
     let read = read_store(&app, authorized, move |store, tenant, loaded| {
         let (build, window) = chosen_build(store, tenant, loaded, None)?;
-        let rows: Vec<AccountRow> = headway_views::current_book(store, &tenant.id, &build, window)
-            .map_err(view_error)?
-            .iter()
-            .map(|(latest, vector)| AccountRow::new(latest, vector))
-            .collect();
+        let rows =
+            headway_views::book_rows(store, &tenant.id, &build, window).map_err(view_error)?;
         Ok((build, headway_views::book(rows, &book)))
     })
     .await;

@@ -446,11 +446,8 @@ pub(crate) async fn list_accounts(
     let query = book_query(&params, csv)?;
     let (build, window, page) = read_store(&app, authorized, move |store, tenant, loaded| {
         let (build, window) = chosen_build(store, tenant, loaded, params.build.as_deref())?;
-        let rows: Vec<AccountRow> = headway_views::current_book(store, &tenant.id, &build, window)
-            .map_err(view_error)?
-            .iter()
-            .map(|(latest, vector)| AccountRow::new(latest, vector))
-            .collect();
+        let rows =
+            headway_views::book_rows(store, &tenant.id, &build, window).map_err(view_error)?;
         Ok((build, window, headway_views::book(rows, &query)))
     })
     .await?;

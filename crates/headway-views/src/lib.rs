@@ -230,6 +230,19 @@ pub fn current_book(
     Ok(out)
 }
 
+/// The current book as rows: what the book routes and pages filter and sort.
+pub fn book_rows(
+    store: &dyn SnapshotStore,
+    tenant: &str,
+    build: &StoredBuild,
+    window_days: i32,
+) -> Result<Vec<AccountRow>, ViewError> {
+    Ok(current_book(store, tenant, build, window_days)?
+        .iter()
+        .map(|(latest, vector)| AccountRow::new(latest, vector))
+        .collect())
+}
+
 /// How many accounts were in each band on one day `build` scored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BandMix {
