@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time setup of a fresh machine: the pinned toolchain's wasm target, and
-# componentize-py for Python plugins (PyPI), Chromium for the dashboard test.
+# componentize-py (PyPI) and componentize-js (npm) for Python and JavaScript
+# plugins, Chromium for the dashboard test.
 # (rust-toolchain.toml pins Rust 1.95.0; rustup reads it from the repo root.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,13 @@ if ! componentize-py --version 2>/dev/null | grep -q "0.25.1"; then
   python3 -m pip install --quiet --user "$componentize_py" 2>/dev/null ||
     python3 -m pip install --quiet --user --break-system-packages "$componentize_py" ||
     python3 -m pip install --quiet "$componentize_py"
+fi
+
+# componentize-js for JavaScript plugins (npm).
+componentize_js="@bytecodealliance/componentize-js@0.23.0"
+if ! componentize-js --version 2>/dev/null | grep -q "0.23.0" && command -v npm >/dev/null 2>&1; then
+  echo "==> installing $componentize_js (JavaScript plugins)"
+  npm install -g --silent "$componentize_js"
 fi
 
 # Chromium and its WebDriver for the dashboard's browser test (Debian packages).

@@ -5,6 +5,7 @@ mod cache;
 mod capabilities;
 mod contract;
 mod evolution;
+mod javascript;
 mod python;
 mod samples;
 mod sandbox;

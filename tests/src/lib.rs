@@ -89,10 +89,24 @@ pub fn median_time(runs: usize, mut f: impl FnMut()) -> std::time::Duration {
 /// when componentize-py is not installed and `HEADWAY_REQUIRE_PYTHON` is unset
 /// (CI sets it, so there a missing tool fails the test).
 pub fn python_plugin(dir: &str) -> Option<std::path::PathBuf> {
-    match headway_host::kits::build_python(&repo_root().join(dir)) {
+    language_plugin(dir, headway_host::kits::PYTHON, "HEADWAY_REQUIRE_PYTHON")
+}
+
+/// The JavaScript plugin in `dir`, built with `componentize-js`; as
+/// [`python_plugin`], required where `HEADWAY_REQUIRE_JS` is set.
+pub fn javascript_plugin(dir: &str) -> Option<std::path::PathBuf> {
+    language_plugin(dir, headway_host::kits::JAVASCRIPT, "HEADWAY_REQUIRE_JS")
+}
+
+fn language_plugin(
+    dir: &str,
+    language: headway_host::kits::Language,
+    required: &str,
+) -> Option<std::path::PathBuf> {
+    match headway_host::kits::build(&repo_root().join(dir), language) {
         Ok(path) => Some(path),
-        Err(e @ headway_host::kits::BuildError::NoComponentizePy(_))
-            if std::env::var_os("HEADWAY_REQUIRE_PYTHON").is_none() =>
+        Err(e @ headway_host::kits::BuildError::NoTool { .. })
+            if std::env::var_os(required).is_none() =>
         {
             eprintln!("skipped: {e}");
             None

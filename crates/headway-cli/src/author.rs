@@ -372,12 +372,9 @@ pub fn new(
 
 /// `headway build`: compile a plugin crate for wasm32-wasip2 and check the result.
 pub fn build(dir: &Path) -> Result<Exit> {
-    if dir.join("app.py").is_file() {
-        eprintln!(
-            "building a Python plugin with {}",
-            headway_host::kits::COMPONENTIZE_PY
-        );
-        let wasm = headway_host::kits::build_python(dir)?;
+    if let Some(language) = headway_host::kits::Language::of(dir) {
+        eprintln!("building {} with {}", language.app, language.tool);
+        let wasm = headway_host::kits::build(dir, language)?;
         println!("built {}", wasm.display());
         return check(&wasm);
     }

@@ -312,6 +312,7 @@ impl Runtime {
         let mut linker = self.linker.clone();
         let linked = if sealed {
             wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+                .and_then(|()| crate::sealed::refuse_http(&mut linker, &component, &self.engine))
         } else {
             interface
                 .imports

@@ -13,11 +13,13 @@ use std::time::Duration;
 use headway_config::Capabilities;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use wasmtime::component::ResourceTable;
+use wasmtime::Engine;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker, ResourceTable, ResourceType};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView};
 
 /// Import prefixes only a language runtime carries: their presence seals the
-/// component. `wasi:http` has no implementation here; its calls trap.
+/// component. `wasi:http` has no implementation here: see [`refuse_http`].
 pub const RUNTIME_IMPORTS: [&str; 3] = ["wasi:filesystem/", "wasi:sockets/", "wasi:http/"];
 
 /// The seed of the sealed randomness (any fixed value; changing it changes what
@@ -92,3 +94,56 @@ impl HostMonotonicClock for Stopped {
         0
     }
 }
+
+/// Links each `wasi:http` interface `component` imports (SpiderMonkey's
+/// `fetch`) with functions that trap and resources nothing can make: the
+/// component loads, and a request it tries never leaves. Only those interfaces:
+/// everything else a sealed runtime imports is wasmtime-wasi's, matched by
+/// semver, which a stub under the exact name would shadow.
+pub(crate) fn refuse_http<T: 'static>(
+    linker: &mut Linker<T>,
+    component: &Component,
+    engine: &Engine,
+) -> wasmtime::Result<()> {
+    for (name, item) in component.component_type().imports(engine) {
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        if !name.starts_with("wasi:http/") {
+            continue;
+        }
+        let mut linked = linker.instance(name)?;
+        for (export, item) in instance.exports(engine) {
+            match item.ty {
+                ComponentItem::ComponentFunc(_) => {
+                    let what = format!("{name}#{export}");
+                    linked.func_new(export, move |_, _, _, _| {
+                        wasmtime::bail!("`{what}`: a plugin has no network")
+                    })?;
+                }
+                ComponentItem::Resource(_) => {
+                    linked.resource(export, io_resource(export), |_, _| Ok(()))?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The host type of a resource `wasi:http` names: `wasi:io`'s own for the
+/// streams, pollables and errors it uses (wasmtime-wasi defines them), one that
+/// nothing can make for its own.
+fn io_resource(name: &str) -> ResourceType {
+    use wasmtime_wasi::p2::{DynInputStream, DynOutputStream, DynPollable, IoError};
+    match name {
+        "input-stream" => ResourceType::host::<DynInputStream>(),
+        "output-stream" => ResourceType::host::<DynOutputStream>(),
+        "pollable" => ResourceType::host::<DynPollable>(),
+        "io-error" | "error" => ResourceType::host::<IoError>(),
+        _ => ResourceType::host::<NoHttp>(),
+    }
+}
+
+/// What every resource of `wasi:http`'s own is: nothing can make one.
+struct NoHttp;

@@ -1,0 +1,77 @@
+//! Plugins written in JavaScript (componentize-js) in the same sandbox: the
+//! SpiderMonkey runtime loads sealed with no grant (its files, sockets, http,
+//! clocks and randomness have nothing behind them), and a hostile plugin is
+//! contained as a Rust one is, with the same answer on every run.
+
+use headway_core::ErrorKind;
+use headway_host::LoadOptions;
+use headway_tests::{caching_runtime, javascript_plugin};
+
+use crate::accounts;
+
+#[test]
+fn a_hostile_javascript_plugin_is_contained_and_deterministic() {
+    let Some(js) = javascript_plugin("tests/plugins-js/hostile") else {
+        return;
+    };
+    let plugin = caching_runtime()
+        .load_file(&js, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}", headway_host::error_chain(&e)));
+    assert_eq!(plugin.info().name, "hostile-js");
+    let ids = [
+        "fine", "loop", "alloc", "throw", "clock", "random", "env", "last",
+    ];
+    let lines: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            format!(
+                r#"{{"id":"{id}","stage":"active","arr":1,"start_date":"2026-01-01","as_of":"2026-11-01"}}"#
+            )
+        })
+        .collect();
+    let batch = accounts(&lines.join("\n"));
+    let report = plugin.assess(&batch, 1);
+    let outcome = |id: &str| &report.results[ids.iter().position(|i| *i == id).unwrap()];
+    let reason = |id: &str| {
+        outcome(id)
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{id}: {e:?}"))
+            .factors[0]
+            .reason
+            .clone()
+    };
+    assert_eq!(
+        outcome("loop").as_ref().expect_err("loop").kind,
+        ErrorKind::OutOfFuel
+    );
+    // Measured: SpiderMonkey spends the instruction budget (7M for one account)
+    // on allocating before the 64 MiB cap is reached; either way only that
+    // account fails.
+    let hoarded = outcome("alloc").as_ref().expect_err("alloc").kind;
+    assert!(
+        matches!(hoarded, ErrorKind::OutOfFuel | ErrorKind::MemoryLimit),
+        "{hoarded:?}"
+    );
+    let thrown = outcome("throw").as_ref().expect_err("throw");
+    assert_eq!(thrown.code.as_deref(), Some("rule-error"));
+    assert!(
+        thrown.message.contains("this account is cursed"),
+        "{}",
+        thrown.message
+    );
+    for id in ["fine", "last"] {
+        assert_eq!(reason(id), "ok");
+    }
+    // The clock stands at 2026-01-01T00:00:00Z; there is no process environment.
+    assert_eq!(reason("clock"), "time 1767225600000");
+    assert_eq!(reason("env"), "env none");
+    assert!(
+        reason("random").starts_with("random 0."),
+        "{}",
+        reason("random")
+    );
+    // Same input, same output (the random number included), same instructions.
+    let again = plugin.assess(&batch, 1);
+    assert_eq!(again.results, report.results);
+    assert_eq!(again.fuel_used, report.fuel_used);
+}
