@@ -290,11 +290,12 @@ async fn portfolio(State(app): State<Arc<App>>, signed: Signed) -> Response {
     nav.page = "portfolio";
     let read = read_store(&app, authorized, |store, tenant, loaded| {
         let (build, window) = chosen_build(store, tenant, loaded, None)?;
-        let rows =
-            headway_views::book_rows(store, &tenant.id, &build, window).map_err(view_error)?;
+        // One read of the book for its rows and its forecast.
+        let book =
+            headway_views::current_book(store, &tenant.id, &build, window).map_err(view_error)?;
+        let rows = headway_views::rows_of(&book);
         let forecast =
-            headway_views::forecast(store, &tenant.id, &build, window, PORTFOLIO_HORIZON_DAYS)
-                .map_err(view_error)?;
+            headway_views::forecast_of(&book, &tenant.id, &build, window, PORTFOLIO_HORIZON_DAYS);
         let mix = headway_views::band_mix(store, &tenant.id, &build).map_err(view_error)?;
         // Monthly retention when the tenant uploaded a ledger, as `GET .../retention`.
         let monthly = match ledger_of(store, tenant) {

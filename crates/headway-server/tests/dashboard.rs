@@ -213,14 +213,7 @@ async fn a_signed_in_tenant_sees_its_own_figures_and_nothing_else() {
     }
 
     // Rollback from a forged form: refused, nothing changes (no previous build either).
-    let forged = client()
-        .post(format!("http://{}/ui/t/alpha/rollback", server.addr))
-        .header("cookie", &session)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("csrf=forged")
-        .send()
-        .await
-        .unwrap();
+    let forged = post_form(&server, &session, "/ui/t/alpha/rollback", "csrf=forged").await;
     assert_eq!(forged.status(), 403);
     let (code, rules) = page(&server, cookie, "/ui/t/alpha/rules").await;
     assert_eq!(code, 200);
@@ -229,25 +222,11 @@ async fn a_signed_in_tenant_sees_its_own_figures_and_nothing_else() {
     assert_eq!(code, 200);
 
     // Sign-out needs the page's form token; then the cookie is gone.
-    let out = client()
-        .post(format!("http://{}/ui/sign-out", server.addr))
-        .header("cookie", &session)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("csrf=forged")
-        .send()
-        .await
-        .unwrap();
+    let out = post_form(&server, &session, "/ui/sign-out", "csrf=forged").await;
     assert_eq!(out.status(), 403);
     let (_, html) = page(&server, cookie, "/ui/t/alpha").await;
     let csrf = text_attr(&html, "name=\"csrf\" value=\"");
-    let out = client()
-        .post(format!("http://{}/ui/sign-out", server.addr))
-        .header("cookie", &session)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={csrf}"))
-        .send()
-        .await
-        .unwrap();
+    let out = post_form(&server, &session, "/ui/sign-out", &format!("csrf={csrf}")).await;
     assert_eq!(out.status(), 303);
     assert!(
         out.headers()["set-cookie"]
@@ -289,4 +268,16 @@ async fn the_operators_token_opens_every_tenant_and_a_tenants_only_its_own() {
         "a tenant's pages name no other tenant"
     );
     server.shutdown().await.unwrap();
+}
+
+/// POSTs a form as the browser of `session` does.
+async fn post_form(server: &Running, session: &str, path: &str, body: &str) -> reqwest::Response {
+    client()
+        .post(format!("http://{}{path}", server.addr))
+        .header("cookie", session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
 }

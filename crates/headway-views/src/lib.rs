@@ -237,10 +237,14 @@ pub fn book_rows(
     build: &StoredBuild,
     window_days: i32,
 ) -> Result<Vec<AccountRow>, ViewError> {
-    Ok(current_book(store, tenant, build, window_days)?
-        .iter()
+    Ok(rows_of(&current_book(store, tenant, build, window_days)?))
+}
+
+/// [`book_rows`] of a current book already read.
+pub fn rows_of(book: &[(Snapshot, SuccessVector)]) -> Vec<AccountRow> {
+    book.iter()
         .map(|(latest, vector)| AccountRow::new(latest, vector))
-        .collect())
+        .collect()
 }
 
 /// How many accounts were in each band on one day `build` scored.
@@ -320,10 +324,19 @@ pub fn forecast(
     window_days: i32,
     horizon_days: i32,
 ) -> Result<ForecastView, ViewError> {
-    let vectors: Vec<SuccessVector> = current_book(store, tenant, build, window_days)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let book = current_book(store, tenant, build, window_days)?;
+    Ok(forecast_of(&book, tenant, build, window_days, horizon_days))
+}
+
+/// [`forecast`] of a current book already read (see [`current_book`]).
+pub fn forecast_of(
+    book: &[(Snapshot, SuccessVector)],
+    tenant: &str,
+    build: &StoredBuild,
+    window_days: i32,
+    horizon_days: i32,
+) -> ForecastView {
+    let vectors: Vec<SuccessVector> = book.iter().map(|(_, v)| v.clone()).collect();
     let mut expected_from = ExpectedFrom::default();
     for m in vectors.iter().flat_map(|v| &v.milestones) {
         match m.basis {
@@ -333,14 +346,14 @@ pub fn forecast(
             Basis::Reached => {}
         }
     }
-    Ok(ForecastView {
+    ForecastView {
         expected_from,
         tenant: tenant.to_owned(),
         plugin: build.plugin.clone(),
         window_days,
         accounts: vectors.len(),
         forecast: forecast_expansion(&vectors, &build.info, build.last, horizon_days),
-    })
+    }
 }
 
 /// How well each of `builds` predicted churn and expansion in `ledger`, judged
