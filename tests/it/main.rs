@@ -13,6 +13,19 @@ mod scoring;
 
 use headway_core::{Account, InputDefaults, parse_jsonl};
 
+/// One bare active account per id: the probes a hostile plugin reacts to.
+pub fn probes(ids: &[&str]) -> Vec<Account> {
+    let lines: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            format!(
+                r#"{{"id":"{id}","stage":"active","arr":1,"start_date":"2026-01-01","as_of":"2026-11-01"}}"#
+            )
+        })
+        .collect();
+    accounts(&lines.join("\n"))
+}
+
 /// Parses JSON Lines that the test knows to be valid.
 pub fn accounts(jsonl: &str) -> Vec<Account> {
     let parsed = parse_jsonl("test", jsonl, &InputDefaults::default());

@@ -83,15 +83,7 @@ fn a_hostile_python_plugin_is_contained_and_deterministic() {
     let ids = [
         "fine", "loop", "alloc", "raise", "file", "socket", "env", "clock", "random", "last",
     ];
-    let lines: Vec<String> = ids
-        .iter()
-        .map(|id| {
-            format!(
-                r#"{{"id":"{id}","stage":"active","arr":1,"start_date":"2026-01-01","as_of":"2026-11-01"}}"#
-            )
-        })
-        .collect();
-    let batch = accounts(&lines.join("\n"));
+    let batch = crate::probes(&ids);
     let report = plugin.assess(&batch, 1);
     let outcome = |id: &str| &report.results[ids.iter().position(|i| *i == id).unwrap()];
     let reason = |id: &str| {
