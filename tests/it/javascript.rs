@@ -1,20 +1,29 @@
 //! Plugins written in JavaScript (componentize-js) in the same sandbox: the
 //! SpiderMonkey runtime loads sealed with no grant (its files, sockets, http,
 //! clocks and randomness have nothing behind them), and a hostile plugin is
-//! contained as a Rust one is, with the same answer on every run.
+//! contained as a Rust one is, with the same answer on every run; the port of
+//! saas-health, written with the JavaScript kit, equals the Rust plugin.
 
 use headway_core::ErrorKind;
 use headway_host::LoadOptions;
-use headway_tests::{caching_runtime, javascript_plugin};
+use headway_tests::javascript_plugin;
+
+use crate::ports::{assert_equals_saas_health, load};
+
+#[test]
+fn saas_health_in_javascript_equals_the_rust_plugin() {
+    let Some(js) = javascript_plugin("plugins/saas-health-js") else {
+        return;
+    };
+    assert_equals_saas_health(&js);
+}
 
 #[test]
 fn a_hostile_javascript_plugin_is_contained_and_deterministic() {
     let Some(js) = javascript_plugin("tests/plugins-js/hostile") else {
         return;
     };
-    let plugin = caching_runtime()
-        .load_file(&js, &LoadOptions::default())
-        .unwrap_or_else(|e| panic!("{}", headway_host::error_chain(&e)));
+    let plugin = load(&js, &LoadOptions::default());
     assert_eq!(plugin.info().name, "hostile-js");
     let ids = [
         "fine", "loop", "alloc", "throw", "clock", "random", "env", "last",

@@ -6,6 +6,7 @@ mod capabilities;
 mod contract;
 mod evolution;
 mod javascript;
+mod ports;
 mod python;
 mod samples;
 mod sandbox;

@@ -2,76 +2,18 @@
 //! sandbox: the port of saas-health equals the Rust plugin, and a hostile Python
 //! plugin is contained as a Rust one is.
 
-use std::path::Path;
+use headway_core::ErrorKind;
+use headway_host::LoadOptions;
+use headway_tests::python_plugin;
 
-use headway_core::{Account, ErrorKind};
-use headway_host::{LoadOptions, Plugin};
-use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, caching_runtime, python_plugin, repo_root};
-
-use crate::accounts;
-
-fn load(path: &Path, options: &LoadOptions) -> Plugin {
-    caching_runtime()
-        .load_file(path, options)
-        .unwrap_or_else(|e| panic!("{}: {}", path.display(), headway_host::error_chain(&e)))
-}
-
-fn book(tenant: &str) -> Vec<Account> {
-    let path = repo_root().join(format!("tenants/{tenant}/accounts.jsonl"));
-    accounts(&std::fs::read_to_string(path).unwrap())
-}
+use crate::ports::{assert_equals_saas_health, load};
 
 #[test]
 fn saas_health_in_python_equals_the_rust_plugin() {
     let Some(py) = python_plugin("plugins/saas-health-py") else {
         return;
     };
-    let python = load(&py, &LoadOptions::default());
-    let rust = load(Path::new(SAAS_HEALTH), &LoadOptions::default());
-    assert_eq!(python.info(), rust.info(), "the same declaration");
-    assert!(!python.info().factors.is_empty());
-    // The SaaS book, and the logistics book, where every account lacks seats.
-    for tenant in ["saas-acme", "logistics-nordic"] {
-        let accounts = book(tenant);
-        let (p, r) = (python.assess(&accounts, 2), rust.assess(&accounts, 2));
-        assert_eq!(p.results.len(), accounts.len());
-        let mut scored = 0;
-        for (i, (p, r)) in p.results.iter().zip(&r.results).enumerate() {
-            let id = &accounts[i].id;
-            match (p, r) {
-                (Ok(p), Ok(r)) => {
-                    scored += 1;
-                    assert!(
-                        (p.score - r.score).abs() < 1e-9,
-                        "{id}: {} {}",
-                        p.score,
-                        r.score
-                    );
-                    assert_eq!((&p.band, p.fit), (&r.band, r.fit), "{id}");
-                    assert_eq!(p.milestones, r.milestones, "{id}");
-                    for (pf, rf) in p.factors.iter().zip(&r.factors) {
-                        let same =
-                            |a: f64, b: f64| (a - b).abs() < 1e-9 || (a.is_nan() && b.is_nan());
-                        assert!(same(pf.value, rf.value), "{id} {}", pf.name);
-                        assert!(same(pf.weight, rf.weight), "{id} {}", pf.name);
-                        assert!(same(pf.contribution, rf.contribution), "{id} {}", pf.name);
-                        assert_eq!(pf.reason, rf.reason, "{id} {}", pf.name);
-                    }
-                }
-                (Err(p), Err(r)) => assert_eq!((p.kind, &p.code), (r.kind, &r.code), "{id}"),
-                _ => panic!("{id}: python {p:?}, rust {r:?}"),
-            }
-        }
-        let expected = if tenant == "saas-acme" {
-            accounts.len()
-        } else {
-            0
-        };
-        assert_eq!(scored, expected, "{tenant}");
-    }
-    // Not a different rule by accident: logistics scores differ.
-    let logistics = load(Path::new(LOGISTICS_OTIF), &LoadOptions::default());
-    assert_ne!(logistics.info(), python.info());
+    assert_equals_saas_health(&py);
 }
 
 #[test]

@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 
 /// The Python kit (`kits/python/headway_kit.py`).
 pub const PYTHON_KIT: &str = include_str!("../../../kits/python/headway_kit.py");
+/// The JavaScript kit (`kits/javascript/headway_kit.js`).
+pub const JAVASCRIPT_KIT: &str = include_str!("../../../kits/javascript/headway_kit.js");
 /// The contract language plugins are built against.
 pub const CONTRACT: &str = include_str!("../../../wit/since_v0.2.0/rules.wit");
 
@@ -38,13 +40,15 @@ pub const PYTHON: Language = Language {
     files: &[("headway_kit.py", PYTHON_KIT), ("wit/rules.wit", CONTRACT)],
 };
 
-/// JavaScript: `app.js` (an ES module exporting `rules`), `componentize-js`.
+/// JavaScript: `app.js` (an ES module exporting `rules`), the JavaScript kit,
+/// `componentize-js`. Its modules resolve relative to the app, so the app and
+/// its neighbours are built from a copy beside the kit.
 pub const JAVASCRIPT: Language = Language {
     app: "app.js",
     extension: "js",
     tool: "componentize-js",
     install: "npm install -g @bytecodealliance/componentize-js@0.23.0",
-    files: &[("wit/rules.wit", CONTRACT)],
+    files: &[("headway_kit.js", JAVASCRIPT_KIT), ("wit/rules.wit", CONTRACT)],
 };
 
 impl Language {
@@ -71,7 +75,7 @@ impl Language {
                 .arg(out);
         } else {
             command
-                .arg(dir.join(self.app))
+                .arg(work.join(self.app))
                 .arg("--wit")
                 .arg(work.join("wit"))
                 .args(["--world-name", "health-rules", "-o"])
@@ -160,6 +164,25 @@ pub fn build(dir: &Path, language: Language) -> Result<PathBuf, BuildError> {
     for file in &files {
         sources.update(file.file_name().unwrap_or_default().as_encoded_bytes());
         sources.update(std::fs::read(file).map_err(io(file))?);
+    }
+    if language.extension == "js" {
+        // A module deleted since the last build must not take part in this one.
+        for stale in std::fs::read_dir(&work).map_err(io(&work))?.flatten() {
+            let name = stale.file_name();
+            let known = language.files.iter().any(|(path, _)| name == *path)
+                || files.iter().any(|f| f.file_name() == Some(&name));
+            if !known && stale.path().extension().is_some_and(|x| x == "js") {
+                std::fs::remove_file(stale.path()).map_err(io(&stale.path()))?;
+            }
+        }
+        for file in &files {
+            let name = file.file_name().unwrap_or_default();
+            // The kit that travels with this binary wins over a copy of it.
+            if !language.files.iter().any(|(path, _)| name == *path) {
+                let copy = work.join(name);
+                std::fs::copy(file, &copy).map_err(io(&copy))?;
+            }
+        }
     }
     let stamp = format!("{:x}", sources.finalize());
     let stamp_file = target.join(format!("{name}.sources"));

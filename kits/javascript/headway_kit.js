@@ -1,0 +1,590 @@
+// Headway's plugin kit for JavaScript: the same model as the Rust kit (headway-pdk)
+// and the Python kit. Declare bands, weighted factors and milestones on a
+// `Plugin`, write one function that assesses one account, and export it:
+//
+//     import { Plugin, ramp, fixed } from "./headway_kit.js";
+//
+//     const plugin = new Plugin("my-rules", "0.1.0")
+//       .band("red", 0).band("green", 60)
+//       .reads(["seats-purchased", "seats-active"])
+//       .factor("seats", "Seat utilisation", 1.0)
+//       .assess((account, card) => {
+//         const seats = account.require("seats-purchased");
+//         const used = (account.measure("seats-active") ?? 0) / seats;
+//         card.factor("seats", used, ramp(used, 0.3, 0.9), `${fixed(used * 100, 0)}% in use`);
+//       });
+//
+//     export const rules = plugin.rules();   // what componentize-js exports
+//
+// The kit does what the Rust kit does, with the same arithmetic: weights of
+// skipped factors are shared among the others, contributions are weight x score
+// x 100, the score is their sum (to ten decimals), the band is the highest whose
+// floor the score reaches unless the rule names one, a milestone recorded as
+// reached or at progress 1 is reached. A thrown error or a `RuleError` fails that
+// account only. `headway build` puts this file beside the plugin's app.js.
+
+/** Fits, as the contract names them. */
+export const Fit = Object.freeze({ IDEAL: "ideal", STRETCH: "stretch", BAD_FIT: "bad-fit" });
+
+/** Lifecycle stages, as the contract names them. */
+export const Stage = Object.freeze({
+  TRIAL: "trial",
+  ONBOARDING: "onboarding",
+  ACTIVE: "active",
+  RENEWING: "renewing",
+  CHURNED: "churned",
+});
+
+/** Fails this account with a code and a message; the rest of the batch is kept. */
+export class RuleError extends Error {
+  constructor(code, message) {
+    super(`${code}: ${message}`);
+    this.name = "RuleError";
+    this.code = code;
+    this.detail = message;
+  }
+}
+
+/** Where x sits between low (0) and high (1), clamped to 0-1; NaN gives 0. */
+export function ramp(x, low, high) {
+  const t = (x - low) / (high - low);
+  return Number.isNaN(t) ? 0 : Math.min(Math.max(t, 0), 1);
+}
+
+/** x with a fixed number of decimals (0-6), halves away from zero: as the Rust kit. */
+export function fixed(x, decimals) {
+  return number(x, decimals, 1, false, "");
+}
+
+/** A share as a percentage: percent(0.823, 1) is "82.3%". */
+export function percent(share, decimals) {
+  return number(share, decimals, 100, false, "%");
+}
+
+/** A change as a signed percentage: change(0.2, 0) is "+20%". */
+export function change(share, decimals) {
+  return number(share, decimals, 100, true, "%");
+}
+
+const SCALE = [1, 10, 100, 1e3, 1e4, 1e5, 1e6];
+
+function number(x, decimals, scale, sign, suffix) {
+  const d = Math.min(Math.max(Math.trunc(decimals), 0), 6);
+  const v = x * scale;
+  if (!Number.isFinite(v) || Math.abs(v) >= 1e15) {
+    // As Rust prints a float (`{}`): NaN, inf, -inf, or all the digits.
+    const text = Number.isNaN(v) ? "NaN" : v === Infinity ? "inf" : v === -Infinity ? "-inf" : String(v);
+    return text + suffix;
+  }
+  const scaled = Math.abs(v) * SCALE[d];
+  const whole = Math.trunc(scaled);
+  const n = whole + (scaled - whole >= 0.5 ? 1 : 0);
+  const lead = v < 0 && n !== 0 ? "-" : sign ? "+" : "";
+  // Beyond 2^53 a Number's own digits are rounded; a BigInt's are exact.
+  let digits = (Number.isSafeInteger(n) ? String(n) : BigInt(n).toString()).padStart(d + 1, "0");
+  if (d > 0) digits = `${digits.slice(0, -d)}.${digits.slice(-d)}`;
+  return lead + digits + suffix;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** A text-column as an array of strings (ends are UTF-8 byte offsets). */
+function texts(column) {
+  const out = new Array(column.ends.length);
+  let start = 0;
+  if (ASCII.test(column.data)) {
+    // Bytes and characters coincide: slice the string itself.
+    for (let i = 0; i < out.length; i++) {
+      const end = column.ends[i];
+      out[i] = column.data.slice(start, end);
+      start = end;
+    }
+    return out;
+  }
+  const bytes = new TextEncoder().encode(column.data);
+  const decoder = new TextDecoder();
+  for (let i = 0; i < out.length; i++) {
+    const end = column.ends[i];
+    out[i] = decoder.decode(bytes.subarray(start, end));
+    start = end;
+  }
+  return out;
+}
+
+/** The UTF-8 length of a string. */
+function utf8Length(text) {
+  if (ASCII.test(text)) return text.length;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      n += 4; // a surrogate pair is one code point of four bytes
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** An array of strings as a text-column. */
+function column(strings) {
+  const data = strings.join("");
+  const ends = new Uint32Array(strings.length);
+  const ascii = ASCII.test(data);
+  let end = 0;
+  for (let i = 0; i < strings.length; i++) {
+    end += ascii ? strings[i].length : utf8Length(strings[i]);
+    ends[i] = end;
+  }
+  return { data, ends };
+}
+
+function present(v) {
+  return Number.isNaN(v) ? undefined : v;
+}
+
+/** One outcome KPI of an account, with its target where there is one. */
+class Outcome {
+  constructor(name, higherIsBetter, value, target) {
+    this.name = name;
+    this.higherIsBetter = higherIsBetter;
+    this.value = value;
+    this.target = target;
+  }
+
+  /** Whether the value meets the target; undefined without a target. */
+  meetsTarget() {
+    if (this.target === undefined) return undefined;
+    return this.higherIsBetter ? this.value >= this.target : this.value <= this.target;
+  }
+
+  /** value / target when higher is better, target / value when lower is. */
+  attainment() {
+    if (this.target === undefined) return undefined;
+    const ratio = this.higherIsBetter ? this.value / this.target : this.target / this.value;
+    return Number.isFinite(ratio) ? ratio : undefined;
+  }
+}
+
+/** The batch with names resolved once: measure -> values, and so on. */
+class Batch {
+  constructor(raw) {
+    this.raw = raw;
+    this.ids = texts(raw.ids);
+    this.cached = {};
+    this.measures = new Map(raw.measures.map((m) => [m.name, m.values]));
+    this.history = new Map(raw.history.map((s) => [s.name, s]));
+    this.outcomes = new Map(raw.outcomes.map((o) => [o.name, o]));
+    this.attributes = new Map(raw.attributes.map((a) => [a.key, a.values]));
+    this.attributeTexts = new Map();
+    this.reached = new Map(raw.milestonesReached.map((r) => [r.milestone, r.on]));
+  }
+
+  texts(which) {
+    return (this.cached[which] ??= texts(this.raw[which]));
+  }
+
+  attribute(key) {
+    if (!this.attributeTexts.has(key)) {
+      const values = this.attributes.get(key);
+      this.attributeTexts.set(key, values === undefined ? undefined : texts(values));
+    }
+    return this.attributeTexts.get(key);
+  }
+}
+
+/** One account of the batch, read row-wise. Days count from 1970-01-01. */
+export class Account {
+  constructor(batch, row) {
+    this.batch = batch;
+    this.row = row;
+  }
+
+  get id() {
+    return this.batch.ids[this.row];
+  }
+  get name() {
+    return this.batch.texts("names")[this.row];
+  }
+  get segment() {
+    return this.batch.texts("segments")[this.row];
+  }
+  get plan() {
+    return this.batch.texts("plans")[this.row];
+  }
+  /** One of `Stage`'s values. */
+  get stage() {
+    return this.batch.raw.stages[this.row];
+  }
+  get arr() {
+    return this.batch.raw.arr[this.row];
+  }
+  get startDate() {
+    return this.batch.raw.startDates[this.row];
+  }
+  /** undefined when the account has no renewal date. */
+  get renewalDate() {
+    return this.batch.raw.renewalDates[this.row] ?? undefined;
+  }
+  /** The day the data describes: the rule's today. */
+  get asOf() {
+    return this.batch.raw.asOf[this.row];
+  }
+  get tenureDays() {
+    return this.asOf - this.startDate;
+  }
+
+  /** A current measure, or undefined when the account has none by that name. */
+  measure(name) {
+    const values = this.batch.measures.get(name);
+    return values === undefined ? undefined : present(values[this.row]);
+  }
+
+  /** A measure the rule cannot do without: missing fails this account. */
+  require(name) {
+    const value = this.measure(name);
+    if (value === undefined) throw new RuleError("missing-measure", `account has no measure \`${name}\``);
+    return value;
+  }
+
+  /** The measure's history as [day, value] pairs sorted by day. */
+  history(name) {
+    const s = this.batch.history.get(name);
+    if (s === undefined) return [];
+    const start = this.row ? s.ends[this.row - 1] : 0;
+    const end = s.ends[this.row];
+    const out = [];
+    for (let i = start; i < end; i++) out.push([s.days[i], s.values[i]]);
+    return out;
+  }
+
+  /** An outcome KPI, or undefined when the account does not report it. */
+  outcome(name) {
+    const o = this.batch.outcomes.get(name);
+    if (o === undefined) return undefined;
+    const value = present(o.values[this.row]);
+    if (value === undefined) return undefined;
+    return new Outcome(o.name, o.higherIsBetter, value, present(o.targets[this.row]));
+  }
+
+  /** Every outcome KPI the account reports. */
+  outcomes() {
+    return [...this.batch.outcomes.keys()].map((name) => this.outcome(name)).filter((o) => o !== undefined);
+  }
+
+  /** A free-form attribute (`attributes` in the input), or undefined. */
+  attribute(key) {
+    const values = this.batch.attribute(key);
+    return values === undefined ? undefined : values[this.row] || undefined;
+  }
+
+  /** The day a milestone was recorded as reached, or undefined. */
+  reached(milestone) {
+    const on = this.batch.reached.get(milestone);
+    return on === undefined ? undefined : (on[this.row] ?? undefined);
+  }
+}
+
+/** What `card.milestone(...)` returns: set the expected day and the upsell's odds. */
+class MilestoneMark {
+  constructor(slot) {
+    this.slot = slot;
+  }
+
+  /** The day the rule expects the milestone to be reached. */
+  predicted(day) {
+    if (this.slot) this.slot.predicted = Math.trunc(day);
+    return this;
+  }
+
+  /** How likely the account takes up the milestone's upsell (0-1). */
+  likelihood(p) {
+    if (this.slot) this.slot.likelihood = Math.min(Math.max(Number(p), 0), 1);
+    return this;
+  }
+}
+
+/** What the rule sets for one account. */
+export class Scorecard {
+  constructor(plugin) {
+    this.plugin = plugin;
+    const n = plugin.factorIds.length;
+    this.values = new Array(n).fill(NaN);
+    this.scores = new Array(n).fill(undefined);
+    this.skipped = new Array(n).fill(false);
+    this.reasons = new Array(n).fill("");
+    this.milestones = plugin.milestoneIds.map(() => ({
+      progress: 0,
+      predicted: undefined,
+      likelihood: undefined,
+    }));
+    this.bandIndex = undefined;
+    this.fitValue = undefined;
+    this.problem = undefined;
+  }
+
+  note(code, message) {
+    this.problem ??= new RuleError(code, message);
+  }
+
+  index(id) {
+    const i = this.plugin.factorIndex.get(id);
+    if (i === undefined) this.note("unknown-factor", `factor \`${id}\` is not declared in describe()`);
+    return i;
+  }
+
+  /** Sets a factor: its raw value, its score (0-1, clamped) and why. */
+  factor(id, value, score, reason) {
+    if (Number.isNaN(score)) {
+      this.note("invalid-factor", `factor \`${id}\` scored NaN`);
+      return;
+    }
+    const i = this.index(id);
+    if (i !== undefined) {
+      this.values[i] = Number(value);
+      this.scores[i] = Math.min(Math.max(Number(score), 0), 1) + 0; // + 0 turns -0 into 0
+      this.skipped[i] = false;
+      this.reasons[i] = String(reason);
+    }
+  }
+
+  /** Leaves a factor out for this account; its weight goes to the others. */
+  skip(id, reason) {
+    const i = this.index(id);
+    if (i !== undefined) {
+      this.values[i] = NaN;
+      this.scores[i] = undefined;
+      this.skipped[i] = true;
+      this.reasons[i] = String(reason);
+    }
+  }
+
+  /** Progress (0-1) toward a declared milestone. */
+  milestone(id, progress) {
+    const i = this.plugin.milestoneIndex.get(id);
+    if (i === undefined) {
+      this.note("unknown-milestone", `milestone \`${id}\` is not declared in describe()`);
+      return new MilestoneMark(undefined);
+    }
+    const slot = this.milestones[i];
+    slot.progress = Number.isNaN(progress) ? 0 : Math.min(Math.max(Number(progress), 0), 1);
+    return new MilestoneMark(slot);
+  }
+
+  /** Puts the account in a named band whatever its score. */
+  band(name) {
+    const i = this.plugin.bandIndex.get(name);
+    if (i === undefined) this.note("unknown-band", `band \`${name}\` is not declared in describe()`);
+    else this.bandIndex = i;
+  }
+
+  /** How well the account fits the ideal customer profile: one of `Fit`'s values. */
+  fit(fit) {
+    this.fitValue = fit;
+  }
+}
+
+function tenDecimals(x) {
+  const scaled = x * 1e10;
+  const whole = Math.trunc(scaled);
+  return (whole + (scaled - whole >= 0.5 ? 1 : 0)) / 1e10;
+}
+
+/** A plugin's declaration and its rule. */
+export class Plugin {
+  constructor(name, version) {
+    this.name = name;
+    this.version = version;
+    this.bands = [];
+    this.factors = [];
+    this.milestones = [];
+    this.readList = undefined;
+    this.rule = undefined;
+    this.described = undefined;
+  }
+
+  band(name, minScore) {
+    this.bands.push({ name, minScore: Number(minScore) });
+    return this;
+  }
+
+  factor(id, label, weight) {
+    this.factors.push({ id, label, weight: Number(weight) });
+    return this;
+  }
+
+  /** upsell: { offer, arr, takeRate } or nothing. */
+  milestone(id, name, { description = "", upsell } = {}) {
+    this.milestones.push({
+      id,
+      name,
+      description,
+      upsell: upsell && { offer: upsell.offer, arr: Number(upsell.arr), takeRate: Number(upsell.takeRate) },
+    });
+    return this;
+  }
+
+  /** The inputs the rule reads: the host sends only these columns. */
+  reads(measures) {
+    this.readList = [...measures];
+    return this;
+  }
+
+  /** The function that assesses one account: rule(account, card). */
+  assess(rule) {
+    this.rule = rule;
+    return this;
+  }
+
+  info() {
+    if (this.described === undefined) {
+      this.described = {
+        name: this.name,
+        version: this.version,
+        bands: this.bands,
+        factors: this.factors,
+        milestones: this.milestones,
+        reads: this.readList,
+      };
+      this.factorIds = this.factors.map((f) => f.id);
+      this.weights = this.factors.map((f) => f.weight);
+      this.factorIndex = new Map(this.factorIds.map((id, i) => [id, i]));
+      this.milestoneIds = this.milestones.map((m) => m.id);
+      this.milestoneIndex = new Map(this.milestoneIds.map((id, i) => [id, i]));
+      this.bandIndex = new Map(this.bands.map((b, i) => [b.name, i]));
+      this.floors = this.bands.map((b) => b.minScore);
+    }
+    return this.described;
+  }
+
+  /** The object componentize-js exports as `rules`. */
+  rules() {
+    return {
+      describe: () => this.info(),
+      assess: (batch) => this.assessBatch(batch),
+    };
+  }
+
+  assessBatch(raw) {
+    this.info();
+    if (this.rule === undefined) throw new Error("no rule: call plugin.assess(rule)");
+    const batch = new Batch(raw);
+    const rows = batch.ids.length;
+    const nf = this.factorIds.length;
+    const nm = this.milestoneIds.length;
+    const out = {
+      scores: new Float64Array(rows),
+      bands: new Uint8Array(rows),
+      fit: new Array(rows),
+      errors: [],
+      values: this.factorIds.map(() => new Float64Array(rows)),
+      weights: this.factorIds.map(() => new Float64Array(rows)),
+      contributions: this.factorIds.map(() => new Float64Array(rows)),
+      reasons: this.factorIds.map(() => new Array(rows)),
+      progress: this.milestoneIds.map(() => new Float64Array(rows)),
+      reachedOn: this.milestoneIds.map(() => new Array(rows)),
+      predictedOn: this.milestoneIds.map(() => new Array(rows)),
+      likelihood: this.milestoneIds.map(() => new Array(rows)),
+    };
+    for (let row = 0; row < rows; row++) {
+      const account = new Account(batch, row);
+      const card = new Scorecard(this);
+      let weighed;
+      try {
+        this.rule(account, card);
+        if (card.problem !== undefined) throw card.problem;
+        weighed = this.weigh(card);
+      } catch (e) {
+        const [code, message] =
+          e instanceof RuleError ? [e.code, e.detail] : ["rule-error", e instanceof Error ? `${e.name}: ${e.message}` : String(e)];
+        this.failed(out, row, code, message);
+        continue;
+      }
+      const { score, weights, contributions } = weighed;
+      let band = card.bandIndex;
+      if (band === undefined) {
+        band = 0;
+        this.floors.forEach((floor, i) => {
+          if (score >= floor) band = i;
+        });
+      }
+      for (let i = 0; i < nf; i++) {
+        out.values[i][row] = card.values[i];
+        out.weights[i][row] = weights[i];
+        out.contributions[i][row] = contributions[i];
+        out.reasons[i][row] = card.reasons[i];
+      }
+      for (let i = 0; i < nm; i++) {
+        const slot = card.milestones[i];
+        const recorded = account.reached(this.milestoneIds[i]);
+        const progress = recorded !== undefined ? 1 : slot.progress;
+        out.progress[i][row] = progress;
+        out.reachedOn[i][row] = recorded !== undefined ? recorded : progress >= 1 ? account.asOf : undefined;
+        out.predictedOn[i][row] = slot.predicted;
+        out.likelihood[i][row] = slot.likelihood;
+      }
+      out.scores[row] = score;
+      out.bands[row] = band;
+      out.fit[row] = card.fitValue;
+    }
+    return {
+      scores: out.scores,
+      bands: out.bands,
+      factors: this.factorIds.map((_, i) => ({
+        values: out.values[i],
+        weights: out.weights[i],
+        contributions: out.contributions[i],
+        reasons: column(out.reasons[i]),
+      })),
+      milestones: this.milestoneIds.map((_, i) => ({
+        progress: out.progress[i],
+        reachedOn: out.reachedOn[i],
+        predictedOn: out.predictedOn[i],
+        likelihood: out.likelihood[i],
+      })),
+      fit: out.fit,
+      errors: out.errors,
+    };
+  }
+
+  weigh(card) {
+    let applicable = 0;
+    this.factorIds.forEach((id, i) => {
+      if (card.skipped[i]) return;
+      if (card.scores[i] === undefined) throw new RuleError("unset-factor", `factor \`${id}\` was neither set nor skipped`);
+      applicable += this.weights[i];
+    });
+    if (!(applicable > 0)) throw new RuleError("no-applicable-factor", "every factor was skipped");
+    let score = 0;
+    const weights = [];
+    const contributions = [];
+    this.weights.forEach((weight, i) => {
+      const w = card.skipped[i] ? 0 : weight / applicable;
+      const c = w * (card.scores[i] ?? 0) * 100;
+      score += c;
+      weights.push(w);
+      contributions.push(c);
+    });
+    return { score: tenDecimals(Math.min(Math.max(score, 0), 100)), weights, contributions };
+  }
+
+  failed(out, row, code, message) {
+    out.scores[row] = NaN;
+    out.bands[row] = 0;
+    out.fit[row] = undefined;
+    for (let i = 0; i < this.factorIds.length; i++) {
+      out.values[i][row] = NaN;
+      out.weights[i][row] = 0;
+      out.contributions[i][row] = 0;
+      out.reasons[i][row] = "";
+    }
+    for (let i = 0; i < this.milestoneIds.length; i++) {
+      out.progress[i][row] = 0;
+      out.reachedOn[i][row] = undefined;
+      out.predictedOn[i][row] = undefined;
+      out.likelihood[i][row] = undefined;
+    }
+    out.errors.push({ index: row, code, message });
+  }
+}
