@@ -272,7 +272,11 @@ pub enum Lang {
     /// A Rust crate with headway-pdk.
     Rust,
     /// A Python app with the Python kit (built by componentize-py).
+    #[value(alias = "py")]
     Python,
+    /// A JavaScript module with the JavaScript kit (built by componentize-js).
+    #[value(alias = "js")]
+    Javascript,
 }
 
 /// `headway new`: a plugin that builds and passes its own fixtures.
@@ -324,6 +328,19 @@ pub fn new(
                 ),
             ]
         }
+        Lang::Javascript => {
+            let app = match template {
+                Template::Saas => include_str!("../templates/saas.js.tmpl"),
+                Template::Outcomes => include_str!("../templates/outcomes.js.tmpl"),
+            };
+            vec![
+                ("app.js", fill(app)),
+                (
+                    "README.md",
+                    fill(include_str!("../templates/README.js.md.tmpl")),
+                ),
+            ]
+        }
         Lang::Rust => {
             // The kit this binary was built with, unless told otherwise.
             let pdk = match pdk {
@@ -353,7 +370,7 @@ pub fn new(
     };
     std::fs::create_dir_all(match lang {
         Lang::Rust => dir.join("src"),
-        Lang::Python => dir.clone(),
+        Lang::Python | Lang::Javascript => dir.clone(),
     })?;
     for (file, text) in files
         .into_iter()

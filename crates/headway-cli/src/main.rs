@@ -46,7 +46,8 @@ enum Command {
         /// Starting point.
         #[arg(long, value_enum, default_value_t = author::Template::Saas)]
         template: author::Template,
-        /// The language: a Rust crate, or Python (built with componentize-py).
+        /// The language: a Rust crate, Python (built with componentize-py) or
+        /// JavaScript (built with componentize-js).
         #[arg(long, value_enum, default_value_t = author::Lang::Rust)]
         lang: author::Lang,
         /// Where to create it (default: ./<name>).

@@ -414,50 +414,68 @@ fn explain_breaks_a_score_down() {
 
 #[test]
 fn a_scaffolded_python_plugin_builds_and_passes_its_fixtures() {
-    let installed = Command::new("componentize-py").arg("--version").output();
-    if installed.is_err() && std::env::var_os("HEADWAY_REQUIRE_PYTHON").is_none() {
-        eprintln!("skipped: componentize-py is not installed");
+    scaffold_builds_and_passes("python", "componentize-py", "HEADWAY_REQUIRE_PYTHON", "app.py");
+}
+
+#[test]
+fn a_scaffolded_javascript_plugin_builds_and_passes_its_fixtures() {
+    scaffold_builds_and_passes("javascript", "componentize-js", "HEADWAY_REQUIRE_JS", "app.js");
+}
+
+/// `headway new --lang <lang>` for both templates, then `build` and `test`:
+/// every fixture of the scaffold passes.
+fn scaffold_builds_and_passes(lang: &str, tool: &str, required: &str, app: &str) {
+    let installed = Command::new(tool).arg("--version").output();
+    if installed.is_err() && std::env::var_os(required).is_none() {
+        eprintln!("skipped: {tool} is not installed");
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("my-rules");
-    let new = headway(&[
-        "new",
-        "my-rules",
-        "--lang",
-        "python",
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
-    assert!(new.status.success(), "{}", stderr(&new));
-    for file in ["app.py", "fixtures.jsonl", "README.md"] {
-        assert!(dir.join(file).exists(), "{file} scaffolded");
+    for template in ["saas", "outcomes"] {
+        let name = format!("my-{template}");
+        let dir = root.path().join(&name);
+        let new = headway(&[
+            "new",
+            &name,
+            "--lang",
+            lang,
+            "--template",
+            template,
+            "--dir",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(new.status.success(), "{}", stderr(&new));
+        for file in [app, "fixtures.jsonl", "README.md"] {
+            assert!(dir.join(file).exists(), "{file} scaffolded");
+        }
+        let build = headway(&["build", dir.to_str().unwrap()]);
+        assert!(
+            build.status.success(),
+            "{}{}",
+            stdout(&build),
+            stderr(&build)
+        );
+        assert!(
+            stdout(&build).contains("runtime    sealed"),
+            "{}",
+            stdout(&build)
+        );
+        let wasm = dir.join(format!("target/{name}.wasm"));
+        let fixtures = dir.join("fixtures.jsonl");
+        let test = headway(&[
+            "test",
+            wasm.to_str().unwrap(),
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+        ]);
+        let cases = std::fs::read_to_string(&fixtures).unwrap().lines().count();
+        assert!(cases >= 2, "{template}: {cases} fixtures");
+        assert!(
+            stdout(&test).ends_with(&format!("{cases} passed, 0 failed\n")),
+            "{lang} {template}: {}",
+            stdout(&test)
+        );
     }
-    let build = headway(&["build", dir.to_str().unwrap()]);
-    assert!(
-        build.status.success(),
-        "{}{}",
-        stdout(&build),
-        stderr(&build)
-    );
-    assert!(
-        stdout(&build).contains("runtime    sealed"),
-        "{}",
-        stdout(&build)
-    );
-    let wasm = dir.join("target/my-rules.wasm");
-    let fixtures = dir.join("fixtures.jsonl");
-    let test = headway(&[
-        "test",
-        wasm.to_str().unwrap(),
-        "--fixtures",
-        fixtures.to_str().unwrap(),
-    ]);
-    assert!(
-        stdout(&test).ends_with("2 passed, 0 failed\n"),
-        "{}",
-        stdout(&test)
-    );
 }
 
 #[test]
