@@ -74,3 +74,27 @@ fn a_hostile_javascript_plugin_is_contained_and_deterministic() {
     assert_eq!(again.results, report.results);
     assert_eq!(again.fuel_used, report.fuel_used);
 }
+
+/// The kit's own tests (`kits/javascript/headway_kit.test.mjs`: number
+/// formatting, the score's arithmetic, every per-account error, UTF-8 offsets)
+/// run in Node, which CI has for npm; the kit imports nothing from the contract.
+#[test]
+fn the_javascript_kit_passes_its_own_tests() {
+    let kit = headway_tests::repo_root().join("kits/javascript");
+    let run = std::process::Command::new("node")
+        .arg("--test")
+        .arg(kit.join("headway_kit.test.mjs"))
+        .output();
+    let output = match run {
+        Ok(output) => output,
+        Err(e) if std::env::var_os("HEADWAY_REQUIRE_JS").is_none() => {
+            eprintln!("skipped: node is not installed ({e})");
+            return;
+        }
+        Err(e) => panic!("cannot run node: {e}"),
+    };
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains("# fail 0"), "{report}");
+    assert!(!report.contains("# pass 0"), "{report}");
+}

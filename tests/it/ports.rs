@@ -17,20 +17,39 @@ pub fn load(path: &Path, options: &LoadOptions) -> Plugin {
 }
 
 fn book(tenant: &str) -> Vec<Account> {
+    if tenant == "accented" {
+        return accented();
+    }
     let path = repo_root().join(format!("tenants/{tenant}/accounts.jsonl"));
     accounts(&std::fs::read_to_string(path).unwrap())
 }
 
+/// The SaaS book with text beyond ASCII: ids, names (a character of four
+/// UTF-8 bytes included) and, on every third account, a segment the rule must
+/// not mistake for "enterprise". The kits cut text columns at UTF-8 offsets.
+fn accented() -> Vec<Account> {
+    let mut accounts = book("saas-acme");
+    for (i, a) in accounts.iter_mut().enumerate() {
+        a.id = format!("{}-ü{i}", a.id);
+        a.name = "Café Ünï 東京 🚀".to_owned();
+        if i % 3 == 0 {
+            a.segment = "entérprise".to_owned();
+        }
+    }
+    accounts
+}
+
 /// Asserts the port of saas-health built at `path` equals the Rust plugin on
-/// both sample books: every score, band, fit, milestone, value, weight,
+/// both sample books and an accented one: every score, band, fit, milestone, value, weight,
 /// contribution and reason.
 pub fn assert_equals_saas_health(path: &Path) {
     let port = load(path, &LoadOptions::default());
     let rust = load(Path::new(SAAS_HEALTH), &LoadOptions::default());
     assert_eq!(port.info(), rust.info(), "the same declaration");
     assert!(!port.info().factors.is_empty());
-    // The SaaS book, and the logistics book, where every account lacks seats.
-    for tenant in ["saas-acme", "logistics-nordic"] {
+    // The SaaS book, the logistics book (where every account lacks seats), and
+    // the SaaS book in accented text.
+    for tenant in ["saas-acme", "logistics-nordic", "accented"] {
         let accounts = book(tenant);
         let (p, r) = (port.assess(&accounts, 2), rust.assess(&accounts, 2));
         assert_eq!(p.results.len(), accounts.len());
@@ -61,7 +80,7 @@ pub fn assert_equals_saas_health(path: &Path) {
                 _ => panic!("{id}: port {p:?}, rust {r:?}"),
             }
         }
-        let expected = if tenant == "saas-acme" {
+        let expected = if tenant != "logistics-nordic" {
             accounts.len()
         } else {
             0
