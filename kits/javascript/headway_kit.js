@@ -69,21 +69,21 @@ export function change(share, decimals) {
 const SCALE = [1, 10, 100, 1e3, 1e4, 1e5, 1e6];
 
 function number(x, decimals, scale, sign, suffix) {
-  const d = Math.min(Math.max(Math.trunc(decimals), 0), 6);
+  const d = decimals >= 6 ? 6 : decimals > 0 ? decimals | 0 : 0;
   const v = x * scale;
-  if (!Number.isFinite(v) || Math.abs(v) >= 1e15) {
+  if (!(v < 1e15 && v > -1e15)) {
     // As Rust prints a float (`{}`): NaN, inf, -inf, or all the digits.
     const text = Number.isNaN(v) ? "NaN" : v === Infinity ? "inf" : v === -Infinity ? "-inf" : String(v);
     return text + suffix;
   }
-  const scaled = Math.abs(v) * SCALE[d];
+  const scaled = (v < 0 ? -v : v) * SCALE[d];
   const whole = Math.trunc(scaled);
-  const n = whole + (scaled - whole >= 0.5 ? 1 : 0);
+  const n = scaled - whole >= 0.5 ? whole + 1 : whole;
   const lead = v < 0 && n !== 0 ? "-" : sign ? "+" : "";
+  if (d === 0) return lead + n + suffix;
   // Beyond 2^53 a Number's own digits are rounded; a BigInt's are exact.
-  let digits = (Number.isSafeInteger(n) ? String(n) : BigInt(n).toString()).padStart(d + 1, "0");
-  if (d > 0) digits = `${digits.slice(0, -d)}.${digits.slice(-d)}`;
-  return lead + digits + suffix;
+  const digits = (n <= Number.MAX_SAFE_INTEGER ? String(n) : BigInt(n).toString()).padStart(d + 1, "0");
+  return lead + digits.slice(0, -d) + "." + digits.slice(-d) + suffix;
 }
 
 const ASCII = /^[\x00-\x7f]*$/;
@@ -305,20 +305,34 @@ class MilestoneMark {
   }
 }
 
-/** What the rule sets for one account. */
+/** What the rule sets for one account. One card serves a whole batch, reset
+ * before each account: allocating per account costs the interpreter more than
+ * the rule itself. */
 export class Scorecard {
   constructor(plugin) {
     this.plugin = plugin;
     const n = plugin.factorIds.length;
-    this.values = new Array(n).fill(NaN);
-    this.scores = new Array(n).fill(undefined);
-    this.skipped = new Array(n).fill(false);
-    this.reasons = new Array(n).fill("");
-    this.milestones = plugin.milestoneIds.map(() => ({
-      progress: 0,
-      predicted: undefined,
-      likelihood: undefined,
-    }));
+    this.values = new Float64Array(n);
+    this.scores = new Float64Array(n);
+    this.set = new Uint8Array(n);
+    this.skipped = new Uint8Array(n);
+    this.reasons = new Array(n);
+    this.weights = new Float64Array(n);
+    this.contributions = new Float64Array(n);
+    this.milestones = plugin.milestoneIds.map(() => ({ progress: 0, predicted: undefined, likelihood: undefined }));
+    this.reset();
+  }
+
+  reset() {
+    this.values.fill(NaN);
+    this.set.fill(0);
+    this.skipped.fill(0);
+    this.reasons.fill("");
+    for (const slot of this.milestones) {
+      slot.progress = 0;
+      slot.predicted = undefined;
+      slot.likelihood = undefined;
+    }
     this.bandIndex = undefined;
     this.fitValue = undefined;
     this.problem = undefined;
@@ -336,15 +350,17 @@ export class Scorecard {
 
   /** Sets a factor: its raw value, its score (0-1, clamped) and why. */
   factor(id, value, score, reason) {
+    score = Number(score);
     if (Number.isNaN(score)) {
       this.note("invalid-factor", `factor \`${id}\` scored NaN`);
       return;
     }
     const i = this.index(id);
     if (i !== undefined) {
-      this.values[i] = Number(value);
-      this.scores[i] = Math.min(Math.max(Number(score), 0), 1) + 0; // + 0 turns -0 into 0
-      this.skipped[i] = false;
+      this.values[i] = value;
+      this.scores[i] = Math.min(Math.max(score, 0), 1) + 0; // + 0 turns -0 into 0
+      this.set[i] = 1;
+      this.skipped[i] = 0;
       this.reasons[i] = String(reason);
     }
   }
@@ -354,8 +370,8 @@ export class Scorecard {
     const i = this.index(id);
     if (i !== undefined) {
       this.values[i] = NaN;
-      this.scores[i] = undefined;
-      this.skipped[i] = true;
+      this.set[i] = 0;
+      this.skipped[i] = 1;
       this.reasons[i] = String(reason);
     }
   }
@@ -487,40 +503,40 @@ export class Plugin {
       predictedOn: this.milestoneIds.map(() => new Array(rows)),
       likelihood: this.milestoneIds.map(() => new Array(rows)),
     };
+    const card = new Scorecard(this);
+    const recorded = this.milestoneIds.map((id) => batch.reached.get(id));
+    const floors = this.floors;
     for (let row = 0; row < rows; row++) {
       const account = new Account(batch, row);
-      const card = new Scorecard(this);
-      let weighed;
+      card.reset();
+      let score;
       try {
         this.rule(account, card);
         if (card.problem !== undefined) throw card.problem;
-        weighed = this.weigh(card);
+        score = this.weigh(card);
       } catch (e) {
         const [code, message] =
           e instanceof RuleError ? [e.code, e.detail] : ["rule-error", e instanceof Error ? `${e.name}: ${e.message}` : String(e)];
         this.failed(out, row, code, message);
         continue;
       }
-      const { score, weights, contributions } = weighed;
       let band = card.bandIndex;
       if (band === undefined) {
         band = 0;
-        this.floors.forEach((floor, i) => {
-          if (score >= floor) band = i;
-        });
+        for (let i = 0; i < floors.length; i++) if (score >= floors[i]) band = i;
       }
       for (let i = 0; i < nf; i++) {
         out.values[i][row] = card.values[i];
-        out.weights[i][row] = weights[i];
-        out.contributions[i][row] = contributions[i];
+        out.weights[i][row] = card.weights[i];
+        out.contributions[i][row] = card.contributions[i];
         out.reasons[i][row] = card.reasons[i];
       }
       for (let i = 0; i < nm; i++) {
         const slot = card.milestones[i];
-        const recorded = account.reached(this.milestoneIds[i]);
-        const progress = recorded !== undefined ? 1 : slot.progress;
+        const reachedOn = recorded[i]?.[row] ?? undefined;
+        const progress = reachedOn !== undefined ? 1 : slot.progress;
         out.progress[i][row] = progress;
-        out.reachedOn[i][row] = recorded !== undefined ? recorded : progress >= 1 ? account.asOf : undefined;
+        out.reachedOn[i][row] = reachedOn !== undefined ? reachedOn : progress >= 1 ? account.asOf : undefined;
         out.predictedOn[i][row] = slot.predicted;
         out.likelihood[i][row] = slot.likelihood;
       }
@@ -548,25 +564,26 @@ export class Plugin {
     };
   }
 
+  /** The score of a card, its weights and contributions written on the card. */
   weigh(card) {
+    const weights = this.weights;
+    const n = weights.length;
     let applicable = 0;
-    this.factorIds.forEach((id, i) => {
-      if (card.skipped[i]) return;
-      if (card.scores[i] === undefined) throw new RuleError("unset-factor", `factor \`${id}\` was neither set nor skipped`);
-      applicable += this.weights[i];
-    });
+    for (let i = 0; i < n; i++) {
+      if (card.skipped[i]) continue;
+      if (!card.set[i]) throw new RuleError("unset-factor", `factor \`${this.factorIds[i]}\` was neither set nor skipped`);
+      applicable += weights[i];
+    }
     if (!(applicable > 0)) throw new RuleError("no-applicable-factor", "every factor was skipped");
     let score = 0;
-    const weights = [];
-    const contributions = [];
-    this.weights.forEach((weight, i) => {
-      const w = card.skipped[i] ? 0 : weight / applicable;
-      const c = w * (card.scores[i] ?? 0) * 100;
+    for (let i = 0; i < n; i++) {
+      const w = card.skipped[i] ? 0 : weights[i] / applicable;
+      const c = w * (card.skipped[i] ? 0 : card.scores[i]) * 100;
       score += c;
-      weights.push(w);
-      contributions.push(c);
-    });
-    return { score: tenDecimals(Math.min(Math.max(score, 0), 100)), weights, contributions };
+      card.weights[i] = w;
+      card.contributions[i] = c;
+    }
+    return tenDecimals(Math.min(Math.max(score, 0), 100));
   }
 
   failed(out, row, code, message) {

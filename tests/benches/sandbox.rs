@@ -65,7 +65,7 @@ fn main() {
         &[("behaviour", "loop")],
     );
     let t = median(|| assert_kind(&looping, one, ErrorKind::OutOfFuel));
-    let budget = Limits::default().fuel_per_account + 5_000_000;
+    let budget = Limits::default().fuel_per_account(false) + 5_000_000;
     println!(
         "  by fuel: {:.1} ms for a budget of {budget} instructions",
         ms(t)
@@ -81,7 +81,7 @@ fn main() {
         &metered,
         HOSTILE,
         Limits {
-            fuel_per_account: u64::MAX / 8,
+            fuel_per_account: Some(u64::MAX / 8),
             ..Limits::default()
         },
         &[("behaviour", "alloc")],

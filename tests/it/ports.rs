@@ -46,6 +46,11 @@ pub fn assert_equals_saas_health(path: &Path) {
     let port = load(path, &LoadOptions::default());
     let rust = load(Path::new(SAAS_HEALTH), &LoadOptions::default());
     assert_eq!(port.info(), rust.info(), "the same declaration");
+    // With no budget set, a language runtime gets more instructions per account.
+    assert_eq!(
+        (port.fuel_per_account(), rust.fuel_per_account()),
+        (5_000_000, 2_000_000)
+    );
     assert!(!port.info().factors.is_empty());
     // The SaaS book, the logistics book (where every account lacks seats), and
     // the SaaS book in accented text.
@@ -91,4 +96,3 @@ pub fn assert_equals_saas_health(path: &Path) {
     let logistics = load(Path::new(LOGISTICS_OTIF), &LoadOptions::default());
     assert_ne!(logistics.info(), port.info());
 }
-

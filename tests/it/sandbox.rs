@@ -37,7 +37,7 @@ fn hostile(behaviour: &str, target: Option<&str>, limits: Limits) -> Plugin {
 
 fn small() -> Limits {
     Limits {
-        fuel_per_account: 1_000_000,
+        fuel_per_account: Some(1_000_000),
         memory_mib: 16,
         ..Limits::default()
     }
@@ -71,7 +71,7 @@ fn runaway_loop_is_stopped_by_fuel_and_isolated() {
 fn unbounded_allocation_hits_the_memory_limit() {
     // Enough fuel that memory, not instructions, is what runs out.
     let limits = Limits {
-        fuel_per_account: 1_000_000_000,
+        fuel_per_account: Some(1_000_000_000),
         ..small()
     };
     let report = hostile("alloc", Some("a2"), limits).assess(&three(), 1);
@@ -104,7 +104,7 @@ fn huge_output_is_refused() {
 #[test]
 fn log_flood_is_capped_and_scoring_goes_on() {
     let limits = Limits {
-        fuel_per_account: 1_000_000_000,
+        fuel_per_account: Some(1_000_000_000),
         ..Limits::default()
     };
     let report = hostile("log-flood", Some("a2"), limits).assess(&three(), 1);
@@ -142,7 +142,7 @@ fn a_plugin_failing_every_account_costs_bounded_retries() {
 #[test]
 fn deadline_stops_what_fuel_would_not() {
     let limits = Limits {
-        fuel_per_account: u64::MAX / 8,
+        fuel_per_account: Some(u64::MAX / 8),
         deadline_ms: 100,
         ..Limits::default()
     };

@@ -54,6 +54,11 @@ pub fn check(path: &Path) -> Result<Exit> {
             out,
             "runtime    sealed: a language runtime; files, sockets and http have nothing behind them"
         )?;
+        writeln!(
+            out,
+            "fuel       {} instructions per account unless the tenant sets `fuel_per_account`",
+            headway_host::Limits::default().fuel_per_account(true)
+        )?;
     }
     for (i, (name, verdict)) in interface.imports.iter().enumerate() {
         let label = if i == 0 { "imports" } else { "" };

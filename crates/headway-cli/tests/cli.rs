@@ -414,12 +414,22 @@ fn explain_breaks_a_score_down() {
 
 #[test]
 fn a_scaffolded_python_plugin_builds_and_passes_its_fixtures() {
-    scaffold_builds_and_passes("python", "componentize-py", "HEADWAY_REQUIRE_PYTHON", "app.py");
+    scaffold_builds_and_passes(
+        "python",
+        "componentize-py",
+        "HEADWAY_REQUIRE_PYTHON",
+        "app.py",
+    );
 }
 
 #[test]
 fn a_scaffolded_javascript_plugin_builds_and_passes_its_fixtures() {
-    scaffold_builds_and_passes("javascript", "componentize-js", "HEADWAY_REQUIRE_JS", "app.js");
+    scaffold_builds_and_passes(
+        "javascript",
+        "componentize-js",
+        "HEADWAY_REQUIRE_JS",
+        "app.js",
+    );
 }
 
 /// `headway new --lang <lang>` for both templates, then `build` and `test`:

@@ -48,7 +48,10 @@ pub const JAVASCRIPT: Language = Language {
     extension: "js",
     tool: "componentize-js",
     install: "npm install -g @bytecodealliance/componentize-js@0.23.0",
-    files: &[("headway_kit.js", JAVASCRIPT_KIT), ("wit/rules.wit", CONTRACT)],
+    files: &[
+        ("headway_kit.js", JAVASCRIPT_KIT),
+        ("wit/rules.wit", CONTRACT),
+    ],
 };
 
 impl Language {

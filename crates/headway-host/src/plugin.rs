@@ -64,6 +64,9 @@ pub struct Plugin {
     pub(crate) engine: Engine,
     pub(crate) metered: bool,
     pub(crate) limits: Limits,
+    /// The limits' fuel per account for this kind of plugin (a language runtime
+    /// gets more when the tenant sets none).
+    pub(crate) fuel_per_account: u64,
     pub(crate) config: Arc<BTreeMap<String, String>>,
     /// Capabilities the tenant granted (the sealed environment reads them).
     pub(crate) granted: Capabilities,
@@ -170,6 +173,11 @@ impl Plugin {
         self.limits
     }
 
+    /// The instructions each account of a batch adds to its budget.
+    pub fn fuel_per_account(&self) -> u64 {
+        self.fuel_per_account
+    }
+
     fn store(&self, fuel: u64) -> Result<Store<StoreState>, RunError> {
         let mut store = Store::new(
             &self.engine,
@@ -231,7 +239,7 @@ impl Plugin {
     /// benchmarks. Returns the plugin's answer (unchecked), the fuel used and logs.
     pub fn call(&self, batch: &wit::AccountBatch) -> CallOutcome {
         let rows = batch.ids.ends.len() as u64;
-        let fuel = BASE_FUEL + self.limits.fuel_per_account.saturating_mul(rows);
+        let fuel = BASE_FUEL + self.fuel_per_account.saturating_mul(rows);
         let mut store = match self.store(fuel) {
             Ok(s) => s,
             Err(e) => {

@@ -343,6 +343,7 @@ impl Runtime {
             compiled_from,
             engine: self.engine.clone(),
             metered: self.metered,
+            fuel_per_account: limits.fuel_per_account(sealed),
             limits,
             config: Arc::new(config),
             granted,

@@ -10,6 +10,6 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(config) = TenantConfig::parse(text, "tenant.toml".as_ref(), "folder") {
         assert!(!config.id.is_empty());
-        assert!(config.limits.batch_size > 0 && config.limits.fuel_per_account > 0);
+        assert!(config.limits.batch_size > 0 && config.limits.fuel_per_account != Some(0));
     }
 });
