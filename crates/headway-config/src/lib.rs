@@ -60,8 +60,8 @@ pub const COMPILED_FUEL_PER_ACCOUNT: u64 = 2_000_000;
 /// The fuel per account of a language runtime when the tenant sets none:
 /// saas-health spends about 1.6M per account in JavaScript and 0.54M in Python,
 /// and a batch of 1,000 still runs out of fuel well before the 5 s deadline
-/// (about 2.3G instructions/s), so one runaway account is isolated, not the batch
-/// failed.
+/// (both run 4-6G instructions/s), so one runaway account is isolated, not the
+/// batch failed.
 pub const RUNTIME_FUEL_PER_ACCOUNT: u64 = 5_000_000;
 
 impl Limits {
