@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::retention::Ledger;
+use crate::retention::{Ledger, Movement};
 use crate::success::Snapshot;
 use crate::vector::{roc_auc, velocity};
 use crate::{Date, PluginInfo, PluginRef};
@@ -79,6 +79,31 @@ fn ratio(part: usize, whole: usize) -> Option<f64> {
     crate::retention::ratio(part as f64, whole as f64)
 }
 
+/// The snapshots the ledger can judge, with what became of each account within
+/// `horizon_days`: those of accounts paying on their day whose horizon the ledger
+/// covers. Also returns how many were left out for want of a ledger that far.
+pub(crate) fn judgeable<'a>(
+    snapshots: &'a [Snapshot],
+    ledger: &Ledger,
+    horizon_days: i32,
+) -> (Vec<(&'a Snapshot, Movement)>, usize) {
+    let observable_until = ledger.last_date();
+    let mut not_yet_observable = 0;
+    let mut judged = Vec::new();
+    for s in snapshots {
+        let end = s.as_of.add_days(horizon_days);
+        if observable_until.is_none_or(|last| end > last) {
+            not_yet_observable += 1;
+            continue;
+        }
+        if ledger.arr_on(&s.account_id, s.as_of) <= 0.0 {
+            continue;
+        }
+        judged.push((s, ledger.movement(&s.account_id, s.as_of, end)));
+    }
+    (judged, not_yet_observable)
+}
+
 /// Judges `snapshots` (one plugin build, any accounts and days) against `ledger`
 /// over `horizon_days`; velocity uses the `window_days` before each snapshot.
 pub fn backtest(
@@ -89,7 +114,6 @@ pub fn backtest(
     horizon_days: i32,
     window_days: i32,
 ) -> Backtest {
-    let observable_until = ledger.last_date();
     let mut by_account: BTreeMap<&str, Vec<(Date, f64)>> = BTreeMap::new();
     for s in snapshots {
         by_account
@@ -103,25 +127,16 @@ pub fn backtest(
         churned: bool,
         expanded: bool,
     }
-    let mut not_yet_observable = 0;
-    let mut judged = Vec::new();
-    for s in snapshots {
-        let end = s.as_of.add_days(horizon_days);
-        if observable_until.is_none_or(|last| end > last) {
-            not_yet_observable += 1;
-            continue;
-        }
-        if ledger.arr_on(&s.account_id, s.as_of) <= 0.0 {
-            continue;
-        }
-        let m = ledger.movement(&s.account_id, s.as_of, end);
-        judged.push(Judged {
+    let (judgeable, not_yet_observable) = judgeable(snapshots, ledger, horizon_days);
+    let judged: Vec<Judged> = judgeable
+        .into_iter()
+        .map(|(s, m)| Judged {
             snapshot: s,
             velocity: velocity(&by_account[s.account_id.as_str()], s.as_of, window_days),
             churned: m.churned,
             expanded: m.expanded,
-        });
-    }
+        })
+        .collect();
     let churned = judged.iter().filter(|j| j.churned).count();
     let lowest_band = info.bands.first().map_or(String::new(), |b| b.name.clone());
     let in_lowest: Vec<&Judged> = judged

@@ -20,6 +20,7 @@ pub mod records;
 pub mod report;
 pub mod retention;
 pub mod success;
+pub mod tune;
 pub mod vector;
 
 pub use account::{Account, LifecycleStage, OutcomeKpi, Point};
