@@ -11,6 +11,7 @@ use headway_core::backtest::Backtest;
 use headway_core::moves::Step;
 use headway_core::overrides::{Override, Setting, Target};
 use headway_core::success::{Basis, Snapshot, SuccessVector};
+use headway_core::tune::{Judgement, TuneOptions, Tuning};
 use headway_store::{SnapshotStore, StoreLocation, StoredBuild};
 use headway_views::{BuildChoice, OverrideRequest, pick_build};
 
@@ -347,14 +348,7 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
 /// expansion, on the snapshots every build has (so builds compare fairly).
 pub fn backtest_cmd(args: &StoreArgs, outcomes: &Path, horizon: i32, mrr: bool) -> Result<()> {
     let opened = args.open()?;
-    let (name, text, csv) = crate::read_data(outcomes)?;
-    let rows = headway_core::retention::parse_ledger(&name, &text, csv, mrr).map_err(|errors| {
-        for e in &errors {
-            eprintln!("error: {e}");
-        }
-        anyhow::anyhow!("{}: {} bad rows; nothing judged", name, errors.len())
-    })?;
-    let ledger = headway_core::retention::Ledger::new(rows);
+    let ledger = read_ledger(outcomes, mrr)?;
     let builds = match &args.build {
         Some(_) => vec![args.build(&opened)?],
         None => opened.store.builds(&opened.tenant)?,
@@ -380,6 +374,128 @@ pub fn backtest_cmd(args: &StoreArgs, outcomes: &Path, horizon: i32, mrr: bool) 
     let mut out = crate::output::human_stdout();
     write_backtests(&mut out, &opened.tenant, &builds, &results, horizon)?;
     Ok(out.flush()?)
+}
+
+/// A revenue ledger file; every bad row printed, and none used if any is bad.
+fn read_ledger(outcomes: &Path, mrr: bool) -> Result<headway_core::retention::Ledger> {
+    let (name, text, csv) = crate::read_data(outcomes)?;
+    let rows = headway_core::retention::parse_ledger(&name, &text, csv, mrr).map_err(|errors| {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        anyhow::anyhow!("{}: {} bad rows; nothing judged", name, errors.len())
+    })?;
+    Ok(headway_core::retention::Ledger::new(rows))
+}
+
+/// `headway tune`: weights fitted on the build's earlier snapshot days, judged
+/// against the current ones on the later days.
+pub fn tune_cmd(args: &StoreArgs, outcomes: &Path, options: &TuneOptions, mrr: bool) -> Result<()> {
+    let opened = args.open()?;
+    let ledger = read_ledger(outcomes, mrr)?;
+    let build = args.build(&opened)?;
+    let snapshots = opened
+        .store
+        .snapshots(&opened.tenant, &build.plugin.digest)
+        .with_context(|| format!("in `{}`", args.store))?;
+    let tuning = headway_core::tune::tune(&snapshots, &build.info, &ledger, options)
+        .with_context(|| format!("tenant `{}`, build {}", opened.tenant, build_label(&build)))?;
+    if args.format == Format::Json {
+        return print_json(&tuning);
+    }
+    let mut out = crate::output::human_stdout();
+    write_tuning(&mut out, &opened.tenant, &build, &tuning)?;
+    Ok(out.flush()?)
+}
+
+fn write_tuning(
+    out: &mut impl Write,
+    tenant: &str,
+    build: &StoredBuild,
+    t: &Tuning,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "Tuning {tenant} ({}): which weights would have ranked churn within {} days best?",
+        build_label(build),
+        t.horizon_days
+    )?;
+    writeln!(
+        out,
+        "fitted on {} to {} ({} snapshots, {} churned); judged on {} to {} ({} snapshots, {} churned)",
+        t.fitted_on.0,
+        t.fitted_on.1,
+        money(t.fitted_snapshots as f64),
+        money(t.fitted_churned as f64),
+        t.judged_on.0,
+        t.judged_on.1,
+        money(t.judged_snapshots as f64),
+        money(t.judged_churned as f64),
+    )?;
+    writeln!(out)?;
+    let mut weights = Table::new([("FACTOR", Left), ("CURRENT", Right), ("PROPOSED", Right)]);
+    for w in &t.weights {
+        weights.row([
+            w.factor.clone(),
+            format!("{:.3}", w.current),
+            format!("{:.3}", w.proposed),
+        ]);
+    }
+    weights.write(&mut *out)?;
+    writeln!(out)?;
+    type Metric = (&'static str, fn(&Judgement) -> String);
+    let metrics: [Metric; 3] = [
+        ("churn AUC, low score", |j| three(j.churn_auc)),
+        ("lowest band precision", |j| three(j.lowest_band_precision)),
+        ("lowest band recall", |j| three(j.lowest_band_recall)),
+    ];
+    let rows: Vec<Vec<String>> = metrics
+        .iter()
+        .map(|(label, value)| vec![(*label).to_owned(), value(&t.current), value(&t.proposed)])
+        .collect();
+    output::aligned(
+        &mut *out,
+        &["on the judged days", "current", "proposed"],
+        &rows,
+    )?;
+    let mut bands = Table::new([
+        ("BAND", Left),
+        ("CURRENT", Right),
+        ("CHURN", Right),
+        ("PROPOSED", Right),
+        ("CHURN ", Right),
+    ])
+    .indented(2);
+    for (c, p) in t.current.calibration.iter().zip(&t.proposed.calibration) {
+        let rate = |r: Option<f64>| or_dash(r, |x| output::percent(x, 1));
+        bands.row([
+            c.band.clone(),
+            money(c.snapshots as f64),
+            rate(c.churn_rate),
+            money(p.snapshots as f64),
+            rate(p.churn_rate),
+        ]);
+    }
+    writeln!(out, "  snapshots and observed churn by band:")?;
+    bands.write(&mut *out)?;
+    writeln!(out)?;
+    let gain = match (t.auc_gain, t.auc_gain_interval) {
+        (Some(g), Some((low, high))) => format!("{g:+.3} (95% interval {low:+.3} to {high:+.3})"),
+        (Some(g), None) => format!("{g:+.3} (no interval: too few held-out accounts)"),
+        _ => "-".to_owned(),
+    };
+    writeln!(out, "churn AUC gain on the judged days: {gain}")?;
+    if t.better {
+        writeln!(
+            out,
+            "verdict: the proposed weights rank churn better on days they were not fitted on."
+        )
+    } else {
+        writeln!(
+            out,
+            "verdict: the proposed weights are not better beyond chance; keep the current ones."
+        )
+    }
 }
 
 fn write_backtests(

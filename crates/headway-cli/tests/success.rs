@@ -532,3 +532,80 @@ fn an_override_from_the_cli_moves_history_and_keeps_its_trail() {
         assert!(stderr(&out).contains(says), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn tune_fits_on_earlier_days_and_judges_on_later_ones() {
+    let year = Year::new();
+    year.score(&[]);
+    let ledger = year.path("ledger.csv");
+    let tune: Value =
+        serde_json::from_str(&year.run("tune", &["--outcomes", &ledger, "--format", "json"]))
+            .unwrap();
+    let backtest: Value =
+        serde_json::from_str(&year.run("backtest", &["--outcomes", &ledger, "--format", "json"]))
+            .unwrap();
+    // Every snapshot the backtest judges is either fitted on or judged on.
+    assert_eq!(
+        tune["fitted_snapshots"].as_u64().unwrap() + tune["judged_snapshots"].as_u64().unwrap(),
+        backtest[0]["snapshots"].as_u64().unwrap()
+    );
+    assert!(
+        tune["fitted_on"][1].as_str().unwrap() < tune["judged_on"][0].as_str().unwrap(),
+        "{tune}"
+    );
+    let factors: Vec<&str> = tune["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["factor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        factors,
+        [
+            "seat-utilisation",
+            "engagement",
+            "usage-trend",
+            "feature-adoption",
+            "support-load",
+            "nps"
+        ]
+    );
+    let proposed: f64 = tune["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["proposed"].as_f64().unwrap())
+        .sum();
+    assert!((proposed - 1.0).abs() < 1e-9, "{proposed}");
+    // The gain is the proposal's held-out AUC less the current weights'.
+    let gain = tune["auc_gain"].as_f64().unwrap();
+    let (current, new) = (
+        tune["current"]["churn_auc"].as_f64().unwrap(),
+        tune["proposed"]["churn_auc"].as_f64().unwrap(),
+    );
+    assert!((new - current - gain).abs() < 1e-12);
+    let table = year.run("tune", &["--outcomes", &ledger]);
+    let verdict = if tune["better"].as_bool().unwrap() {
+        "verdict: the proposed weights rank churn better"
+    } else {
+        "verdict: the proposed weights are not better beyond chance"
+    };
+    assert!(table.contains(verdict), "{table}");
+    let refused = headway(&[
+        "tune",
+        "--store",
+        &year.store,
+        "--tenant",
+        "tenants/saas-acme",
+        "--outcomes",
+        &ledger,
+        "--holdout",
+        "1",
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("the held-out share of days must lie between 0 and 1, not 1"),
+        "{}",
+        stderr(&refused)
+    );
+}

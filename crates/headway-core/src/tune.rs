@@ -64,6 +64,9 @@ pub enum TuneError {
         /// The sum of its contributions.
         sum: f64,
     },
+    /// The held-out share is not between 0 and 1.
+    #[error("the held-out share of days must lie between 0 and 1, not {0}")]
+    Holdout(f64),
     /// Not enough judged history to fit on some days and judge on others.
     #[error("too little history to tune: {0}")]
     TooLittle(String),
@@ -182,6 +185,9 @@ pub fn tune(
     ledger: &Ledger,
     options: &TuneOptions,
 ) -> Result<Tuning, TuneError> {
+    if !(options.holdout > 0.0 && options.holdout < 1.0) {
+        return Err(TuneError::Holdout(options.holdout));
+    }
     let current: Vec<f64> = info.factors.iter().map(|f| f.weight).collect();
     if current.is_empty() {
         return Err(TuneError::TooLittle(
@@ -685,5 +691,15 @@ mod tests {
             "{e}"
         );
         assert!(tune(&[], &info, &ledger, &TuneOptions::default()).is_err());
+        let whole = TuneOptions {
+            holdout: 1.0,
+            ..TuneOptions::default()
+        };
+        assert_eq!(
+            tune(&one_day, &info, &ledger, &whole)
+                .unwrap_err()
+                .to_string(),
+            "the held-out share of days must lie between 0 and 1, not 1"
+        );
     }
 }
