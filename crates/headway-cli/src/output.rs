@@ -215,6 +215,7 @@ pub fn retention_table(
     out: impl Write,
     metrics: &[PeriodMetrics],
     by_segment: bool,
+    advocacy: bool,
 ) -> io::Result<()> {
     let mut header = vec!["PERIOD"];
     if by_segment {
@@ -236,6 +237,15 @@ pub fn retention_table(
         "NPS",
         "CSAT",
     ]);
+    if advocacy {
+        header.extend([
+            "ADVOCATES",
+            "REF/100",
+            "REFERRED ARR",
+            "REFERRED NRR",
+            "OTHER NRR",
+        ]);
+    }
     let rows: Vec<Vec<String>> = metrics
         .iter()
         .map(|m| {
@@ -263,6 +273,15 @@ pub fn retention_table(
                 opt(m.nps, 0),
                 pct(m.csat),
             ]);
+            if advocacy {
+                row.extend([
+                    pct(m.advocacy_rate),
+                    opt(m.referrals_per_100, 1),
+                    money(m.referred_new_arr),
+                    pct(m.referred_nrr),
+                    pct(m.other_nrr),
+                ]);
+            }
             row
         })
         .collect();

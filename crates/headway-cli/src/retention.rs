@@ -16,6 +16,10 @@ pub(crate) struct RetentionArgs {
     /// Survey answers (`account_id,date,kind,score`), `.csv` or `.jsonl`.
     #[arg(long)]
     surveys: Option<PathBuf>,
+    /// Advocacy events (`account_id,date,kind,referred`; kind `referral`,
+    /// `reference-call`, `case-study` or `review`), `.csv` or `.jsonl`.
+    #[arg(long)]
+    advocacy: Option<PathBuf>,
     /// Period length.
     #[arg(long, value_enum, default_value_t = Period::Month)]
     period: Period,
@@ -49,7 +53,7 @@ pub(crate) enum Period {
 /// `headway retention`: ledger (and surveys) in, metrics per period out.
 pub(crate) fn retention(args: &RetentionArgs) -> Result<()> {
     use headway_core::retention::{
-        Ledger, PeriodKind, RetentionQuery, parse_ledger, parse_surveys,
+        Ledger, PeriodKind, RetentionQuery, parse_advocacy, parse_ledger, parse_surveys,
     };
     let fail = |errors: Vec<headway_core::InputError>| {
         for e in &errors {
@@ -66,6 +70,13 @@ pub(crate) fn retention(args: &RetentionArgs) -> Result<()> {
         Some(path) => {
             let (name, text, csv) = read_data(path)?;
             parse_surveys(&name, &text, csv).map_err(fail)?
+        }
+        None => Vec::new(),
+    };
+    let advocacy = match &args.advocacy {
+        Some(path) => {
+            let (name, text, csv) = read_data(path)?;
+            parse_advocacy(&name, &text, csv).map_err(fail)?
         }
         None => Vec::new(),
     };
@@ -91,7 +102,7 @@ pub(crate) fn retention(args: &RetentionArgs) -> Result<()> {
         to: args.to,
         by_segment: args.segment,
     };
-    let metrics = headway_core::retention::retention(&ledger, &surveys, &query);
+    let metrics = headway_core::retention::retention(&ledger, &surveys, &advocacy, &query);
     match args.format {
         Format::Json => {
             let mut out = out;
@@ -100,9 +111,12 @@ pub(crate) fn retention(args: &RetentionArgs) -> Result<()> {
             writeln!(out)?;
         }
         Format::Csv => output::retention_csv(out, &metrics)?,
-        Format::Table => {
-            output::retention_table(output::TerminalSafe::new(out), &metrics, args.segment)?
-        }
+        Format::Table => output::retention_table(
+            output::TerminalSafe::new(out),
+            &metrics,
+            args.segment,
+            args.advocacy.is_some(),
+        )?,
     }
     Ok(())
 }

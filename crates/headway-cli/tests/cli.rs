@@ -263,6 +263,76 @@ fn retention_table_json_and_csv() {
 }
 
 #[test]
+fn retention_counts_advocacy_and_referred_revenue() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    // a expands, b (referred by a last year) churns, n is new by a's referral.
+    let ledger = write(
+        "ledger.csv",
+        "account_id,date,arr\na,2026-01-01,1000\na,2026-03-10,1200\nb,2026-01-01,500\n\
+         b,2026-03-15,0\nn,2026-03-12,800\n",
+    );
+    let advocacy = write(
+        "advocacy.csv",
+        "account_id,date,kind,referred\na,2025-12-01,referral,b\na,2026-03-05,referral,n\n\
+         b,2026-03-02,reference-call,\n",
+    );
+    let march = ["--from", "2026-03-01", "--to", "2026-03-31"];
+    let mut args = vec![
+        "retention",
+        ledger.as_str(),
+        "--advocacy",
+        advocacy.as_str(),
+    ];
+    args.extend(march);
+    let table = stdout(&headway(&args));
+    assert!(
+        table
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("REFERRED NRR  OTHER NRR"),
+        "{table}"
+    );
+    args.extend(["--format", "json"]);
+    let json: Value = serde_json::from_str(&stdout(&headway(&args))).unwrap();
+    // Paying in March: a, b, n; a and b advocated. One referral in March.
+    let m = &json[0];
+    assert_eq!(m["advocating_accounts"], 2);
+    assert!((m["advocacy_rate"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    assert!((m["referrals_per_100"].as_f64().unwrap() - 100.0 / 3.0).abs() < 1e-12);
+    assert_eq!(
+        (
+            m["referred_new_logos"].as_u64(),
+            m["referred_new_arr"].as_f64()
+        ),
+        (Some(1), Some(800.0))
+    );
+    // Referred b churned: 0%; a alone: 1,200 / 1,000.
+    assert_eq!(
+        (m["referred_nrr"].as_f64(), m["other_nrr"].as_f64()),
+        (Some(0.0), Some(1.2))
+    );
+
+    let bad = write(
+        "bad.csv",
+        "account_id,date,kind,referred\na,2026-03-01,review,n\n",
+    );
+    let out = headway(&["retention", ledger.as_str(), "--advocacy", bad.as_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("bad.csv:2: field `referred`: only a referral names a referred account"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_bad_ledger_names_every_bad_row_and_computes_nothing() {
     let (_dir, file) = write_temp(
         "bad.csv",

@@ -894,7 +894,12 @@ mod tests {
             to: Some(as_of),
             by_segment: false,
         };
-        let year = &retention(&Ledger::new(rows), &surveys(&accounts, DEFAULT_SEED), &q);
+        let year = &retention(
+            &Ledger::new(rows),
+            &surveys(&accounts, DEFAULT_SEED),
+            &[],
+            &q,
+        );
         assert!(
             year.iter()
                 .any(|m| m.churned_logos > 0 && m.expansion_arr > 0.0 && m.contraction_arr > 0.0)

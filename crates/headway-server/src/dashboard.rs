@@ -301,7 +301,7 @@ async fn portfolio(State(app): State<Arc<App>>, signed: Signed) -> Response {
         let monthly = match ledger_of(store, tenant) {
             Ok(ledger) => {
                 let surveys = store.surveys(&tenant.id).map_err(store_error)?;
-                headway_core::retention::retention(&ledger, &surveys, &monthly_query())
+                headway_core::retention::retention(&ledger, &surveys, &[], &monthly_query())
             }
             Err(_) => Vec::new(),
         };
@@ -562,7 +562,7 @@ async fn retention(
             period,
             ..monthly_query()
         };
-        let metrics = headway_core::retention::retention(&ledger, &surveys, &q);
+        let metrics = headway_core::retention::retention(&ledger, &surveys, &[], &q);
         let cohorts = headway_core::retention::cohorts_between(&ledger, None, None);
         Ok((metrics, cohorts))
     })

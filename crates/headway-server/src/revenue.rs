@@ -198,7 +198,7 @@ pub(crate) async fn retention(
             to: params.to,
             by_segment: params.by_segment,
         };
-        let metrics = headway_core::retention::retention(&ledger, &surveys, &query);
+        let metrics = headway_core::retention::retention(&ledger, &surveys, &[], &query);
         Ok(Json(metrics).into_response())
     })
     .await

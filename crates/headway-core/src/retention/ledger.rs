@@ -137,6 +137,14 @@ pub(super) fn paid_before(rows: &[LedgerRow], t: Date) -> bool {
         .any(|r| r.stage == RevenueStage::Paid && r.arr > 0.0)
 }
 
+/// Whether the account paid at some time in `[start, end)`.
+pub(super) fn paid_in(rows: &[LedgerRow], start: Date, end: Date) -> bool {
+    paid_arr(rows, start) > 0.0
+        || rows
+            .iter()
+            .any(|r| (start..end).contains(&r.date) && r.stage == RevenueStage::Paid && r.arr > 0.0)
+}
+
 /// The account's segment as of `t`: the latest row before `t` that names one, else
 /// the first that does.
 pub(super) fn segment_of(rows: &[LedgerRow], t: Date) -> Option<&str> {

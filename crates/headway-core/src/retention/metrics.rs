@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use super::{ledger::*, surveys::*};
+use std::collections::BTreeSet;
+
+use super::{advocacy::*, ledger::*, surveys::*};
 use crate::Date;
 
 /// Period length.
@@ -112,6 +114,29 @@ pub struct PeriodMetrics {
     pub csat: Option<f64>,
     /// Mean CES answer.
     pub ces: Option<f64>,
+    /// Paying accounts (at the start, or starting to pay in the period) that
+    /// advocated in it.
+    pub advocating_accounts: u64,
+    /// Advocating / paying accounts.
+    pub advocacy_rate: Option<f64>,
+    /// Referrals made in the period.
+    pub referrals: u64,
+    /// Referrals per 100 paying accounts.
+    pub referrals_per_100: Option<f64>,
+    /// Reference calls taken in the period.
+    pub reference_calls: u64,
+    /// Case studies in the period.
+    pub case_studies: u64,
+    /// Reviews written in the period.
+    pub reviews: u64,
+    /// New logos a referral named.
+    pub referred_new_logos: u64,
+    /// Their new ARR.
+    pub referred_new_arr: f64,
+    /// NRR of the accounts paying at the start that came by referral.
+    pub referred_nrr: Option<f64>,
+    /// NRR of the other accounts paying at the start.
+    pub other_nrr: Option<f64>,
 }
 
 /// `num / den`, or `None` when the denominator is empty.
@@ -136,6 +161,7 @@ pub struct RetentionQuery {
 pub fn retention(
     ledger: &Ledger,
     surveys: &[SurveyResponse],
+    advocacy: &[AdvocacyEvent],
     q: &RetentionQuery,
 ) -> Vec<PeriodMetrics> {
     let dates = || {
@@ -145,6 +171,7 @@ pub fn retention(
             .flatten()
             .map(|r| r.date)
             .chain(surveys.iter().map(|s| s.date))
+            .chain(advocacy.iter().map(|a| a.date))
     };
     let (Some(first), Some(last)) = (
         q.from.or_else(|| dates().min()),
@@ -165,12 +192,12 @@ pub fn retention(
             segments.sort();
             segments.dedup();
             for segment in segments {
-                let mut m = period_metrics(ledger, surveys, start, end, Some(segment));
+                let mut m = period_metrics(ledger, surveys, advocacy, start, end, Some(segment));
                 m.segment = Some(segment.unwrap_or("unknown").to_owned());
                 out.push(m);
             }
         } else {
-            out.push(period_metrics(ledger, surveys, start, end, None));
+            out.push(period_metrics(ledger, surveys, advocacy, start, end, None));
         }
         start = end;
     }
@@ -182,6 +209,7 @@ pub fn retention(
 pub(super) fn period_metrics(
     ledger: &Ledger,
     surveys: &[SurveyResponse],
+    advocacy: &[AdvocacyEvent],
     start: Date,
     end: Date,
     segment: Option<Option<&str>>,
@@ -193,6 +221,20 @@ pub(super) fn period_metrics(
     };
     let (mut renewed, mut due_arr, mut renewed_arr, mut net_renewed_arr) = (0u64, 0.0, 0.0, 0.0);
     let (mut converted, mut in_segment) = (0u64, Vec::new());
+    let in_period = |a: &&AdvocacyEvent| (start..end).contains(&a.date);
+    let advocates: BTreeSet<&str> = advocacy
+        .iter()
+        .filter(in_period)
+        .map(|a| a.account_id.as_str())
+        .collect();
+    let referred: BTreeSet<&str> = advocacy
+        .iter()
+        .filter(|a| a.kind == AdvocacyKind::Referral && a.date < end)
+        .filter_map(|a| a.referred.as_deref())
+        .collect();
+    // (start ARR, expansion, contraction, churn) of referred and other accounts.
+    let (mut by_referral, mut other) = ([0.0; 4], [0.0; 4]);
+    let mut paying = BTreeSet::new();
     for (id, rows) in &ledger.accounts {
         if segment.is_some_and(|s| segment_of(rows, end) != s) {
             continue;
@@ -201,6 +243,27 @@ pub(super) fn period_metrics(
         let (s, e) = (paid_arr(rows, start), paid_arr(rows, end));
         m.start_arr += s;
         m.end_arr += e;
+        if paid_in(rows, start, end) {
+            paying.insert(id.as_str());
+        }
+        if s > 0.0 {
+            let split = if referred.contains(id.as_str()) {
+                &mut by_referral
+            } else {
+                &mut other
+            };
+            split[0] += s;
+            if e == 0.0 {
+                split[3] += s;
+            } else if e > s {
+                split[1] += e - s;
+            } else {
+                split[2] += s - e;
+            }
+        } else if e > 0.0 && !paid_before(rows, start) && referred.contains(id.as_str()) {
+            m.referred_new_logos += 1;
+            m.referred_new_arr += e;
+        }
         if s > 0.0 {
             m.start_logos += 1;
             if e == 0.0 {
@@ -277,6 +340,24 @@ pub(super) fn period_metrics(
     m.renewal_rate_revenue = ratio(renewed_arr, due_arr);
     m.net_renewal_rate = ratio(net_renewed_arr, due_arr);
     m.trial_conversion = ratio(converted as f64, m.trials_ended as f64);
+
+    let nrr = |[s, exp, contr, churn]: [f64; 4]| ratio(s + exp - contr - churn, s);
+    m.referred_nrr = nrr(by_referral);
+    m.other_nrr = nrr(other);
+    m.advocating_accounts = paying.iter().filter(|id| advocates.contains(*id)).count() as u64;
+    m.advocacy_rate = ratio(m.advocating_accounts as f64, paying.len() as f64);
+    let events = |kind: AdvocacyKind| {
+        advocacy
+            .iter()
+            .filter(in_period)
+            .filter(|a| a.kind == kind && paying.contains(&a.account_id.as_str()))
+            .count() as u64
+    };
+    m.referrals = events(AdvocacyKind::Referral);
+    m.referrals_per_100 = ratio(m.referrals as f64 * 100.0, paying.len() as f64);
+    m.reference_calls = events(AdvocacyKind::ReferenceCall);
+    m.case_studies = events(AdvocacyKind::CaseStudy);
+    m.reviews = events(AdvocacyKind::Review);
 
     let answers = |kind: SurveyKind| -> Vec<f64> {
         surveys

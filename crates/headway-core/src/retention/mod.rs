@@ -30,20 +30,28 @@
 //!   while still a trial (expired); trial conversion = converted / ended.
 //! - NPS is in points (-100..100): % promoters (9-10) - % detractors (0-6). CSAT is
 //!   the share of 4-5 answers (1-5 scale); CES the mean answer (1-7).
+//! - Advocacy counts, per period, the accounts paying in it (at its start, or
+//!   starting to pay in it) that advocated in it: advocacy rate = advocating /
+//!   paying accounts; referrals per 100 paying accounts. A new logo is referred
+//!   when a referral dated before the period ends names it; its ARR is referred
+//!   new ARR. Referred NRR is the NRR of the accounts paying at the start that
+//!   came by referral, other NRR that of the rest.
 //! - Every ratio whose denominator is empty is `None` (`null` in JSON): never NaN,
 //!   infinity or a panic.
 
+mod advocacy;
 mod cohorts;
 mod ledger;
 mod metrics;
 mod parse;
 mod surveys;
 
+pub use advocacy::{AdvocacyEvent, AdvocacyKind};
 pub use cohorts::{CohortRow, cohorts, cohorts_between};
 pub use ledger::{Ledger, LedgerRow, MAX_ARR, Movement, RevenueStage};
 pub(crate) use metrics::ratio;
 pub use metrics::{PeriodKind, PeriodMetrics, RetentionQuery, retention};
-pub use parse::{parse_ledger, parse_surveys};
+pub use parse::{parse_advocacy, parse_ledger, parse_surveys};
 pub use surveys::{SurveyKind, SurveyResponse};
 
 #[cfg(test)]
@@ -131,7 +139,7 @@ mod tests {
             to: Some(d(first_day)),
             by_segment: false,
         };
-        let mut all = retention(&Ledger::new(ledger), surveys, &q);
+        let mut all = retention(&Ledger::new(ledger), surveys, &[], &q);
         assert_eq!(all.len(), 1);
         all.remove(0)
     }
@@ -263,7 +271,7 @@ mod tests {
             to: None,
             by_segment: false,
         };
-        assert!(retention(&Ledger::default(), &[], &q).is_empty());
+        assert!(retention(&Ledger::default(), &[], &[], &q).is_empty());
 
         // Only a new account: nothing at the start, so no ratio is defined.
         let m = month(vec![paid("a", "2026-03-10", 100.0)], &[], "2026-03-01");
@@ -406,7 +414,7 @@ mod tests {
             to: None,
             by_segment: false,
         };
-        let all = retention(&Ledger::new(march_book()), &[], &q);
+        let all = retention(&Ledger::new(march_book()), &[], &[], &q);
         let starts: Vec<String> = all
             .iter()
             .map(|m| m.period_start.unwrap().to_string())
@@ -447,8 +455,8 @@ mod tests {
             by_segment,
         };
         let ledger = Ledger::new(book);
-        let total = &retention(&ledger, &[], &q(false))[0];
-        let parts = retention(&ledger, &[], &q(true));
+        let total = &retention(&ledger, &[], &[], &q(false))[0];
+        let parts = retention(&ledger, &[], &[], &q(true));
         assert_eq!(
             parts
                 .iter()
@@ -564,6 +572,144 @@ mod tests {
             errors[1]
         );
     }
+
+    fn advocacy(id: &str, date: &str, kind: AdvocacyKind, referred: Option<&str>) -> AdvocacyEvent {
+        AdvocacyEvent {
+            account_id: id.into(),
+            date: d(date),
+            kind,
+            referred: referred.map(Into::into),
+        }
+    }
+
+    /// a expands, b (referred last year) churns, c stays, n is new by a's
+    /// referral, m is new on its own; x advocates without ever paying.
+    fn advocates_book() -> (Vec<LedgerRow>, Vec<AdvocacyEvent>) {
+        use AdvocacyKind::*;
+        let ledger = vec![
+            paid("a", "2026-01-01", 1000.0),
+            paid("a", "2026-03-10", 1200.0),
+            paid("b", "2026-01-01", 500.0),
+            paid("b", "2026-03-15", 0.0),
+            paid("c", "2026-01-01", 2000.0),
+            paid("n", "2026-03-12", 800.0),
+            paid("m", "2026-03-20", 300.0),
+        ];
+        let events = vec![
+            advocacy("a", "2025-12-01", Referral, Some("b")),
+            advocacy("c", "2026-02-15", CaseStudy, None),
+            advocacy("b", "2026-03-02", ReferenceCall, None),
+            advocacy("x", "2026-03-03", Review, None),
+            advocacy("a", "2026-03-05", Referral, Some("n")),
+            advocacy("a", "2026-03-20", Review, None),
+        ];
+        (ledger, events)
+    }
+
+    fn advocacy_month(first_day: &str) -> PeriodMetrics {
+        let (ledger, events) = advocates_book();
+        let q = RetentionQuery {
+            period: PeriodKind::Month,
+            from: Some(d(first_day)),
+            to: Some(d(first_day)),
+            by_segment: false,
+        };
+        retention(&Ledger::new(ledger), &[], &events, &q).remove(0)
+    }
+
+    #[test]
+    fn advocacy_by_hand() {
+        let m = advocacy_month("2026-03-01");
+        // Paying in March: a, b, c (at the start), n and m (new): 5. Of those, a
+        // (a referral, a review) and b (a reference call) advocated; x never paid.
+        assert_eq!(m.advocating_accounts, 2);
+        close(m.advocacy_rate, 2.0 / 5.0);
+        assert_eq!(
+            (m.referrals, m.reference_calls, m.case_studies, m.reviews),
+            (1, 1, 0, 1)
+        );
+        close(m.referrals_per_100, 20.0);
+        // n came by a's referral; m did not.
+        assert_eq!((m.new_logos, m.referred_new_logos), (2, 1));
+        assert_eq!((m.new_arr, m.referred_new_arr), (1100.0, 800.0));
+        // Referred b churned: (500 - 500) / 500. Others a and c: (3000 + 200) / 3000.
+        close(m.referred_nrr, 0.0);
+        close(m.other_nrr, 3200.0 / 3000.0);
+        close(m.nrr, 3200.0 / 3500.0);
+
+        // February: a, b, c paying; c's case study is the only act.
+        let feb = advocacy_month("2026-02-01");
+        assert_eq!((feb.advocating_accounts, feb.case_studies), (1, 1));
+        close(feb.advocacy_rate, 1.0 / 3.0);
+        close(feb.referrals_per_100, 0.0);
+        close(feb.referred_nrr, 1.0);
+        close(feb.other_nrr, 1.0);
+        assert_eq!(feb.referred_new_logos, 0);
+
+        // No paying account, no rate: never NaN.
+        let empty = retention(
+            &Ledger::default(),
+            &[],
+            &advocates_book().1,
+            &RetentionQuery {
+                period: PeriodKind::Month,
+                from: Some(d("2026-03-01")),
+                to: Some(d("2026-03-01")),
+                by_segment: false,
+            },
+        );
+        assert_eq!(empty[0].advocacy_rate, None);
+        assert_eq!(empty[0].referrals_per_100, None);
+        assert_eq!((empty[0].referred_nrr, empty[0].other_nrr), (None, None));
+    }
+
+    #[test]
+    fn advocacy_rows_are_checked() {
+        let text = "account_id,date,kind,referred\n\
+                    a,2026-01-01,referral,n\n\
+                    a,2026-01-02,review,n\n\
+                    a,2026-01-03,referral,a\n\
+                    ,2026-01-04,case-study,\n\
+                    a,2026-01-05,webinar,\n\
+                    b,2026-01-06,reference-call,\n";
+        let errors = parse_advocacy("adv.csv", text, true).unwrap_err();
+        let named: Vec<(usize, Option<&str>)> = errors
+            .iter()
+            .map(|e| (e.line, e.field.as_deref()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                (3, Some("referred")),
+                (4, Some("referred")),
+                (5, None),
+                (6, Some("kind"))
+            ]
+        );
+        // An empty CSV cell is a missing field.
+        assert_eq!(
+            errors[2].to_string(),
+            "adv.csv:5: missing field `account_id`"
+        );
+        assert_eq!(
+            errors[0].to_string(),
+            "adv.csv:3: field `referred`: only a referral names a referred account, not a review"
+        );
+        let ok = "account_id,date,kind,referred\na,2026-01-01,referral,n\nb,2026-01-06,reference-call,\n";
+        let events = parse_advocacy("adv.csv", ok, true).unwrap();
+        assert_eq!(
+            events,
+            [
+                advocacy("a", "2026-01-01", AdvocacyKind::Referral, Some("n")),
+                advocacy("b", "2026-01-06", AdvocacyKind::ReferenceCall, None)
+            ]
+        );
+        let jsonl = r#"{"account_id":"a","date":"2026-01-01","kind":"case-study"}"#;
+        assert_eq!(
+            parse_advocacy("adv.jsonl", jsonl, false).unwrap()[0].kind,
+            AdvocacyKind::CaseStudy
+        );
+    }
 }
 
 #[cfg(test)]
@@ -613,7 +759,7 @@ mod properties {
         #[test]
         fn retention_identities_hold(rows in ledger()) {
             let ledger = Ledger::new(rows);
-            let months = retention(&ledger, &[], &query(false));
+            let months = retention(&ledger, &[], &[], &query(false));
             prop_assert_eq!(months.len(), 12);
             for m in &months {
                 if let (Some(nrr), Some(grr), Some(exp)) = (m.nrr, m.grr, m.expansion_rate) {
@@ -638,8 +784,8 @@ mod properties {
         #[test]
         fn segments_sum_to_the_total(rows in ledger()) {
             let ledger = Ledger::new(rows);
-            let totals = retention(&ledger, &[], &query(false));
-            let parts = retention(&ledger, &[], &query(true));
+            let totals = retention(&ledger, &[], &[], &query(false));
+            let parts = retention(&ledger, &[], &[], &query(true));
             for total in &totals {
                 let mine = parts.iter().filter(|p| p.period_start == total.period_start);
                 let (mut start, mut end, mut churn, mut logos) = (0.0, 0.0, 0.0, 0);

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{ledger::*, surveys::*};
+use super::{advocacy::*, ledger::*, surveys::*};
 use crate::Date;
 use crate::input::InputError;
 use crate::records::{read_records, record_error};
@@ -29,6 +29,61 @@ struct RawSurvey {
     date: Date,
     kind: SurveyKind,
     score: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdvocacy {
+    account_id: String,
+    date: Date,
+    kind: AdvocacyKind,
+    #[serde(default)]
+    referred: Option<String>,
+}
+
+/// Parses advocacy events (CSV with a header, or JSON Lines): `account_id`,
+/// `date`, `kind` (`referral`, `reference-call`, `case-study`, `review`) and, for
+/// a referral, optionally `referred` (the account it brought in).
+pub fn parse_advocacy(
+    source: &str,
+    text: &str,
+    csv_format: bool,
+) -> Result<Vec<AdvocacyEvent>, Vec<InputError>> {
+    let (rows, mut errors) = read_records::<RawAdvocacy>(source, text, csv_format);
+    let mut out = Vec::with_capacity(rows.len());
+    for (line, r) in rows {
+        let referred = r.referred.filter(|s| !s.trim().is_empty());
+        let problem = if r.account_id.trim().is_empty() {
+            Some(("account_id", "must not be empty".to_owned()))
+        } else if referred.is_some() && r.kind != AdvocacyKind::Referral {
+            Some((
+                "referred",
+                format!(
+                    "only a referral names a referred account, not a {}",
+                    r.kind.as_str()
+                ),
+            ))
+        } else if referred.as_deref() == Some(r.account_id.as_str()) {
+            Some(("referred", "an account cannot refer itself".to_owned()))
+        } else {
+            None
+        };
+        match problem {
+            Some((field, message)) => errors.push(record_error(source, line, Some(field), message)),
+            None => out.push(AdvocacyEvent {
+                account_id: r.account_id,
+                date: r.date,
+                kind: r.kind,
+                referred,
+            }),
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Parses a revenue ledger (CSV with a header, or JSON Lines). With `mrr`, the `arr`
