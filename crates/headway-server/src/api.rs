@@ -117,6 +117,11 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         on(M::GET, "/v1/tenants/{tenant}/retention", revenue::retention),
         on(M::PUT, "/v1/tenants/{tenant}/ledger", revenue::put_ledger),
         on(M::PUT, "/v1/tenants/{tenant}/surveys", revenue::put_surveys),
+        on(
+            M::PUT,
+            "/v1/tenants/{tenant}/advocacy",
+            revenue::put_advocacy,
+        ),
     ]
 }
 

@@ -26,8 +26,8 @@ use crate::api::{
     ApiError, ApiPath, ApiQuery, App, Authorized, Caller, authorize_token, redacted_reloads,
     redacted_status, roll_back,
 };
-use crate::history::{BookParams, book_query, chosen_build, read_store, store_error, view_error};
-use crate::revenue::{ledger_of, period_kind};
+use crate::history::{BookParams, book_query, chosen_build, read_store, view_error};
+use crate::revenue::{ledger_of, period_kind, retention_of};
 
 /// The session cookie's name.
 const COOKIE: &str = "headway_session";
@@ -299,10 +299,7 @@ async fn portfolio(State(app): State<Arc<App>>, signed: Signed) -> Response {
         let mix = headway_views::band_mix(store, &tenant.id, &build).map_err(view_error)?;
         // Monthly retention when the tenant uploaded a ledger, as `GET .../retention`.
         let monthly = match ledger_of(store, tenant) {
-            Ok(ledger) => {
-                let surveys = store.surveys(&tenant.id).map_err(store_error)?;
-                headway_core::retention::retention(&ledger, &surveys, &[], &monthly_query())
-            }
+            Ok(ledger) => retention_of(store, tenant, &ledger, &monthly_query())?,
             Err(_) => Vec::new(),
         };
         Ok((build, rows, forecast, mix, monthly))
@@ -557,12 +554,11 @@ async fn retention(
     // As `GET .../retention` and `GET .../retention?cohorts=true` compute them.
     let read = read_store(&app, authorized, move |store, tenant, _| {
         let ledger = ledger_of(store, tenant)?;
-        let surveys = store.surveys(&tenant.id).map_err(store_error)?;
         let q = headway_core::retention::RetentionQuery {
             period,
             ..monthly_query()
         };
-        let metrics = headway_core::retention::retention(&ledger, &surveys, &[], &q);
+        let metrics = retention_of(store, tenant, &ledger, &q)?;
         let cohorts = headway_core::retention::cohorts_between(&ledger, None, None);
         Ok((metrics, cohorts))
     })

@@ -10,7 +10,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use headway_core::retention::{Ledger, PeriodKind, RetentionQuery, parse_ledger, parse_surveys};
+use headway_core::retention::{
+    Ledger, PeriodKind, PeriodMetrics, RetentionQuery, parse_advocacy, parse_ledger, parse_surveys,
+};
 use headway_core::{Date, InputError};
 use headway_store::{MAX_LOGGED_FAILURES, Recorded, SnapshotStore, StoreError};
 use serde::Deserialize;
@@ -139,6 +141,27 @@ pub(crate) async fn put_surveys(
     .await
 }
 
+/// `PUT /v1/tenants/{tenant}/advocacy`: adds advocacy events (referrals,
+/// reference calls, case studies, reviews); the same events again change nothing.
+pub(crate) async fn put_advocacy(
+    State(app): State<Arc<App>>,
+    authorized: Authorized,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let parse =
+        |text: &str, csv| parse_advocacy("request body", text, csv).map_err(|e| invalid_rows(&e));
+    put_rows(
+        &app,
+        authorized,
+        &headers,
+        body,
+        parse,
+        |store, tenant, rows| store.put_advocacy(tenant, rows),
+    )
+    .await
+}
+
 /// An upload: the token (checked by the extractor), then the body, parsed whole (a bad row refuses
 /// all of it), then written in one transaction.
 async fn put_rows<T: Send + 'static>(
@@ -178,7 +201,7 @@ pub(crate) struct RetentionParams {
 }
 
 /// `GET /v1/tenants/{tenant}/retention`: as `headway retention --format json`
-/// over the uploaded ledger and surveys.
+/// over the uploaded ledger, surveys and advocacy events.
 pub(crate) async fn retention(
     State(app): State<Arc<App>>,
     authorized: Authorized,
@@ -191,15 +214,13 @@ pub(crate) async fn retention(
             let rows = headway_core::retention::cohorts_between(&ledger, params.from, params.to);
             return Ok(Json(rows).into_response());
         }
-        let surveys = store.surveys(&tenant.id).map_err(store_error)?;
         let query = RetentionQuery {
             period,
             from: params.from,
             to: params.to,
             by_segment: params.by_segment,
         };
-        let metrics = headway_core::retention::retention(&ledger, &surveys, &[], &query);
-        Ok(Json(metrics).into_response())
+        Ok(Json(retention_of(store, tenant, &ledger, &query)?).into_response())
     })
     .await
 }
@@ -217,6 +238,21 @@ pub(crate) fn period_kind(period: Option<&str>) -> Result<PeriodKind, ApiError> 
 }
 
 /// The tenant's uploaded ledger; 404 `no-ledger` before the first upload.
+/// Retention metrics over `ledger` with the tenant's uploaded surveys and
+/// advocacy events: what the API and the dashboard show.
+pub(crate) fn retention_of(
+    store: &dyn SnapshotStore,
+    tenant: &Tenant,
+    ledger: &Ledger,
+    query: &RetentionQuery,
+) -> Result<Vec<PeriodMetrics>, ApiError> {
+    let surveys = store.surveys(&tenant.id).map_err(store_error)?;
+    let advocacy = store.advocacy(&tenant.id).map_err(store_error)?;
+    Ok(headway_core::retention::retention(
+        ledger, &surveys, &advocacy, query,
+    ))
+}
+
 pub(crate) fn ledger_of(store: &dyn SnapshotStore, tenant: &Tenant) -> Result<Ledger, ApiError> {
     let rows = store.ledger(&tenant.id).map_err(store_error)?;
     if rows.is_empty() {

@@ -524,6 +524,45 @@ async fn ledgers_and_surveys_are_validated_and_kept_per_tenant(
     assert_eq!(q[0]["churned_arr"].as_f64(), Some(600.0));
     assert_eq!(q[0]["grr"].as_f64(), Some(1200.0 / 1800.0));
 
+    // Advocacy: b referred a last year; a takes a reference call in Q2. A
+    // review naming a referred account is refused with its line.
+    let wrong = "account_id,date,kind,referred\na,2026-05-01,review,b\n";
+    let (code, body) = put("/v1/tenants/alpha/advocacy", ALPHA, "text/csv", wrong).await;
+    assert_eq!(
+        (code, body["errors"][0]["field"].as_str()),
+        (422, Some("referred")),
+        "{body}"
+    );
+    let advocacy =
+        "account_id,date,kind,referred\nb,2025-06-01,referral,a\na,2026-05-01,reference-call,\n";
+    let (code, body) = put("/v1/tenants/alpha/advocacy", ALPHA, "text/csv", advocacy).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"rows": 2, "new": 2, "changed": 0, "unchanged": 0})
+    );
+    let (_, body) = put("/v1/tenants/alpha/advocacy", ALPHA, "text/csv", advocacy).await;
+    assert_eq!(
+        body,
+        json!({"rows": 2, "new": 0, "changed": 0, "unchanged": 2})
+    );
+    let (_, q) = c
+        .get(
+            "/v1/tenants/alpha/retention?period=quarter&from=2026-04-01&to=2026-06-30",
+            ALPHA,
+        )
+        .await;
+    // Paying in Q2: a and b (until April 1); a advocated. a came by referral
+    // and kept its 1,200; b, not referred, churned.
+    assert_eq!(q[0]["advocating_accounts"].as_u64(), Some(1));
+    assert_eq!(q[0]["advocacy_rate"].as_f64(), Some(0.5));
+    assert_eq!(
+        (q[0]["referred_nrr"].as_f64(), q[0]["other_nrr"].as_f64()),
+        (Some(1.0), Some(0.0))
+    );
+    let (code, _) = put("/v1/tenants/alpha/advocacy", BETA, "text/csv", advocacy).await;
+    assert_eq!(code, 403);
+
     // Beta sees none of it, and cannot write alpha's.
     let (code, body) = c.get("/v1/tenants/beta/retention", BETA).await;
     assert_eq!((code, body["code"].as_str()), (404, Some("no-ledger")));

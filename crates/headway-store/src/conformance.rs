@@ -1,7 +1,9 @@
 //! The behaviour every backend must have, run against each (see the bottom):
 //! a backend passes these or it is not a history store.
 
-use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyResponse};
+use headway_core::retention::{
+    AdvocacyEvent, AdvocacyKind, LedgerRow, RevenueStage, SurveyKind, SurveyResponse,
+};
 
 use crate::testing::{TestDatabase, info, plugin, record, snap};
 use crate::{
@@ -140,6 +142,37 @@ pub fn ledger_and_survey_uploads_are_idempotent_and_scoped(store: &mut dyn Snaps
     assert_eq!(counts(store.put_surveys("acme", &both).unwrap()), (0, 0, 2));
     assert_eq!(store.surveys("acme").unwrap(), vec![csat, answer]);
     assert!(store.surveys("other").unwrap().is_empty());
+
+    let referral = AdvocacyEvent {
+        account_id: "a".into(),
+        date: "2026-03-01".parse().unwrap(),
+        kind: AdvocacyKind::Referral,
+        referred: Some("n".into()),
+    };
+    // A second referral the same day, of another account, is another event.
+    let another = AdvocacyEvent {
+        referred: Some("m".into()),
+        ..referral.clone()
+    };
+    let review = AdvocacyEvent {
+        kind: AdvocacyKind::Review,
+        referred: None,
+        ..referral.clone()
+    };
+    let events = [referral.clone(), another.clone(), review.clone()];
+    assert_eq!(
+        counts(store.put_advocacy("acme", &events).unwrap()),
+        (3, 0, 0)
+    );
+    assert_eq!(
+        counts(store.put_advocacy("acme", &events).unwrap()),
+        (0, 0, 3)
+    );
+    assert_eq!(
+        store.advocacy("acme").unwrap(),
+        vec![another, referral, review]
+    );
+    assert!(store.advocacy("other").unwrap().is_empty());
 }
 
 pub fn a_run_dropped_before_commit_leaves_nothing(store: &mut dyn SnapshotStore) {

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use headway_core::alerts::{AlertDetail, Fired};
 use headway_core::overrides::{Override, OverrideChange, Target};
-use headway_core::retention::{LedgerRow, SurveyResponse};
+use headway_core::retention::{AdvocacyEvent, LedgerRow, SurveyResponse};
 use headway_core::success::Snapshot;
 use headway_core::{AccountError, Date, PluginInfo, PluginRef};
 use serde::{Deserialize, Serialize};
@@ -418,6 +418,17 @@ pub trait SnapshotStore: Send {
 
     /// A tenant's survey answers, by account, day and survey.
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError>;
+
+    /// Adds advocacy events, keyed by account, day, kind and the account
+    /// referred: the same events again change nothing.
+    fn put_advocacy(
+        &mut self,
+        tenant: &str,
+        rows: &[AdvocacyEvent],
+    ) -> Result<Recorded, StoreError>;
+
+    /// A tenant's advocacy events, by account, day, kind and account referred.
+    fn advocacy(&self, tenant: &str) -> Result<Vec<AdvocacyEvent>, StoreError>;
 
     /// A tenant's alerts that `query` selects, newest day first.
     fn alerts(&self, tenant: &str, query: &AlertQuery) -> Result<Vec<StoredAlert>, StoreError>;

@@ -13,15 +13,15 @@ use std::hash::Hash;
 use std::ops::{DerefMut, Range};
 
 use ::postgres::{Client, NoTls, Transaction};
-use headway_core::retention::{LedgerRow, SurveyResponse};
+use headway_core::retention::{AdvocacyEvent, LedgerRow, SurveyResponse};
 use headway_core::success::Snapshot;
 use headway_core::{Date, PluginInfo, PluginRef};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::rows::{
-    RawAlert, RawSnapshot, detail_json, in_outbox_order, ledger_row, override_change, readable,
-    readable_runs, run_log, settlement, stored_alert, stored_build, stored_override, survey_row,
-    to_json,
+    RawAlert, RawSnapshot, advocacy_row, detail_json, in_outbox_order, ledger_row, override_change,
+    readable, readable_runs, run_log, settlement, stored_alert, stored_build, stored_override,
+    survey_row, to_json,
 };
 use crate::{
     AlertKey, AlertQuery, AlertStatus, Attempt, OverrideEdit, Recorded, RunLog, RunRecorder,
@@ -32,7 +32,7 @@ use headway_core::overrides::{Override, OverrideChange};
 
 /// Each migration, in order; the schema version is how many have run. A
 /// migration never changes once released: a change is a new one.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 const V1: &str = r#"
 CREATE TABLE builds (
@@ -195,6 +195,19 @@ CREATE INDEX override_log_by_account ON override_log (tenant, account_id, id);
 SELECT headway_isolate('overrides', 'SELECT, INSERT, UPDATE, DELETE');
 -- The audit trail is only ever added to.
 SELECT headway_isolate('override_log', 'SELECT, INSERT');
+"#;
+
+/// Advocacy events; every column is the key ('' when no account was referred).
+const V6: &str = r#"
+CREATE TABLE advocacy (
+    tenant     text COLLATE "C" NOT NULL,
+    account_id text COLLATE "C" NOT NULL,
+    date       date NOT NULL,
+    kind       text COLLATE "C" NOT NULL,
+    referred   text COLLATE "C" NOT NULL,
+    PRIMARY KEY (tenant, account_id, date, kind, referred)
+);
+SELECT headway_isolate('advocacy', 'SELECT, INSERT');
 "#;
 
 /// The outbox columns a [`RawAlert`] reads, of `alerts a`, days and details as text.
@@ -478,6 +491,13 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[]) AS u(account_id, d
 ON CONFLICT (tenant, account_id, date, kind) DO UPDATE SET score = excluded.score
 WHERE v.score IS DISTINCT FROM excluded.score
 RETURNING xmax = 0";
+
+const INSERT_ADVOCACY: &str = "
+INSERT INTO advocacy (tenant, account_id, date, kind, referred)
+SELECT current_setting('headway.tenant'), u.account_id, u.date::date, u.kind, u.referred
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(account_id, date, kind, referred)
+ON CONFLICT DO NOTHING
+RETURNING true";
 
 /// Splits `items` into consecutive runs in which no key repeats: one statement
 /// may not touch a row twice, so a key seen again starts the next statement
@@ -1012,6 +1032,37 @@ impl SnapshotStore for PgStore {
         })?;
         rows.iter()
             .map(|r| override_change(&self.label, r.get(0), r.get(1)))
+            .collect()
+    }
+
+    fn put_advocacy(
+        &mut self,
+        tenant: &str,
+        rows: &[AdvocacyEvent],
+    ) -> Result<Recorded, StoreError> {
+        self.scoped(tenant, |tx| {
+            let accounts: Vec<&str> = rows.iter().map(|r| r.account_id.as_str()).collect();
+            let days: Vec<String> = rows.iter().map(|r| r.date.to_string()).collect();
+            let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+            let referred: Vec<&str> = rows
+                .iter()
+                .map(|r| r.referred.as_deref().unwrap_or(""))
+                .collect();
+            let done = tx.query(INSERT_ADVOCACY, &[&accounts, &days, &kinds, &referred])?;
+            Ok(count(&done, rows.len()))
+        })
+    }
+
+    fn advocacy(&self, tenant: &str) -> Result<Vec<AdvocacyEvent>, StoreError> {
+        let rows = self.scoped(tenant, |tx| {
+            tx.query(
+                "SELECT account_id, date::text, kind, referred FROM advocacy
+                 WHERE tenant = $1 ORDER BY account_id, date, kind, referred",
+                &[&tenant],
+            )
+        })?;
+        rows.iter()
+            .map(|r| advocacy_row(&self.label, (r.get(0), r.get(1), r.get(2), r.get(3))))
             .collect()
     }
 

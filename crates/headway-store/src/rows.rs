@@ -1,7 +1,9 @@
 //! Stored rows back into domain values, the same way for every backend: days
 //! and JSON columns travel as text, and what cannot be read is named.
 
-use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyResponse};
+use headway_core::retention::{
+    AdvocacyEvent, AdvocacyKind, LedgerRow, RevenueStage, SurveyKind, SurveyResponse,
+};
 use headway_core::success::Snapshot;
 use headway_core::{Date, MilestoneProgress, PluginRef};
 
@@ -110,6 +112,22 @@ pub(crate) fn survey_row(store: &str, raw: RawSurveyRow) -> Result<SurveyRespons
             .ok_or_else(|| corrupt(store, what(), format!("survey `{kind}`")))?,
         account_id,
         score,
+    })
+}
+
+/// An advocacy event as a backend returns it: account, day, kind, the account
+/// referred ('' for none).
+pub(crate) type RawAdvocacyRow = (String, String, String, String);
+
+pub(crate) fn advocacy_row(store: &str, raw: RawAdvocacyRow) -> Result<AdvocacyEvent, StoreError> {
+    let (account_id, date, kind, referred) = raw;
+    let what = || format!("advocacy event {account_id} {date} {kind}");
+    Ok(AdvocacyEvent {
+        date: date.parse().map_err(|e| corrupt(store, what(), e))?,
+        kind: AdvocacyKind::from_name(&kind)
+            .ok_or_else(|| corrupt(store, what(), format!("advocacy `{kind}`")))?,
+        account_id,
+        referred: Some(referred).filter(|r| !r.is_empty()),
     })
 }
 

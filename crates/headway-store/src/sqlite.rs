@@ -2,16 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
-use headway_core::retention::{LedgerRow, SurveyResponse};
+use headway_core::retention::{AdvocacyEvent, LedgerRow, SurveyResponse};
 use headway_core::success::Snapshot;
 use headway_core::{Date, PluginInfo, PluginRef};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::{
-    ALERT_COLUMNS, RawAlert, RawSnapshot, in_outbox_order, ledger_row, override_change, readable,
-    readable_runs, run_log, settlement, stored_alert, stored_build, stored_override, survey_row,
-    to_json,
+    ALERT_COLUMNS, RawAlert, RawSnapshot, advocacy_row, in_outbox_order, ledger_row,
+    override_change, readable, readable_runs, run_log, settlement, stored_alert, stored_build,
+    stored_override, survey_row, to_json,
 };
 use crate::{
     AlertKey, AlertQuery, AlertStatus, Attempt, OverrideEdit, Recorded, RunLog, RunRecorder,
@@ -22,8 +22,9 @@ use headway_core::overrides::{Override, OverrideChange};
 
 /// The schema version this build writes (`PRAGMA user_version`). Older files
 /// are upgraded in place: [`UPGRADE_FROM_1`] or [`UPGRADE_FROM_3`], then
-/// [`SCHEMA`] (which only creates what is missing: version 5 added overrides).
-const SCHEMA_VERSION: i64 = 5;
+/// [`SCHEMA`] (which only creates what is missing: version 5 added overrides,
+/// version 6 advocacy).
+const SCHEMA_VERSION: i64 = 6;
 
 /// Version 1 snapshots had no segment or renewal day.
 const UPGRADE_FROM_1: &str = "
@@ -106,6 +107,14 @@ CREATE TABLE IF NOT EXISTS surveys (
     kind       TEXT NOT NULL,
     score      REAL NOT NULL,
     PRIMARY KEY (tenant, account_id, date, kind)
+);
+CREATE TABLE IF NOT EXISTS advocacy (
+    tenant     TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    date       TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    referred   TEXT NOT NULL,
+    PRIMARY KEY (tenant, account_id, date, kind, referred)
 );
 CREATE TABLE IF NOT EXISTS alerts (
     tenant     TEXT NOT NULL,
@@ -670,6 +679,45 @@ impl SnapshotStore for SqliteStore {
                 ]
             }),
         )
+    }
+
+    fn put_advocacy(
+        &mut self,
+        tenant: &str,
+        rows: &[AdvocacyEvent],
+    ) -> Result<Recorded, StoreError> {
+        // Every column is the key: an event is there or not, never changed.
+        self.upsert(
+            "INSERT INTO advocacy VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            "UPDATE advocacy SET kind = ?4
+             WHERE 0 AND tenant = ?1 AND account_id = ?2 AND date = ?3 AND referred = ?5",
+            rows.iter().map(|r| {
+                vec![
+                    Value::from(tenant.to_owned()),
+                    Value::from(r.account_id.clone()),
+                    Value::from(r.date.to_string()),
+                    Value::from(r.kind.as_str().to_owned()),
+                    Value::from(r.referred.clone().unwrap_or_default()),
+                ]
+            }),
+        )
+    }
+
+    fn advocacy(&self, tenant: &str) -> Result<Vec<AdvocacyEvent>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT account_id, date, kind, referred FROM advocacy
+                 WHERE tenant = ?1 ORDER BY account_id, date, kind, referred",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map([tenant], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(|e| self.sqlite(e))?;
+        rows.map(|row| advocacy_row(&self.label(), row.map_err(|e| self.sqlite(e))?))
+            .collect()
     }
 
     fn alerts(&self, tenant: &str, query: &AlertQuery) -> Result<Vec<StoredAlert>, StoreError> {

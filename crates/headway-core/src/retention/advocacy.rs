@@ -43,4 +43,16 @@ impl AdvocacyKind {
             Self::Review => "review",
         }
     }
+
+    /// The kind named by [`AdvocacyKind::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Referral,
+            Self::ReferenceCall,
+            Self::CaseStudy,
+            Self::Review,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
 }
