@@ -208,3 +208,78 @@ fn every_result_names_the_plugin_build() {
     assert_ne!(r.digest, load(LOGISTICS_OTIF, &[]).plugin_ref().digest);
     assert!(!bytes.is_empty());
 }
+
+/// A tenant's `[weights]`: the plugin's factor scores, reweighted by the host.
+#[test]
+fn tenant_weights_rescore_the_plugins_factors() {
+    use std::collections::BTreeMap;
+    let book = headway_samples::generate(headway_samples::Book::Saas, 200, 4);
+    let own = load(SAAS_HEALTH, &[]);
+    let weights: BTreeMap<String, f64> = [
+        ("seat-utilisation", 0.4),
+        ("engagement", 0.1),
+        ("usage-trend", 0.0),
+        ("feature-adoption", 0.3),
+        ("support-load", 0.1),
+        ("nps", 0.1),
+    ]
+    .into_iter()
+    .map(|(id, w)| (id.to_owned(), w))
+    .collect();
+    let load_weighted = |weights: &BTreeMap<String, f64>| {
+        headway_tests::runtime().load_file(
+            std::path::Path::new(SAAS_HEALTH),
+            &headway_host::LoadOptions {
+                weights: weights.clone(),
+                ..Default::default()
+            },
+        )
+    };
+    let tuned = load_weighted(&weights).unwrap();
+    // Another build to the store, named as the same plugin with its weights.
+    let (a, b) = (own.plugin_ref(), tuned.plugin_ref());
+    assert_eq!(a.name, b.name);
+    assert!(b.version.starts_with("0.1.0+weights."), "{}", b.version);
+    assert_ne!(a.digest, b.digest);
+    let declared: Vec<f64> = tuned.info().factors.iter().map(|f| f.weight).collect();
+    assert_eq!(declared, vec![0.4, 0.1, 0.0, 0.3, 0.1, 0.1]);
+    let (before, after) = (own.assess(&book, 2), tuned.assess(&book, 2));
+    let mut moved = 0;
+    for (i, (was, now)) in before.results.iter().zip(&after.results).enumerate() {
+        let (was, now) = (was.as_ref().unwrap(), now.as_ref().unwrap());
+        // By hand: each applied factor's 0-1 score under the tenant's weights,
+        // shared over the factors the plugin applied.
+        let (mut points, mut applicable) = (0.0, 0.0);
+        for (f, w) in was.factors.iter().zip(&declared) {
+            if f.weight > 0.0 {
+                points += w * f.contribution / f.weight;
+                applicable += w;
+            }
+        }
+        let expected = points / applicable;
+        assert!(
+            (now.score - expected).abs() < 1e-9,
+            "account {i}: {} != {expected}",
+            now.score
+        );
+        let sum: f64 = now.factors.iter().map(|f| f.contribution).sum();
+        assert!(
+            (sum - now.score).abs() < 1e-9,
+            "contributions add up to the score"
+        );
+        moved += usize::from((now.score - was.score).abs() > 1e-6);
+    }
+    assert!(moved > 150, "{moved} of 200 scores moved");
+
+    let mut wrong = weights.clone();
+    wrong.remove("nps");
+    wrong.insert("np".into(), 0.1);
+    let err = load_weighted(&wrong).err().unwrap().to_string();
+    assert!(
+        err.ends_with(
+            "the tenant's [weights] name factors the plugin does not declare: `np`; \
+             and leave out declared factors: `nps`"
+        ),
+        "{err}"
+    );
+}

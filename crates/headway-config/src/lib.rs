@@ -108,6 +108,11 @@ pub struct TenantConfig {
     /// Values the plugin may read through `config(key)`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// `[weights]`: the tenant's own factor weights (factor id = weight, summing
+    /// to 1), applied to what the plugin returns without rebuilding it; empty:
+    /// the plugin's own.
+    #[serde(default)]
+    pub weights: BTreeMap<String, f64>,
     /// How the Success Vector is computed.
     #[serde(default)]
     pub vector: VectorSettings,
@@ -307,6 +312,21 @@ impl TenantConfig {
                 )));
             }
         }
+        if !config.weights.is_empty() {
+            if let Some((id, w)) = config
+                .weights
+                .iter()
+                .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+            {
+                return Err(invalid(format!(
+                    "weights.{id} is {w}: a weight is a number of 0 or more"
+                )));
+            }
+            let sum: f64 = config.weights.values().sum();
+            if (sum - 1.0).abs() > 1e-6 {
+                return Err(invalid(format!("the [weights] sum to {sum}, not 1")));
+            }
+        }
         let limits = &config.limits;
         if limits.batch_size == 0 || limits.memory_mib == 0 || limits.fuel_per_account == Some(0) {
             return Err(invalid("limits must be above zero".to_owned()));
@@ -334,6 +354,13 @@ mod tests {
         let c = parse("name = \"Acme\"\nplugin = \"p.wasm\"\n").unwrap();
         assert_eq!((c.id.as_str(), c.currency.as_str()), ("folder", "USD"));
         assert_eq!(c.limits, Limits::default());
+        assert!(c.weights.is_empty(), "the plugin's own weights");
+        let weighted =
+            parse("name = \"A\"\nplugin = \"p.wasm\"\n[weights]\na = 0.25\nb = 0.75\n").unwrap();
+        assert_eq!(
+            weighted.weights,
+            BTreeMap::from([("a".into(), 0.25), ("b".into(), 0.75)])
+        );
         assert_eq!(c.vector.window_days, 90);
         assert_eq!(c.capabilities, Capabilities::default());
         assert_eq!(c.webhook, None);
@@ -393,6 +420,14 @@ mod tests {
                 "schedule.at is `24:00`",
             ),
             ("colour = \"red\"\n", "unknown field `colour`"),
+            (
+                "[weights]\na = 0.5\nb = 0.25\n",
+                "the [weights] sum to 0.75, not 1",
+            ),
+            (
+                "[weights]\na = 1.5\nb = -0.5\n",
+                "weights.b is -0.5: a weight is a number of 0 or more",
+            ),
             (
                 "[webhook]\nurl = \"ftp://x\"\nsecret_env = \"S\"\n",
                 "webhook.url is `ftp://x`",

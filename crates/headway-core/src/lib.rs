@@ -22,6 +22,7 @@ pub mod retention;
 pub mod success;
 pub mod tune;
 pub mod vector;
+pub mod weights;
 
 pub use account::{Account, LifecycleStage, OutcomeKpi, Point};
 pub use assessment::{

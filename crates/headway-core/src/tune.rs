@@ -19,6 +19,7 @@ use crate::backtest::{BandCalibration, judgeable};
 use crate::retention::Ledger;
 use crate::success::Snapshot;
 use crate::vector::roc_auc;
+use crate::weights::band_of;
 use crate::{Date, PluginInfo};
 
 /// How `tune` fits and judges.
@@ -143,7 +144,7 @@ struct Case {
 /// The score (0-100) of a snapshot's factor scores under `weights`: skipped
 /// factors leave their weight to the others, as the kits do. `None` when no
 /// factor with weight applies.
-pub fn reweigh(scores: &[Option<f64>], weights: &[f64]) -> Option<f64> {
+pub fn rescore(scores: &[Option<f64>], weights: &[f64]) -> Option<f64> {
     let (mut points, mut applicable) = (0.0, 0.0);
     for (score, weight) in scores.iter().zip(weights) {
         if let Some(s) = score {
@@ -152,14 +153,6 @@ pub fn reweigh(scores: &[Option<f64>], weights: &[f64]) -> Option<f64> {
         }
     }
     (applicable > 0.0).then(|| (100.0 * points / applicable).clamp(0.0, 100.0))
-}
-
-/// The band a score falls in: the highest whose floor it reaches.
-fn band_of(score: f64, info: &PluginInfo) -> usize {
-    info.bands
-        .iter()
-        .rposition(|b| score >= b.min_score)
-        .unwrap_or(0)
 }
 
 /// Each factor's 0-1 score in `s`, in the order `info` declares them: the
@@ -243,7 +236,7 @@ pub fn tune(
     let proposed = thousandths(&fit(&train, &current, options.pull));
     let ranked = |weights: &[f64]| -> Vec<(f64, bool)> {
         test.iter()
-            .filter_map(|c| Some((-reweigh(&c.scores, weights)?, c.churned)))
+            .filter_map(|c| Some((-rescore(&c.scores, weights)?, c.churned)))
             .collect()
     };
     let (before, after) = (ranked(&current), ranked(&proposed));
@@ -287,7 +280,7 @@ fn judge(cases: &[Case], weights: &[f64], info: &PluginInfo) -> Judgement {
     let scored: Vec<(f64, usize, bool)> = cases
         .iter()
         .filter_map(|c| {
-            let score = reweigh(&c.scores, weights)?;
+            let score = rescore(&c.scores, weights)?;
             let band = c.forced_band.unwrap_or_else(|| band_of(score, info));
             Some((score, band, c.churned))
         })
@@ -339,7 +332,7 @@ fn gain_interval(
         for _ in 0..groups.len() {
             for c in &groups[rng.below(groups.len())] {
                 if let (Some(b), Some(a)) =
-                    (reweigh(&c.scores, current), reweigh(&c.scores, proposed))
+                    (rescore(&c.scores, current), rescore(&c.scores, proposed))
                 {
                     before.push((-b, c.churned));
                     after.push((-a, c.churned));
@@ -581,12 +574,12 @@ mod tests {
     #[test]
     fn reweighing_leaves_a_skipped_factors_weight_to_the_others() {
         // (0.2 * 0.5 + 0.5 * 1.0) / (0.2 + 0.5) = 0.6 / 0.7
-        let score = reweigh(&[Some(0.5), None, Some(1.0)], &[0.2, 0.3, 0.5]).unwrap();
+        let score = rescore(&[Some(0.5), None, Some(1.0)], &[0.2, 0.3, 0.5]).unwrap();
         assert!((score - 600.0 / 7.0).abs() < 1e-12, "{score}");
-        assert_eq!(reweigh(&[Some(0.5), Some(0.25)], &[0.5, 0.5]), Some(37.5));
-        assert_eq!(reweigh(&[None, None], &[0.5, 0.5]), None);
-        assert_eq!(reweigh(&[Some(1.0), Some(1.0)], &[0.0, 0.0]), None);
-        assert_eq!(reweigh(&[], &[]), None);
+        assert_eq!(rescore(&[Some(0.5), Some(0.25)], &[0.5, 0.5]), Some(37.5));
+        assert_eq!(rescore(&[None, None], &[0.5, 0.5]), None);
+        assert_eq!(rescore(&[Some(1.0), Some(1.0)], &[0.0, 0.0]), None);
+        assert_eq!(rescore(&[], &[]), None);
     }
 
     #[test]

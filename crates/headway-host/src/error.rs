@@ -96,6 +96,14 @@ pub enum LoadError {
         /// What went wrong.
         reason: String,
     },
+    /// The tenant's `[weights]` do not name the plugin's factors.
+    #[error("{origin}: the tenant's [weights] {reason}")]
+    Weights {
+        /// The file.
+        origin: String,
+        /// What does not fit.
+        reason: String,
+    },
 }
 
 /// Why a batch (or describe call) failed inside the sandbox.

@@ -70,6 +70,9 @@ pub struct Plugin {
     pub(crate) config: Arc<BTreeMap<String, String>>,
     /// Capabilities the tenant granted (the sealed environment reads them).
     pub(crate) granted: Capabilities,
+    /// The tenant's `[weights]` in the order of `info`'s factors, applied to
+    /// every result; `None`: the plugin's own.
+    pub(crate) tenant_weights: Option<Vec<f64>>,
     pub(crate) info: PluginInfo,
     pub(crate) plugin_ref: PluginRef,
 }
@@ -166,6 +169,54 @@ impl Plugin {
     /// The contract's form of `batch`, what [`Plugin::call`] takes.
     pub fn columnar_batch(&self, batch: &AccountBatch) -> wit::AccountBatch {
         convert::batch(batch)
+    }
+
+    /// Applies a tenant's `[weights]`: each must name a declared factor and
+    /// every factor must have one. The build then declares those weights, and is
+    /// another build to the store: its version gains `+weights.<hash>` and its
+    /// digest is the component's with the weights.
+    pub(crate) fn reweighted(&mut self, weights: &BTreeMap<String, f64>) -> Result<(), String> {
+        let declared: Vec<&str> = self.info.factors.iter().map(|f| f.id.as_str()).collect();
+        let unknown: Vec<&str> = weights
+            .keys()
+            .map(String::as_str)
+            .filter(|id| !declared.contains(id))
+            .collect();
+        let missing: Vec<&str> = declared
+            .iter()
+            .copied()
+            .filter(|id| !weights.contains_key(*id))
+            .collect();
+        if !unknown.is_empty() || !missing.is_empty() {
+            let list = |ids: &[&str]| {
+                ids.iter()
+                    .map(|i| format!("`{i}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut problems = Vec::new();
+            if !unknown.is_empty() {
+                problems.push(format!(
+                    "name factors the plugin does not declare: {}",
+                    list(&unknown)
+                ));
+            }
+            if !missing.is_empty() {
+                problems.push(format!("leave out declared factors: {}", list(&missing)));
+            }
+            return Err(problems.join("; and "));
+        }
+        let mut canonical = self.plugin_ref.digest.clone();
+        for f in &mut self.info.factors {
+            f.weight = weights[&f.id];
+            canonical.push_str(&format!("\n{}={:?}", f.id, f.weight));
+        }
+        self.tenant_weights = Some(self.info.factors.iter().map(|f| f.weight).collect());
+        let digest = crate::digest(canonical.as_bytes());
+        let hex = digest.trim_start_matches("sha256:");
+        self.plugin_ref.version = format!("{}+weights.{}", self.plugin_ref.version, &hex[..8]);
+        self.plugin_ref.digest = digest;
+        Ok(())
     }
 
     /// The limits this plugin runs under.
@@ -291,7 +342,12 @@ impl Plugin {
             ..BatchReport::new(&self.info)
         };
         match checked {
-            Ok(assessed) => report.assessed = assessed,
+            Ok(mut assessed) => {
+                if let Some(weights) = &self.tenant_weights {
+                    headway_core::weights::reweigh(&mut assessed, weights, &self.info);
+                }
+                report.assessed = assessed;
+            }
             Err(e) if e.may_be_one_account() && rows > 1 && *isolation_calls >= 2 => {
                 *isolation_calls -= 2;
                 let mid = rows / 2;

@@ -94,6 +94,8 @@ pub struct LoadOptions {
     pub config: BTreeMap<String, String>,
     /// Capabilities granted beyond the contract.
     pub capabilities: Capabilities,
+    /// The tenant's own factor weights (`[weights]`); empty: the plugin's.
+    pub weights: BTreeMap<String, f64>,
 }
 
 impl LoadOptions {
@@ -104,6 +106,7 @@ impl LoadOptions {
             limits: tenant.limits,
             config: tenant.config.clone(),
             capabilities: tenant.capabilities,
+            weights: tenant.weights.clone(),
         }
     }
 }
@@ -261,6 +264,7 @@ impl Runtime {
             limits,
             config,
             capabilities: granted,
+            weights,
         } = options.clone();
         let digest = digest(bytes);
         let (component, compiled_from) = self.compile(bytes, &digest, origin)?;
@@ -347,6 +351,7 @@ impl Runtime {
             limits,
             config: Arc::new(config),
             granted,
+            tenant_weights: None,
             info: PluginInfo::default(),
             plugin_ref: PluginRef {
                 name: String::new(),
@@ -366,6 +371,11 @@ impl Runtime {
         plugin.plugin_ref.name = info.name.clone();
         plugin.plugin_ref.version = info.version.clone();
         plugin.info = info;
+        if !weights.is_empty() {
+            plugin
+                .reweighted(&weights)
+                .map_err(|reason| LoadError::Weights { origin, reason })?;
+        }
         Ok(plugin)
     }
 }
