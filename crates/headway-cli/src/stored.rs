@@ -489,13 +489,24 @@ fn write_tuning(
         writeln!(
             out,
             "verdict: the proposed weights rank churn better on days they were not fitted on."
-        )
+        )?;
     } else {
         writeln!(
             out,
             "verdict: the proposed weights are not better beyond chance; keep the current ones."
-        )
+        )?;
     }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "To try them, put this in tenant.toml: the next `score --store` records them as another \
+         build, and `backtest` judges both side by side."
+    )?;
+    writeln!(out, "[weights]")?;
+    for w in &t.weights {
+        writeln!(out, "{} = {}", w.factor, w.proposed)?;
+    }
+    Ok(())
 }
 
 fn write_backtests(

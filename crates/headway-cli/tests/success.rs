@@ -591,6 +591,58 @@ fn tune_fits_on_earlier_days_and_judges_on_later_ones() {
         "verdict: the proposed weights are not better beyond chance"
     };
     assert!(table.contains(verdict), "{table}");
+
+    // The proposal, pasted into a copy of the tenant, scores the same year as
+    // another build; the backtest judges both on the same snapshots.
+    let snippet = &table[table.find("[weights]\n").expect("a [weights] snippet")..];
+    let config = std::fs::read_to_string("../../tenants/saas-acme/tenant.toml")
+        .unwrap()
+        .lines()
+        .map(|line| match line.starts_with("plugin = ") {
+            true => format!("plugin = {:?}", headway_tests::SAAS_HEALTH),
+            false => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tenant = year.dir.path().join("saas-acme");
+    std::fs::create_dir(&tenant).unwrap();
+    std::fs::write(tenant.join("tenant.toml"), format!("{config}\n{snippet}")).unwrap();
+    let tenant = tenant.to_str().unwrap();
+    let scored = headway(&[
+        "score",
+        "--tenant",
+        tenant,
+        "--store",
+        &year.store,
+        "--format",
+        "json",
+        &year.path("year.jsonl"),
+    ]);
+    assert!(scored.status.success(), "{}", stderr(&scored));
+    let out = headway(&[
+        "backtest",
+        "--store",
+        &year.store,
+        "--tenant",
+        tenant,
+        "--outcomes",
+        &ledger,
+        "--format",
+        "json",
+    ]);
+    let both: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let versions: Vec<&str> = both
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["plugin"]["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert!(
+        versions.contains(&"0.1.0") && versions.iter().any(|v| v.starts_with("0.1.0+weights.")),
+        "{versions:?}"
+    );
+    assert_eq!(both[0]["snapshots"], both[1]["snapshots"]);
     let refused = headway(&[
         "tune",
         "--store",
