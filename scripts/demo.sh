@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo: build the example plugins and the host, then for both sample tenants:
 # score today's book, retention over the year, and the Success Vector from a year
-# of monthly scoring runs (history, expansion forecast, backtest).
+# of monthly scoring runs (history, expansion forecast, backtest, tuned weights).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,7 @@ for entry in saas:saas-acme:saas-0005 logistics:logistics-nordic:log-0002; do
   echo
   echo "==> $tenant: revenue retention over the last year, by quarter (tenants/$tenant/ledger.csv)"
   "$headway" retention "tenants/$tenant/ledger.csv" --surveys "tenants/$tenant/surveys.csv" \
-    --period quarter --from 2025-10-01 --to 2026-09-30
+    --advocacy "tenants/$tenant/advocacy.csv" --period quarter --from 2025-10-01 --to 2026-09-30
   echo
   echo "==> $tenant: twelve monthly scoring runs recorded in $history"
   "$headway" sample "$book" --what history -o "target/demo-$tenant-history.jsonl"
@@ -47,6 +47,10 @@ for entry in saas:saas-acme:saas-0005 logistics:logistics-nordic:log-0002; do
   echo
   echo "==> $tenant: did the score predict churn and expansion? (against tenants/$tenant/ledger.csv)"
   "$headway" backtest --store "$history" --tenant "tenants/$tenant" \
+    --outcomes "tenants/$tenant/ledger.csv" --horizon 90d
+  echo
+  echo "==> $tenant: would other weights have ranked churn better? (fitted on early days, judged on late)"
+  "$headway" tune --store "$history" --tenant "tenants/$tenant" \
     --outcomes "tenants/$tenant/ledger.csv" --horizon 90d
 done
 echo

@@ -2,7 +2,8 @@
 //! account in them scores.
 
 use headway_samples::{
-    Book, DEFAULT_SEED, generate, ledger, ledger_csv, surveys, surveys_csv, to_jsonl,
+    Book, DEFAULT_SEED, advocacy, advocacy_csv, generate, ledger, ledger_csv, surveys,
+    surveys_csv, to_jsonl,
 };
 use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, load, repo_root};
 
@@ -51,6 +52,28 @@ fn sample_ledgers_and_surveys_match_the_generator() {
             "{}",
             hint("surveys", "surveys.csv")
         );
+        let events = advocacy(book, &accounts, DEFAULT_SEED);
+        assert!(
+            checked_in_file(tenant, "advocacy.csv") == advocacy_csv(&events),
+            "{}",
+            hint("advocacy", "advocacy.csv")
+        );
+        // Every referral names an account that started paying after it, and
+        // was made by one paying before it.
+        let rows = ledger(book, &accounts, DEFAULT_SEED);
+        let first_paid = |id: &str| {
+            rows.iter()
+                .filter(|r| r.account_id == id && r.arr > 0.0)
+                .map(|r| r.date)
+                .min()
+        };
+        let referrals: Vec<_> = events.iter().filter(|e| e.referred.is_some()).collect();
+        assert!(referrals.len() > 20, "{tenant}: {} referrals", referrals.len());
+        for r in referrals {
+            let referred = first_paid(r.referred.as_deref().unwrap()).unwrap();
+            assert!(r.date < referred, "{r:?}");
+            assert!(first_paid(&r.account_id).unwrap() < r.date, "{r:?}");
+        }
     }
 }
 

@@ -38,6 +38,8 @@ pub(crate) enum SampleWhat {
     Ledger,
     /// A quarter of NPS and CSAT answers (CSV).
     Surveys,
+    /// A year of referrals, reference calls, case studies and reviews (CSV).
+    Advocacy,
     /// The book on the first of each of the last 12 months (JSON Lines): score it
     /// with `--store` to fill a history.
     History,
@@ -80,6 +82,10 @@ pub(crate) fn sample(args: &SampleArgs) -> Result<()> {
         SampleWhat::Surveys => {
             let rows = headway_samples::surveys(&accounts.collect::<Vec<_>>(), seed);
             out.write_all(headway_samples::surveys_csv(&rows).as_bytes())?;
+        }
+        SampleWhat::Advocacy => {
+            let rows = headway_samples::advocacy(book, &accounts.collect::<Vec<_>>(), seed);
+            out.write_all(headway_samples::advocacy_csv(&rows).as_bytes())?;
         }
         SampleWhat::History => {
             let books = headway_samples::monthly_books(book, &accounts.collect::<Vec<_>>(), seed);

@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use headway_core::retention::{LedgerRow, RevenueStage, SurveyKind, SurveyResponse};
+use headway_core::retention::{
+    AdvocacyEvent, AdvocacyKind, LedgerRow, RevenueStage, SurveyKind, SurveyResponse,
+};
 use headway_core::{Account, Date, LifecycleStage, OutcomeKpi, Point};
 
 /// The seed of the checked-in sample files.
@@ -808,6 +810,109 @@ pub fn surveys(accounts: &[Account], seed: u64) -> Vec<SurveyResponse> {
             .cmp(&b.date)
             .then_with(|| a.account_id.cmp(&b.account_id))
     });
+    out
+}
+
+/// A year of advocacy behind a book: the accounts that get most out of the
+/// product review it, take reference calls and join case studies; about a third
+/// of the year's new logos came by a referral from a paying account, named.
+pub fn advocacy(book: Book, accounts: &[Account], seed: u64) -> Vec<AdvocacyEvent> {
+    let mut rng = Rng(seed ^ 0xAD_70CA7E);
+    let Some(as_of) = accounts.first().map(|a| a.as_of) else {
+        return Vec::new();
+    };
+    let ledger = ledger(book, accounts, seed);
+    let mut first_paid: BTreeMap<&str, Date> = BTreeMap::new();
+    for r in ledger
+        .iter()
+        .filter(|r| r.stage == RevenueStage::Paid && r.arr > 0.0)
+    {
+        first_paid.entry(r.account_id.as_str()).or_insert(r.date);
+    }
+    let window_start = as_of.add_days(-365);
+    let event = |a: &Account, date: Date, kind, referred: Option<String>| AdvocacyEvent {
+        account_id: a.id.clone(),
+        date,
+        kind,
+        referred,
+    };
+    let mut out = Vec::new();
+    let mut advocates = Vec::new();
+    for a in accounts {
+        let signal = a
+            .measures
+            .get("feature-adoption")
+            .copied()
+            .or_else(|| {
+                a.outcomes
+                    .iter()
+                    .find(|o| o.name == "otif")
+                    .map(|o| (o.value - 0.8) * 5.0)
+            })
+            .unwrap_or(0.5);
+        if signal < 0.55 {
+            continue;
+        }
+        advocates.push(a);
+        for (kind, p) in [
+            (AdvocacyKind::Review, 0.25),
+            (AdvocacyKind::ReferenceCall, 0.12),
+            (AdvocacyKind::CaseStudy, 0.04),
+        ] {
+            if rng.chance(p) {
+                out.push(event(
+                    a,
+                    as_of.add_days(-(rng.int(1, 364) as i32)),
+                    kind,
+                    None,
+                ));
+            }
+        }
+    }
+    for (id, day) in &first_paid {
+        if *day < window_start || !rng.chance(0.35) {
+            continue;
+        }
+        let referred_on = day.add_days(-(rng.int(10, 60) as i32));
+        let paying: Vec<&&Account> = advocates
+            .iter()
+            .filter(|a| {
+                a.id != *id
+                    && first_paid
+                        .get(a.id.as_str())
+                        .is_some_and(|d| *d < referred_on)
+            })
+            .collect();
+        if !paying.is_empty() {
+            let by = paying[rng.int(0, paying.len() as i64 - 1) as usize];
+            out.push(event(
+                by,
+                referred_on,
+                AdvocacyKind::Referral,
+                Some((*id).to_owned()),
+            ));
+        }
+    }
+    out.sort_by(|a, b| {
+        a.date
+            .cmp(&b.date)
+            .then_with(|| a.account_id.cmp(&b.account_id))
+    });
+    out
+}
+
+/// Advocacy events as CSV (`account_id,date,kind,referred`).
+pub fn advocacy_csv(rows: &[AdvocacyEvent]) -> String {
+    let mut out = String::from("account_id,date,kind,referred\n");
+    for r in rows {
+        let referred = r.referred.as_deref().unwrap_or("");
+        out.push_str(&format!(
+            "{},{},{},{referred}\n",
+            r.account_id,
+            r.date,
+            r.kind.as_str()
+        ));
+    }
     out
 }
 
