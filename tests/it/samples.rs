@@ -2,8 +2,8 @@
 //! account in them scores.
 
 use headway_samples::{
-    Book, DEFAULT_SEED, advocacy, advocacy_csv, generate, ledger, ledger_csv, surveys,
-    surveys_csv, to_jsonl,
+    Book, DEFAULT_SEED, advocacy, advocacy_csv, generate, ledger, ledger_csv, surveys, surveys_csv,
+    to_jsonl,
 };
 use headway_tests::{LOGISTICS_OTIF, SAAS_HEALTH, load, repo_root};
 
@@ -68,7 +68,11 @@ fn sample_ledgers_and_surveys_match_the_generator() {
                 .min()
         };
         let referrals: Vec<_> = events.iter().filter(|e| e.referred.is_some()).collect();
-        assert!(referrals.len() > 20, "{tenant}: {} referrals", referrals.len());
+        assert!(
+            referrals.len() > 20,
+            "{tenant}: {} referrals",
+            referrals.len()
+        );
         for r in referrals {
             let referred = first_paid(r.referred.as_deref().unwrap()).unwrap();
             assert!(r.date < referred, "{r:?}");

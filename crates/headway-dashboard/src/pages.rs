@@ -717,6 +717,34 @@ mod tests {
     }
 
     #[test]
+    fn the_advocacy_table_shows_only_with_advocacy() {
+        let nav = Nav {
+            tenant: "t".into(),
+            name: "T".into(),
+            page: "retention",
+            csrf: String::new(),
+            others: vec![],
+        };
+        let mut m = headway_core::retention::PeriodMetrics {
+            start_arr: 1000.0,
+            ..Default::default()
+        };
+        let quiet = Retention::new(nav.clone(), "month", std::slice::from_ref(&m), &[]);
+        assert!(!quiet.render().unwrap().contains("id=\"advocacy\""));
+        m.advocating_accounts = 2;
+        m.advocacy_rate = Some(0.4);
+        m.referrals_per_100 = Some(20.0);
+        m.referred_new_arr = 800.0;
+        m.referred_nrr = Some(0.0);
+        m.other_nrr = Some(3200.0 / 3000.0);
+        let page = Retention::new(nav, "month", &[m], &[]).render().unwrap();
+        assert!(page.contains("id=\"advocacy\""), "{page}");
+        for cell in ["2 (40.0%)", "20.0", "800", "0.0%", "106.7%"] {
+            assert!(page.contains(&format!(">{cell}<")), "{cell} in {page}");
+        }
+    }
+
+    #[test]
     fn queries_are_percent_encoded() {
         assert_eq!(
             encode_query(&[("q", "a b&c"), ("band", "ré")]),
@@ -758,6 +786,16 @@ pub struct PeriodLine {
     pub csat: String,
     /// CES.
     pub ces: String,
+    /// Paying accounts that advocated, and their share.
+    pub advocating: String,
+    /// Referrals per 100 paying accounts.
+    pub referrals_per_100: String,
+    /// New ARR that came by referral.
+    pub referred_arr: String,
+    /// NRR of referred accounts.
+    pub referred_nrr: String,
+    /// NRR of the others.
+    pub other_nrr: String,
 }
 
 /// One signup cohort's row of the heat map: cells as (shown, heat 0-10).
@@ -782,6 +820,8 @@ pub struct Retention {
     pub period: String,
     /// One line per period, oldest first.
     pub periods: Vec<PeriodLine>,
+    /// Whether the tenant uploaded advocacy events (then a table shows them).
+    pub advocacy: bool,
     /// Months since signup the matrix spans.
     pub months: Vec<usize>,
     /// The cohorts, oldest first.
@@ -816,8 +856,16 @@ impl Retention {
                     nps: one(m.nps),
                     csat: one(m.csat),
                     ces: one(m.ces),
+                    advocating: format!("{} ({})", m.advocating_accounts, share(m.advocacy_rate)),
+                    referrals_per_100: one(m.referrals_per_100),
+                    referred_arr: money(m.referred_new_arr),
+                    referred_nrr: share(m.referred_nrr),
+                    other_nrr: share(m.other_nrr),
                 })
                 .collect(),
+            advocacy: metrics
+                .iter()
+                .any(|m| m.advocating_accounts + m.referrals + m.referred_new_logos > 0),
             months: (0..width).collect(),
             cohorts: cohorts
                 .iter()

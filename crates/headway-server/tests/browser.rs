@@ -279,6 +279,10 @@ async fn served() -> (tempfile::TempDir, Running) {
             "surveys",
             headway_samples::surveys_csv(&headway_samples::surveys(&accounts, 12)),
         ),
+        (
+            "advocacy",
+            headway_samples::advocacy_csv(&headway_samples::advocacy(Book::Saas, &accounts, 12)),
+        ),
     ] {
         let resp = reqwest::Client::new()
             .put(format!("http://{}/v1/tenants/alpha/{path}", server.addr))
@@ -436,6 +440,25 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
     let nrr = format!("{:.1}%", last["nrr"].as_f64().unwrap() * 100.0);
     let cell = "#periods tbody tr:last-of-type td:nth-of-type(3)";
     assert_eq!(browser.text(cell).await, nrr);
+    // Advocacy by quarter: the API's referred new ARR of the busiest quarter.
+    assert_eq!(browser.count("#advocacy tbody tr").await, periods.len());
+    let (row, busiest) = periods
+        .iter()
+        .enumerate()
+        .max_by(|a, b| {
+            a.1["referred_new_arr"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b.1["referred_new_arr"].as_f64().unwrap())
+        })
+        .unwrap();
+    let referred = busiest["referred_new_arr"].as_f64().unwrap();
+    assert!(referred > 0.0, "some new ARR came by referral");
+    let cell = format!(
+        "#advocacy tbody tr:nth-of-type({}) td:nth-of-type(3)",
+        row + 1
+    );
+    assert_eq!(browser.text(&cell).await, headway_core::money(referred));
     let cohorts = api(&server, "/v1/tenants/alpha/retention?cohorts=true").await;
     assert_eq!(
         browser.count("#cohorts tbody tr").await,
