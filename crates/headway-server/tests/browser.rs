@@ -440,25 +440,24 @@ async fn a_cs_lead_signs_in_follows_an_account_filters_sorts_and_signs_out() {
     let nrr = format!("{:.1}%", last["nrr"].as_f64().unwrap() * 100.0);
     let cell = "#periods tbody tr:last-of-type td:nth-of-type(3)";
     assert_eq!(browser.text(cell).await, nrr);
-    // Advocacy by quarter: the API's referred new ARR of the busiest quarter.
+    // Advocacy by quarter: the API's advocating accounts of the busiest quarter.
     assert_eq!(browser.count("#advocacy tbody tr").await, periods.len());
     let (row, busiest) = periods
         .iter()
         .enumerate()
-        .max_by(|a, b| {
-            a.1["referred_new_arr"]
-                .as_f64()
-                .unwrap()
-                .total_cmp(&b.1["referred_new_arr"].as_f64().unwrap())
-        })
+        .max_by_key(|(_, p)| p["advocating_accounts"].as_u64().unwrap())
         .unwrap();
-    let referred = busiest["referred_new_arr"].as_f64().unwrap();
-    assert!(referred > 0.0, "some new ARR came by referral");
+    let advocating = busiest["advocating_accounts"].as_u64().unwrap();
+    assert!(advocating > 0, "some account advocated");
+    let rate = busiest["advocacy_rate"].as_f64().unwrap() * 100.0;
     let cell = format!(
-        "#advocacy tbody tr:nth-of-type({}) td:nth-of-type(3)",
+        "#advocacy tbody tr:nth-of-type({}) td:nth-of-type(1)",
         row + 1
     );
-    assert_eq!(browser.text(&cell).await, headway_core::money(referred));
+    assert_eq!(
+        browser.text(&cell).await,
+        format!("{advocating} ({rate:.1}%)")
+    );
     let cohorts = api(&server, "/v1/tenants/alpha/retention?cohorts=true").await;
     assert_eq!(
         browser.count("#cohorts tbody tr").await,
