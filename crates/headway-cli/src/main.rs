@@ -144,15 +144,8 @@ enum Command {
     Backtest {
         #[command(flatten)]
         store: stored::StoreArgs,
-        /// What happened: a revenue ledger (the `headway retention` format).
-        #[arg(long)]
-        outcomes: PathBuf,
-        /// Churn or expansion counts within this many days after a snapshot.
-        #[arg(long, value_parser = stored::parse_days, default_value = "90d")]
-        horizon: i32,
-        /// The ledger's `arr` column holds monthly revenue.
-        #[arg(long)]
-        mrr: bool,
+        #[command(flatten)]
+        outcomes: stored::OutcomesArgs,
     },
     /// Fit the factor weights that would have ranked churn best: fitted on the
     /// earlier snapshot days, judged against the current weights on the later
@@ -160,18 +153,11 @@ enum Command {
     Tune {
         #[command(flatten)]
         store: stored::StoreArgs,
-        /// What happened: a revenue ledger (the `headway retention` format).
-        #[arg(long)]
-        outcomes: PathBuf,
-        /// Churn counts within this many days after a snapshot.
-        #[arg(long, value_parser = stored::parse_days, default_value = "90d")]
-        horizon: i32,
+        #[command(flatten)]
+        outcomes: stored::OutcomesArgs,
         /// The share of snapshot days, the latest, held out for judging.
         #[arg(long, default_value_t = 1.0 / 3.0)]
         holdout: f64,
-        /// The ledger's `arr` column holds monthly revenue.
-        #[arg(long)]
-        mrr: bool,
     },
     /// Serve every tenant of a directory over HTTP, reloading a tenant's rules when
     /// its files change (see docs/openapi.json).
@@ -259,26 +245,14 @@ fn main() -> ExitCode {
             horizon,
             show,
         } => stored::forecast(&store, horizon, show).map(|()| Exit::Success),
-        Command::Backtest {
-            store,
-            outcomes,
-            horizon,
-            mrr,
-        } => stored::backtest_cmd(&store, &outcomes, horizon, mrr).map(|()| Exit::Success),
+        Command::Backtest { store, outcomes } => {
+            stored::backtest_cmd(&store, &outcomes).map(|()| Exit::Success)
+        }
         Command::Tune {
             store,
             outcomes,
-            horizon,
             holdout,
-            mrr,
-        } => {
-            let options = headway_core::tune::TuneOptions {
-                horizon_days: horizon,
-                holdout,
-                ..Default::default()
-            };
-            stored::tune_cmd(&store, &outcomes, &options, mrr).map(|()| Exit::Success)
-        }
+        } => stored::tune_cmd(&store, &outcomes, holdout).map(|()| Exit::Success),
         Command::New {
             name,
             template,

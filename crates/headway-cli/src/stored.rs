@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use headway_core::Date;
@@ -346,9 +346,40 @@ pub fn forecast(args: &StoreArgs, horizon: i32, shown: usize) -> Result<()> {
 
 /// `headway backtest`: how well each stored build's scores predicted churn and
 /// expansion, on the snapshots every build has (so builds compare fairly).
-pub fn backtest_cmd(args: &StoreArgs, outcomes: &Path, horizon: i32, mrr: bool) -> Result<()> {
+/// What happened after the snapshots, for `backtest` and `tune`.
+#[derive(clap::Args)]
+pub struct OutcomesArgs {
+    /// What happened: a revenue ledger (the `headway retention` format).
+    #[arg(long)]
+    outcomes: PathBuf,
+    /// Churn or expansion counts within this many days after a snapshot.
+    #[arg(long, value_parser = parse_days, default_value = "90d")]
+    horizon: i32,
+    /// The ledger's `arr` column holds monthly revenue.
+    #[arg(long)]
+    mrr: bool,
+}
+
+impl OutcomesArgs {
+    /// The ledger; every bad row printed, and none used if any is bad.
+    fn ledger(&self) -> Result<headway_core::retention::Ledger> {
+        let (name, text, csv) = crate::read_data(&self.outcomes)?;
+        let rows = headway_core::retention::parse_ledger(&name, &text, csv, self.mrr).map_err(
+            |errors| {
+                for e in &errors {
+                    eprintln!("error: {e}");
+                }
+                anyhow::anyhow!("{}: {} bad rows; nothing judged", name, errors.len())
+            },
+        )?;
+        Ok(headway_core::retention::Ledger::new(rows))
+    }
+}
+
+pub fn backtest_cmd(args: &StoreArgs, outcomes: &OutcomesArgs) -> Result<()> {
     let opened = args.open()?;
-    let ledger = read_ledger(outcomes, mrr)?;
+    let ledger = outcomes.ledger()?;
+    let horizon = outcomes.horizon;
     let builds = match &args.build {
         Some(_) => vec![args.build(&opened)?],
         None => opened.store.builds(&opened.tenant)?,
@@ -376,29 +407,22 @@ pub fn backtest_cmd(args: &StoreArgs, outcomes: &Path, horizon: i32, mrr: bool) 
     Ok(out.flush()?)
 }
 
-/// A revenue ledger file; every bad row printed, and none used if any is bad.
-fn read_ledger(outcomes: &Path, mrr: bool) -> Result<headway_core::retention::Ledger> {
-    let (name, text, csv) = crate::read_data(outcomes)?;
-    let rows = headway_core::retention::parse_ledger(&name, &text, csv, mrr).map_err(|errors| {
-        for e in &errors {
-            eprintln!("error: {e}");
-        }
-        anyhow::anyhow!("{}: {} bad rows; nothing judged", name, errors.len())
-    })?;
-    Ok(headway_core::retention::Ledger::new(rows))
-}
-
 /// `headway tune`: weights fitted on the build's earlier snapshot days, judged
 /// against the current ones on the later days.
-pub fn tune_cmd(args: &StoreArgs, outcomes: &Path, options: &TuneOptions, mrr: bool) -> Result<()> {
+pub fn tune_cmd(args: &StoreArgs, outcomes: &OutcomesArgs, holdout: f64) -> Result<()> {
     let opened = args.open()?;
-    let ledger = read_ledger(outcomes, mrr)?;
+    let ledger = outcomes.ledger()?;
+    let options = TuneOptions {
+        horizon_days: outcomes.horizon,
+        holdout,
+        ..TuneOptions::default()
+    };
     let build = args.build(&opened)?;
     let snapshots = opened
         .store
         .snapshots(&opened.tenant, &build.plugin.digest)
         .with_context(|| format!("in `{}`", args.store))?;
-    let tuning = headway_core::tune::tune(&snapshots, &build.info, &ledger, options)
+    let tuning = headway_core::tune::tune(&snapshots, &build.info, &ledger, &options)
         .with_context(|| format!("tenant `{}`, build {}", opened.tenant, build_label(&build)))?;
     if args.format == Format::Json {
         return print_json(&tuning);

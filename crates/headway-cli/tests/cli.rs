@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{headway, stderr, stdout, write_temp};
@@ -528,34 +529,40 @@ fn scaffold_builds_and_passes(lang: &str, tool: &str, required: &str, app: &str)
         for file in [app, "fixtures.jsonl", "README.md"] {
             assert!(dir.join(file).exists(), "{file} scaffolded");
         }
-        let build = headway(&["build", dir.to_str().unwrap()]);
-        assert!(
-            build.status.success(),
-            "{}{}",
-            stdout(&build),
-            stderr(&build)
-        );
-        assert!(
-            stdout(&build).contains("runtime    sealed"),
-            "{}",
-            stdout(&build)
-        );
-        let wasm = dir.join(format!("target/{name}.wasm"));
-        let fixtures = dir.join("fixtures.jsonl");
-        let test = headway(&[
-            "test",
-            wasm.to_str().unwrap(),
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-        ]);
-        let cases = std::fs::read_to_string(&fixtures).unwrap().lines().count();
-        assert!(cases >= 2, "{template}: {cases} fixtures");
-        assert!(
-            stdout(&test).ends_with(&format!("{cases} passed, 0 failed\n")),
-            "{lang} {template}: {}",
-            stdout(&test)
-        );
+        let built = built(headway(&["build", dir.to_str().unwrap()]));
+        assert!(built.contains("runtime    sealed"), "{built}");
+        passes_its_fixtures(&dir, &dir.join(format!("target/{name}.wasm")));
     }
+}
+
+/// The stdout of a `headway build` that succeeded.
+fn built(build: Output) -> String {
+    assert!(
+        build.status.success(),
+        "{}{}",
+        stdout(&build),
+        stderr(&build)
+    );
+    stdout(&build)
+}
+
+/// `headway test` of the build `wasm` passes every case of `dir`'s fixtures.
+fn passes_its_fixtures(dir: &Path, wasm: &Path) {
+    let fixtures = dir.join("fixtures.jsonl");
+    let test = headway(&[
+        "test",
+        wasm.to_str().unwrap(),
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+    ]);
+    let cases = std::fs::read_to_string(&fixtures).unwrap().lines().count();
+    assert!(cases >= 2, "{}: {cases} fixtures", dir.display());
+    assert!(
+        test.status.success() && stdout(&test).ends_with(&format!("{cases} passed, 0 failed\n")),
+        "{}: {}",
+        dir.display(),
+        stdout(&test)
+    );
 }
 
 #[test]
@@ -577,35 +584,17 @@ fn scaffolded_plugins_build_and_pass_their_fixtures() {
         for file in ["Cargo.toml", "src/lib.rs", "fixtures.jsonl", "README.md"] {
             assert!(dir.join(file).exists(), "{file} scaffolded");
         }
-        let build = Command::new(env!("CARGO_BIN_EXE_headway"))
-            .args(["build", dir.to_str().unwrap()])
-            .env("CARGO_TARGET_DIR", &target)
-            .output()
-            .unwrap();
-        assert!(
-            build.status.success(),
-            "{}{}",
-            stdout(&build),
-            stderr(&build)
+        let built = built(
+            Command::new(env!("CARGO_BIN_EXE_headway"))
+                .args(["build", dir.to_str().unwrap()])
+                .env("CARGO_TARGET_DIR", &target)
+                .output()
+                .unwrap(),
         );
-        assert!(
-            stdout(&build).ends_with("result     ok\n"),
-            "{}",
-            stdout(&build)
-        );
-        let wasm = target.join(format!("wasm32-wasip2/release/my_{template}.wasm"));
-        let fixtures = dir.join("fixtures.jsonl");
-        let test = headway(&[
-            "test",
-            wasm.to_str().unwrap(),
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-        ]);
-        assert!(test.status.success(), "{}", stdout(&test));
-        assert!(
-            stdout(&test).ends_with("2 passed, 0 failed\n"),
-            "{}",
-            stdout(&test)
+        assert!(built.ends_with("result     ok\n"), "{built}");
+        passes_its_fixtures(
+            &dir,
+            &target.join(format!("wasm32-wasip2/release/my_{template}.wasm")),
         );
     }
     let again = headway(&[

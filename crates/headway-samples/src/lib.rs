@@ -784,17 +784,7 @@ pub fn surveys(accounts: &[Account], seed: u64) -> Vec<SurveyResponse> {
                 score: *nps,
             });
         }
-        let signal = a
-            .measures
-            .get("feature-adoption")
-            .copied()
-            .or_else(|| {
-                a.outcomes
-                    .iter()
-                    .find(|o| o.name == "otif")
-                    .map(|o| (o.value - 0.8) * 5.0)
-            })
-            .unwrap_or(0.5);
+        let signal = satisfaction(a);
         let csat = (2.5 + 3.0 * signal + rng.noise(0.8))
             .round()
             .clamp(1.0, 5.0);
@@ -811,6 +801,22 @@ pub fn surveys(accounts: &[Account], seed: u64) -> Vec<SurveyResponse> {
             .then_with(|| a.account_id.cmp(&b.account_id))
     });
     out
+}
+
+/// How much an account gets out of the product, about 0-1: its feature
+/// adoption (SaaS) or how far its OTIF clears 80% (logistics). Surveys and
+/// advocacy follow it.
+fn satisfaction(a: &Account) -> f64 {
+    a.measures
+        .get("feature-adoption")
+        .copied()
+        .or_else(|| {
+            a.outcomes
+                .iter()
+                .find(|o| o.name == "otif")
+                .map(|o| (o.value - 0.8) * 5.0)
+        })
+        .unwrap_or(0.5)
 }
 
 /// A year of advocacy behind a book: the accounts that get most out of the
@@ -839,17 +845,7 @@ pub fn advocacy(book: Book, accounts: &[Account], seed: u64) -> Vec<AdvocacyEven
     let mut out = Vec::new();
     let mut advocates = Vec::new();
     for a in accounts {
-        let signal = a
-            .measures
-            .get("feature-adoption")
-            .copied()
-            .or_else(|| {
-                a.outcomes
-                    .iter()
-                    .find(|o| o.name == "otif")
-                    .map(|o| (o.value - 0.8) * 5.0)
-            })
-            .unwrap_or(0.5);
+        let signal = satisfaction(a);
         if signal < 0.55 {
             continue;
         }
