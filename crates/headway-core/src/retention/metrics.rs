@@ -232,7 +232,7 @@ pub(super) fn period_metrics(
         .filter(|a| a.kind == AdvocacyKind::Referral && a.date < end)
         .filter_map(|a| a.referred.as_deref())
         .collect();
-    // (start ARR, expansion, contraction, churn) of referred and other accounts.
+    // The NRR parts of accounts that came by referral and of the others.
     let (mut by_referral, mut other) = ([0.0; 4], [0.0; 4]);
     let mut paying = BTreeSet::new();
     for (id, rows) in &ledger.accounts {
@@ -246,33 +246,26 @@ pub(super) fn period_metrics(
         if paid_in(rows, start, end) {
             paying.insert(id.as_str());
         }
+        let came_by_referral = referred.contains(id.as_str());
         if s > 0.0 {
-            let split = if referred.contains(id.as_str()) {
+            m.start_logos += 1;
+            // [start, expansion, contraction, churn] of its side of the split.
+            let split = if came_by_referral {
                 &mut by_referral
             } else {
                 &mut other
             };
             split[0] += s;
             if e == 0.0 {
-                split[3] += s;
-            } else if e > s {
-                split[1] += e - s;
-            } else {
-                split[2] += s - e;
-            }
-        } else if e > 0.0 && !paid_before(rows, start) && referred.contains(id.as_str()) {
-            m.referred_new_logos += 1;
-            m.referred_new_arr += e;
-        }
-        if s > 0.0 {
-            m.start_logos += 1;
-            if e == 0.0 {
                 m.churned_logos += 1;
                 m.churned_arr += s;
+                split[3] += s;
             } else if e > s {
                 m.expansion_arr += e - s;
+                split[1] += e - s;
             } else {
                 m.contraction_arr += s - e;
+                split[2] += s - e;
             }
         } else if e > 0.0 {
             if paid_before(rows, start) {
@@ -281,6 +274,10 @@ pub(super) fn period_metrics(
             } else {
                 m.new_logos += 1;
                 m.new_arr += e;
+                if came_by_referral {
+                    m.referred_new_logos += 1;
+                    m.referred_new_arr += e;
+                }
             }
         }
 
