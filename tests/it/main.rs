@@ -12,10 +12,52 @@ mod samples;
 mod sandbox;
 mod scoring;
 
-use headway_core::{Account, InputDefaults, parse_jsonl};
+use headway_core::{Account, AccountError, Assessment, InputDefaults, parse_jsonl};
+
+/// A hostile plugin's answers to one bare account per probe id, asserted to be
+/// the same (results and instructions) on a second run.
+pub struct Probed {
+    ids: Vec<&'static str>,
+    results: Vec<Result<Assessment, AccountError>>,
+}
+
+impl Probed {
+    /// Runs `plugin` on the probes `ids`, twice.
+    pub fn run(plugin: &headway_host::Plugin, ids: &[&'static str]) -> Self {
+        let batch = probes(ids);
+        let report = plugin.assess(&batch, 1);
+        // Same input, same output, same instructions.
+        let again = plugin.assess(&batch, 1);
+        assert_eq!(again.results, report.results);
+        assert_eq!(again.fuel_used, report.fuel_used);
+        Self {
+            ids: ids.to_vec(),
+            results: report.results,
+        }
+    }
+
+    fn outcome(&self, id: &str) -> &Result<Assessment, AccountError> {
+        &self.results[self.ids.iter().position(|i| *i == id).unwrap()]
+    }
+
+    /// The reason of the probe's one factor; the probe must have scored.
+    pub fn reason(&self, id: &str) -> String {
+        self.outcome(id)
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{id}: {e:?}"))
+            .factors[0]
+            .reason
+            .clone()
+    }
+
+    /// Why the probe failed; it must have.
+    pub fn error(&self, id: &str) -> &AccountError {
+        self.outcome(id).as_ref().expect_err(id)
+    }
+}
 
 /// One bare active account per id: the probes a hostile plugin reacts to.
-pub fn probes(ids: &[&str]) -> Vec<Account> {
+fn probes(ids: &[&str]) -> Vec<Account> {
     let lines: Vec<String> = ids
         .iter()
         .map(|id| {

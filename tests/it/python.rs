@@ -6,6 +6,7 @@ use headway_core::ErrorKind;
 use headway_host::LoadOptions;
 use headway_tests::python_plugin;
 
+use crate::Probed;
 use crate::ports::{assert_equals_saas_health, load};
 
 #[test]
@@ -22,24 +23,16 @@ fn a_hostile_python_plugin_is_contained_and_deterministic() {
         return;
     };
     let plugin = load(&py, &LoadOptions::default());
-    let ids = [
-        "fine", "loop", "alloc", "raise", "file", "socket", "env", "clock", "random", "last",
-    ];
-    let batch = crate::probes(&ids);
-    let report = plugin.assess(&batch, 1);
-    let outcome = |id: &str| &report.results[ids.iter().position(|i| *i == id).unwrap()];
-    let reason = |id: &str| {
-        outcome(id)
-            .as_ref()
-            .unwrap_or_else(|e| panic!("{id}: {e:?}"))
-            .factors[0]
-            .reason
-            .clone()
-    };
-    let kind = |id: &str| outcome(id).as_ref().expect_err(id).kind;
-    assert_eq!(kind("loop"), ErrorKind::OutOfFuel);
-    assert_eq!(kind("alloc"), ErrorKind::MemoryLimit);
-    let raised = outcome("raise").as_ref().expect_err("raise");
+    let probed = Probed::run(
+        &plugin,
+        &[
+            "fine", "loop", "alloc", "raise", "file", "socket", "env", "clock", "random", "last",
+        ],
+    );
+    let reason = |id: &str| probed.reason(id);
+    assert_eq!(probed.error("loop").kind, ErrorKind::OutOfFuel);
+    assert_eq!(probed.error("alloc").kind, ErrorKind::MemoryLimit);
+    let raised = probed.error("raise");
     assert_eq!(raised.code.as_deref(), Some("rule-error"));
     assert!(
         raised.message.contains("this account is cursed"),
@@ -58,8 +51,4 @@ fn a_hostile_python_plugin_is_contained_and_deterministic() {
     assert_eq!(reason("env"), "env []");
     // The clock stands at 2026-01-01T00:00:00Z.
     assert_eq!(reason("clock"), "time 1767225600.0");
-    // Same input, same output, same instructions.
-    let again = plugin.assess(&batch, 1);
-    assert_eq!(again.results, report.results);
-    assert_eq!(again.fuel_used, report.fuel_used);
 }

@@ -214,8 +214,8 @@ pub fn backtest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::BandInfo;
     use crate::retention::{LedgerRow, RevenueStage};
+    use crate::testing::plugin_info;
 
     fn d(s: &str) -> Date {
         s.parse().unwrap()
@@ -258,21 +258,7 @@ mod tests {
     }
 
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: "p".into(),
-            version: "1".into(),
-            bands: vec![
-                BandInfo {
-                    name: "red".into(),
-                    min_score: 0.0,
-                },
-                BandInfo {
-                    name: "green".into(),
-                    min_score: 50.0,
-                },
-            ],
-            ..PluginInfo::default()
-        }
+        plugin_info(&[("red", 0.0), ("green", 50.0)], &[])
     }
 
     #[test]

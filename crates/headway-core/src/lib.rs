@@ -20,6 +20,8 @@ pub mod records;
 pub mod report;
 pub mod retention;
 pub mod success;
+#[cfg(test)]
+mod testing;
 pub mod tune;
 pub mod vector;
 pub mod weights;

@@ -145,6 +145,12 @@ struct Case {
 /// factors leave their weight to the others, as the kits do. `None` when no
 /// factor with weight applies.
 pub fn rescore(scores: &[Option<f64>], weights: &[f64]) -> Option<f64> {
+    weighted_mean(scores, weights).map(|(x, _)| (100.0 * x).clamp(0.0, 100.0))
+}
+
+/// The mean of the factor scores that apply, weighted by `weights`, and the
+/// weight they share; `None` when it is 0.
+fn weighted_mean(scores: &[Option<f64>], weights: &[f64]) -> Option<(f64, f64)> {
     let (mut points, mut applicable) = (0.0, 0.0);
     for (score, weight) in scores.iter().zip(weights) {
         if let Some(s) = score {
@@ -152,7 +158,7 @@ pub fn rescore(scores: &[Option<f64>], weights: &[f64]) -> Option<f64> {
             applicable += weight;
         }
     }
-    (applicable > 0.0).then(|| (100.0 * points / applicable).clamp(0.0, 100.0))
+    (applicable > 0.0).then(|| (points / applicable, applicable))
 }
 
 /// Each factor's 0-1 score in `s`, in the order `info` declares them: the
@@ -383,17 +389,9 @@ fn fit(cases: &[Case], current: &[f64], pull: f64) -> Vec<f64> {
         let mut dw = vec![0.0; k];
         let mut n = 0.0;
         for c in cases {
-            let (mut points, mut applicable) = (0.0, 0.0);
-            for (s, w) in c.scores.iter().zip(&weights) {
-                if let Some(s) = s {
-                    points += w * s;
-                    applicable += w;
-                }
-            }
-            if applicable <= 0.0 {
+            let Some((x, applicable)) = weighted_mean(&c.scores, &weights) else {
                 continue;
-            }
-            let x = points / applicable;
+            };
             let r = sigmoid(a + b * x) - if c.churned { 1.0 } else { 0.0 };
             n += 1.0;
             grad[0] += r;
@@ -470,32 +468,24 @@ impl SplitMix64 {
 mod tests {
     use super::*;
     use crate::retention::{LedgerRow, RevenueStage};
-    use crate::{BandInfo, FactorInfo, FactorScore, PluginRef};
+    use crate::testing::plugin_info;
+    use crate::{FactorScore, PluginRef};
 
     fn d(s: &str) -> Date {
         s.parse().unwrap()
     }
 
+    /// `factors` factors `f0`, `f1` ... of equal weight.
     fn info(factors: usize) -> PluginInfo {
-        PluginInfo {
-            name: "p".into(),
-            version: "1".into(),
-            bands: [("red", 0.0), ("yellow", 40.0), ("green", 70.0)]
-                .into_iter()
-                .map(|(name, min_score)| BandInfo {
-                    name: name.into(),
-                    min_score,
-                })
-                .collect(),
-            factors: (0..factors)
-                .map(|i| FactorInfo {
-                    id: format!("f{i}"),
-                    label: format!("F{i}"),
-                    weight: 1.0 / factors as f64,
-                })
-                .collect(),
-            ..PluginInfo::default()
-        }
+        let ids: Vec<String> = (0..factors).map(|i| format!("f{i}")).collect();
+        let weighted: Vec<(&str, f64)> = ids
+            .iter()
+            .map(|id| (id.as_str(), 1.0 / factors as f64))
+            .collect();
+        plugin_info(
+            &[("red", 0.0), ("yellow", 40.0), ("green", 70.0)],
+            &weighted,
+        )
     }
 
     fn paid(id: &str, date: Date, arr: f64) -> LedgerRow {

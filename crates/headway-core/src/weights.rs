@@ -98,32 +98,14 @@ mod tests {
     use super::*;
     use crate::assessed::FactorResults;
     use crate::batch::TextColumn;
-    use crate::{BandInfo, FactorInfo};
+    use crate::testing::plugin_info;
 
     fn info() -> PluginInfo {
-        PluginInfo {
-            name: "p".into(),
-            version: "1".into(),
-            bands: vec![
-                BandInfo {
-                    name: "red".into(),
-                    min_score: 0.0,
-                },
-                BandInfo {
-                    name: "green".into(),
-                    min_score: 60.0,
-                },
-            ],
-            factors: ["a", "b", "c"]
-                .iter()
-                .map(|id| FactorInfo {
-                    id: (*id).into(),
-                    label: id.to_uppercase(),
-                    weight: 1.0 / 3.0,
-                })
-                .collect(),
-            ..PluginInfo::default()
-        }
+        let third = 1.0 / 3.0;
+        plugin_info(
+            &[("red", 0.0), ("green", 60.0)],
+            &[("a", third), ("b", third), ("c", third)],
+        )
     }
 
     /// One row per (weights, contributions, score, band).
