@@ -132,6 +132,46 @@ pub struct TenantConfig {
     /// outbox for `headway alerts` and the API.
     #[serde(default)]
     pub webhook: Option<Webhook>,
+    /// `[history]`: what the decision log keeps of each scoring.
+    #[serde(default)]
+    pub history: HistorySettings,
+}
+
+/// `[history]` in tenant.toml: what the decision log keeps. Every scoring
+/// request and run is logged (who, which build, digests of input and output);
+/// these settings say whether the input itself is kept for `headway replay`,
+/// which fields of it are masked first, and what happens when the log cannot
+/// be written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Keep each scored input (deduplicated, compressed) so it can be replayed.
+    #[serde(default)]
+    pub keep_inputs: bool,
+    /// Fields removed from kept inputs: `name`, `attributes.email`, `measures.nps`...
+    #[serde(default)]
+    pub mask: Vec<String>,
+    /// When the decision log cannot be written.
+    #[serde(default)]
+    pub on_log_failure: LogFailure,
+}
+
+impl HistorySettings {
+    /// The mask, checked when tenant.toml was read.
+    pub fn mask(&self) -> headway_core::masking::Mask {
+        headway_core::masking::Mask::parse(&self.mask).expect("checked when tenant.toml was read")
+    }
+}
+
+/// What a scoring does when its decision cannot be logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFailure {
+    /// The request fails (503): nothing is scored unlogged.
+    #[default]
+    Fail,
+    /// The answer goes out; `headway_decision_log_failures_total` counts it.
+    Count,
 }
 
 /// `[webhook]` in tenant.toml: an HTTP endpoint each alert is posted to, signed
@@ -327,6 +367,9 @@ impl TenantConfig {
                 return Err(invalid(format!("the [weights] sum to {sum}, not 1")));
             }
         }
+        if let Err(e) = headway_core::masking::Mask::parse(&config.history.mask) {
+            return Err(invalid(format!("history.mask: {e}")));
+        }
         let limits = &config.limits;
         if limits.batch_size == 0 || limits.memory_mib == 0 || limits.fuel_per_account == Some(0) {
             return Err(invalid("limits must be above zero".to_owned()));
@@ -364,6 +407,16 @@ mod tests {
         assert_eq!(c.vector.window_days, 90);
         assert_eq!(c.capabilities, Capabilities::default());
         assert_eq!(c.webhook, None);
+        assert_eq!(c.history, HistorySettings::default());
+        assert_eq!(
+            c.history.on_log_failure,
+            LogFailure::Fail,
+            "never silent by default"
+        );
+        let kept = parse("name = \"A\"\nplugin = \"p.wasm\"\n[history]\nkeep_inputs = true\nmask = [\"attributes.email\"]\non_log_failure = \"count\"\n").unwrap();
+        assert!(kept.history.keep_inputs);
+        assert_eq!(kept.history.mask().names(), ["attributes.email"]);
+        assert_eq!(kept.history.on_log_failure, LogFailure::Count);
         let hook = parse("name = \"A\"\nplugin = \"p.wasm\"\n[webhook]\nurl = \"https://h/x\"\nsecret_env = \"ACME_HOOK\"\nformat = \"slack\"\n")
             .unwrap()
             .webhook
@@ -420,6 +473,14 @@ mod tests {
                 "schedule.at is `24:00`",
             ),
             ("colour = \"red\"\n", "unknown field `colour`"),
+            (
+                "[history]\nmask = [\"name\", \"arr\"]\n",
+                "history.mask: `arr` cannot be masked",
+            ),
+            (
+                "[history]\non_log_failure = \"ignore\"\n",
+                "unknown variant `ignore`",
+            ),
             (
                 "[weights]\na = 0.5\nb = 0.25\n",
                 "the [weights] sum to 0.75, not 1",

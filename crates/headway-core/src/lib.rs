@@ -14,6 +14,7 @@ pub mod batch;
 mod date;
 pub mod fixtures;
 pub mod input;
+pub mod masking;
 pub mod moves;
 pub mod overrides;
 pub mod records;

@@ -7,8 +7,8 @@ use headway_core::retention::{
 
 use crate::testing::{TestDatabase, info, plugin, record, snap};
 use crate::{
-    AlertQuery, AlertStatus, Attempt, OverrideEdit, PgStore, Recorded, RunLog, SnapshotStore,
-    SqliteStore,
+    AlertQuery, AlertStatus, Attempt, Decision, DecisionEntry, DecisionInput, KeptBuild,
+    OverrideEdit, PgStore, Recorded, RunLog, SnapshotStore, SqliteStore,
 };
 use headway_core::overrides::{Override, Setting, Target};
 
@@ -546,6 +546,96 @@ pub fn overrides_are_set_replaced_cleared_and_audited(store: &mut dyn SnapshotSt
     assert!(store.override_log("globex", "a").unwrap().is_empty());
 }
 
+fn decision(tenant: &str, input_digest: &str) -> Decision {
+    Decision {
+        id: 0,
+        tenant: tenant.to_owned(),
+        at: "2026-12-03T10:00:00.000Z".to_owned(),
+        run: None,
+        caller: "tenant-token sha256:1a2b3c4d".to_owned(),
+        plugin: plugin("sha256:1"),
+        build: "sha256:b1".to_owned(),
+        source: "request body".to_owned(),
+        input: DecisionInput::Request,
+        as_of_default: Some("2026-12-01".parse().unwrap()),
+        input_digest: input_digest.to_owned(),
+        output_digest: "sha256:out".to_owned(),
+        records: 3,
+        failed: 1,
+        input_kept: true,
+        masked: vec!["attributes.email".to_owned()],
+    }
+}
+
+pub fn decisions_keep_inputs_and_builds_once_and_stay_with_their_tenant(
+    store: &mut dyn SnapshotStore,
+) {
+    let build = KeptBuild {
+        component: vec![0, 97, 115, 109, 255],
+        options: "{\"tenant\":\"acme\"}".to_owned(),
+    };
+    let first = store
+        .log_decision(&DecisionEntry {
+            decision: decision("acme", "sha256:in1"),
+            input: Some(b"\x28\xb5 first"),
+            build: Some(&build),
+        })
+        .unwrap();
+    assert!(first.id > 0);
+    assert_eq!(
+        Decision {
+            id: 0,
+            ..first.clone()
+        },
+        decision("acme", "sha256:in1")
+    );
+    // The same input and build again: logged again, stored once (the first bytes stay).
+    let second = store
+        .log_decision(&DecisionEntry {
+            decision: decision("acme", "sha256:in1"),
+            input: Some(b"other bytes"),
+            build: None,
+        })
+        .unwrap();
+    assert!(second.id > first.id);
+    let third = store
+        .log_decision(&DecisionEntry {
+            decision: Decision {
+                input_kept: false,
+                ..decision("acme", "sha256:in2")
+            },
+            input: None,
+            build: None,
+        })
+        .unwrap();
+    assert_eq!(
+        store.kept_input("acme", "sha256:in1").unwrap().as_deref(),
+        Some(&b"\x28\xb5 first"[..])
+    );
+    assert_eq!(store.kept_input("acme", "sha256:in2").unwrap(), None);
+    assert_eq!(store.kept_build("acme", "sha256:b1").unwrap(), Some(build));
+    assert!(store.has_kept_build("acme", "sha256:b1").unwrap());
+    assert!(!store.has_kept_build("acme", "sha256:b2").unwrap());
+    let ids = |list: Vec<Decision>| list.iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.decisions("acme", None, 10).unwrap()),
+        [third.id, second.id, first.id]
+    );
+    assert_eq!(
+        ids(store.decisions("acme", Some(third.id), 1).unwrap()),
+        [second.id]
+    );
+    assert_eq!(
+        store.decision("acme", first.id).unwrap(),
+        Some(first.clone())
+    );
+    // Another tenant sees none of it.
+    assert_eq!(store.decision("globex", first.id).unwrap(), None);
+    assert!(store.decisions("globex", None, 10).unwrap().is_empty());
+    assert_eq!(store.kept_input("globex", "sha256:in1").unwrap(), None);
+    assert_eq!(store.kept_build("globex", "sha256:b1").unwrap(), None);
+}
+
 /// Each function above as a test, once per backend.
 macro_rules! for_each_backend {
     ($($name:ident),* $(,)?) => {
@@ -583,4 +673,5 @@ for_each_backend!(
     alerts_are_filed_once_and_runs_read_their_prior_days,
     the_outbox_hands_each_alert_to_one_deliverer_until_settled,
     overrides_are_set_replaced_cleared_and_audited,
+    decisions_keep_inputs_and_builds_once_and_stay_with_their_tenant,
 );

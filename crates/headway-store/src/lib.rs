@@ -14,6 +14,7 @@
 
 #[cfg(test)]
 mod conformance;
+mod decisions;
 mod location;
 mod postgres;
 mod published;
@@ -31,6 +32,7 @@ use headway_core::success::Snapshot;
 use headway_core::{AccountError, Date, PluginInfo, PluginRef};
 use serde::{Deserialize, Serialize};
 
+pub use decisions::{Decision, DecisionEntry, DecisionInput, KeptBuild};
 pub use location::{SharedStore, StoreLocation, Writer};
 pub use postgres::PgStore;
 pub use published::{Activation, ActiveBuild, BuildListener, Publication};
@@ -468,6 +470,31 @@ pub trait SnapshotStore: Send {
 
     /// Every change to an account's overrides, oldest first.
     fn override_log(&self, tenant: &str, account: &str) -> Result<Vec<OverrideChange>, StoreError>;
+
+    /// Logs one scoring decision, with its kept input and build (each stored
+    /// once per tenant and digest), in one transaction; the decision as stored.
+    fn log_decision(&mut self, entry: &DecisionEntry<'_>) -> Result<Decision, StoreError>;
+
+    /// A tenant's decisions, newest first: at most `limit`, older than
+    /// decision `before` when given.
+    fn decisions(
+        &self,
+        tenant: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Decision>, StoreError>;
+
+    /// One decision of a tenant; `None` for another tenant's id.
+    fn decision(&self, tenant: &str, id: i64) -> Result<Option<Decision>, StoreError>;
+
+    /// A kept input (compressed, as logged), by its digest.
+    fn kept_input(&self, tenant: &str, digest: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// A kept build, by its key ([`Decision::build`]).
+    fn kept_build(&self, tenant: &str, key: &str) -> Result<Option<KeptBuild>, StoreError>;
+
+    /// Whether a build is kept, without reading it.
+    fn has_kept_build(&self, tenant: &str, key: &str) -> Result<bool, StoreError>;
 }
 
 /// One run being recorded, in one transaction.

@@ -19,20 +19,20 @@ use headway_core::{Date, PluginInfo, PluginRef};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::rows::{
-    RawAlert, RawSnapshot, advocacy_row, detail_json, in_outbox_order, ledger_row, override_change,
-    readable, readable_runs, run_log, settlement, stored_alert, stored_build, stored_override,
-    survey_row, to_json,
+    RawAlert, RawSnapshot, advocacy_row, decision, detail_json, in_outbox_order, ledger_row,
+    override_change, readable, readable_runs, run_log, settlement, stored_alert, stored_build,
+    stored_override, survey_row, to_json,
 };
 use crate::{
-    AlertKey, AlertQuery, AlertStatus, Attempt, OverrideEdit, Recorded, RunLog, RunRecorder,
-    SnapshotStore, StoreError, StoredAlert, StoredBuild,
+    AlertKey, AlertQuery, AlertStatus, Attempt, Decision, DecisionEntry, KeptBuild, OverrideEdit,
+    Recorded, RunLog, RunRecorder, SnapshotStore, StoreError, StoredAlert, StoredBuild,
 };
 use headway_core::alerts::Fired;
 use headway_core::overrides::{Override, OverrideChange};
 
 /// Each migration, in order; the schema version is how many have run. A
 /// migration never changes once released: a change is a new one.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 const V1: &str = r#"
 CREATE TABLE builds (
@@ -208,6 +208,31 @@ CREATE TABLE advocacy (
     PRIMARY KEY (tenant, account_id, date, kind, referred)
 );
 SELECT headway_isolate('advocacy', 'SELECT, INSERT');
+"#;
+
+/// The decision log, and the inputs and builds it keeps for replay.
+const V7: &str = r#"
+CREATE TABLE decisions (
+    id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    tenant text COLLATE "C" NOT NULL,
+    body   jsonb NOT NULL
+);
+CREATE INDEX decisions_by_tenant ON decisions (tenant, id);
+CREATE TABLE kept_inputs (
+    tenant text COLLATE "C" NOT NULL,
+    digest text COLLATE "C" NOT NULL,
+    body   bytea NOT NULL,
+    PRIMARY KEY (tenant, digest)
+);
+CREATE TABLE kept_builds (
+    tenant    text COLLATE "C" NOT NULL,
+    key       text COLLATE "C" NOT NULL,
+    component bytea NOT NULL,
+    options   text NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+SELECT headway_isolate(t, 'SELECT, INSERT')
+FROM unnest(ARRAY['decisions', 'kept_inputs', 'kept_builds']) AS t;
 "#;
 
 /// The outbox columns a [`RawAlert`] reads, of `alerts a`, days and details as text.
@@ -1033,6 +1058,97 @@ impl SnapshotStore for PgStore {
         rows.iter()
             .map(|r| override_change(&self.label, r.get(0), r.get(1)))
             .collect()
+    }
+
+    fn log_decision(&mut self, entry: &DecisionEntry<'_>) -> Result<Decision, StoreError> {
+        let mut decision = entry.decision.clone();
+        let tenant = decision.tenant.clone();
+        let id = self.scoped(&tenant, |tx| {
+            if let Some(input) = entry.input {
+                tx.execute(
+                    "INSERT INTO kept_inputs VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[&tenant, &decision.input_digest, &input],
+                )?;
+            }
+            if let Some(build) = entry.build {
+                tx.execute(
+                    "INSERT INTO kept_builds VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&tenant, &decision.build, &build.component, &build.options],
+                )?;
+            }
+            // The id is the row's; the body holds the rest.
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO decisions (tenant, body) VALUES ($1, $2::text::jsonb) RETURNING id",
+                    &[&tenant, &to_json(&decision)],
+                )?
+                .get(0);
+            Ok(id)
+        })?;
+        decision.id = id;
+        Ok(decision)
+    }
+
+    fn decisions(
+        &self,
+        tenant: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Decision>, StoreError> {
+        let rows = self.scoped(tenant, |tx| {
+            tx.query(
+                "SELECT id, body::text FROM decisions WHERE tenant = $1 AND id < $2
+                 ORDER BY id DESC LIMIT $3",
+                &[&tenant, &before.unwrap_or(i64::MAX), &(limit as i64)],
+            )
+        })?;
+        rows.iter()
+            .map(|r| decision(&self.label, r.get(0), r.get(1)))
+            .collect()
+    }
+
+    fn decision(&self, tenant: &str, id: i64) -> Result<Option<Decision>, StoreError> {
+        let row = self.scoped(tenant, |tx| {
+            tx.query_opt(
+                "SELECT body::text FROM decisions WHERE tenant = $1 AND id = $2",
+                &[&tenant, &id],
+            )
+        })?;
+        row.map(|r| decision(&self.label, id, r.get(0))).transpose()
+    }
+
+    fn kept_input(&self, tenant: &str, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = self.scoped(tenant, |tx| {
+            tx.query_opt(
+                "SELECT body FROM kept_inputs WHERE tenant = $1 AND digest = $2",
+                &[&tenant, &digest],
+            )
+        })?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    fn kept_build(&self, tenant: &str, key: &str) -> Result<Option<KeptBuild>, StoreError> {
+        let row = self.scoped(tenant, |tx| {
+            tx.query_opt(
+                "SELECT component, options FROM kept_builds WHERE tenant = $1 AND key = $2",
+                &[&tenant, &key],
+            )
+        })?;
+        Ok(row.map(|r| KeptBuild {
+            component: r.get(0),
+            options: r.get(1),
+        }))
+    }
+
+    fn has_kept_build(&self, tenant: &str, key: &str) -> Result<bool, StoreError> {
+        self.scoped(tenant, |tx| {
+            Ok(tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM kept_builds WHERE tenant = $1 AND key = $2)",
+                    &[&tenant, &key],
+                )?
+                .get(0))
+        })
     }
 
     fn put_advocacy(

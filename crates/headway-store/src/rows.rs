@@ -151,6 +151,14 @@ pub(crate) fn run_log(store: &str, id: i64, log: &str) -> Result<RunLog, StoreEr
     serde_json::from_str(log).map_err(|e| corrupt(store, format!("run {id}"), e))
 }
 
+/// A stored decision, its id from its row.
+pub(crate) fn decision(store: &str, id: i64, body: &str) -> Result<crate::Decision, StoreError> {
+    let mut decision: crate::Decision =
+        serde_json::from_str(body).map_err(|e| corrupt(store, format!("decision {id}"), e))?;
+    decision.id = id;
+    Ok(decision)
+}
+
 /// Decodes run logs, skipping (and naming in the log) any that cannot be read.
 pub(crate) fn readable_runs(store: &str, rows: Vec<(i64, String)>) -> Vec<RunLog> {
     rows.into_iter()

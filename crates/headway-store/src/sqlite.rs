@@ -9,13 +9,13 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rows::{
-    ALERT_COLUMNS, RawAlert, RawSnapshot, advocacy_row, in_outbox_order, ledger_row,
+    ALERT_COLUMNS, RawAlert, RawSnapshot, advocacy_row, decision, in_outbox_order, ledger_row,
     override_change, readable, readable_runs, run_log, settlement, stored_alert, stored_build,
     stored_override, survey_row, to_json,
 };
 use crate::{
-    AlertKey, AlertQuery, AlertStatus, Attempt, OverrideEdit, Recorded, RunLog, RunRecorder,
-    SnapshotStore, StoreError, StoredAlert, StoredBuild,
+    AlertKey, AlertQuery, AlertStatus, Attempt, Decision, DecisionEntry, KeptBuild, OverrideEdit,
+    Recorded, RunLog, RunRecorder, SnapshotStore, StoreError, StoredAlert, StoredBuild,
 };
 use headway_core::alerts::Fired;
 use headway_core::overrides::{Override, OverrideChange};
@@ -23,8 +23,8 @@ use headway_core::overrides::{Override, OverrideChange};
 /// The schema version this build writes (`PRAGMA user_version`). Older files
 /// are upgraded in place: [`UPGRADE_FROM_1`] or [`UPGRADE_FROM_3`], then
 /// [`SCHEMA`] (which only creates what is missing: version 5 added overrides,
-/// version 6 advocacy).
-const SCHEMA_VERSION: i64 = 6;
+/// version 6 advocacy, version 7 the decision log).
+const SCHEMA_VERSION: i64 = 7;
 
 /// Version 1 snapshots had no segment or renewal day.
 const UPGRADE_FROM_1: &str = "
@@ -148,6 +148,25 @@ CREATE TABLE IF NOT EXISTS override_log (
     change     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS override_log_by_account ON override_log (tenant, account_id, id);
+CREATE TABLE IF NOT EXISTS decisions (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    body   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_by_tenant ON decisions (tenant, id);
+CREATE TABLE IF NOT EXISTS kept_inputs (
+    tenant TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    body   BLOB NOT NULL,
+    PRIMARY KEY (tenant, digest)
+);
+CREATE TABLE IF NOT EXISTS kept_builds (
+    tenant    TEXT NOT NULL,
+    key       TEXT NOT NULL,
+    component BLOB NOT NULL,
+    options   TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
 ";
 
 const COLUMNS: &str = "s.tenant, s.account_id, s.as_of, s.arr, s.score, s.band, s.factors, s.milestones, \
@@ -873,6 +892,119 @@ impl SnapshotStore for SqliteStore {
             override_change(&self.label(), id, &body)
         })
         .collect()
+    }
+
+    fn log_decision(&mut self, entry: &DecisionEntry<'_>) -> Result<Decision, StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let mut decision = entry.decision.clone();
+        let tx = self.conn.transaction().map_err(sqlite)?;
+        if let Some(input) = entry.input {
+            tx.execute(
+                "INSERT INTO kept_inputs VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![decision.tenant, decision.input_digest, input],
+            )
+            .map_err(sqlite)?;
+        }
+        if let Some(build) = entry.build {
+            tx.execute(
+                "INSERT INTO kept_builds VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![
+                    decision.tenant,
+                    decision.build,
+                    build.component,
+                    build.options
+                ],
+            )
+            .map_err(sqlite)?;
+        }
+        // The id is the row's; the body holds the rest.
+        tx.execute(
+            "INSERT INTO decisions (tenant, body) VALUES (?1, ?2)",
+            params![decision.tenant, to_json(&decision)],
+        )
+        .map_err(sqlite)?;
+        decision.id = tx.last_insert_rowid();
+        tx.commit().map_err(sqlite)?;
+        Ok(decision)
+    }
+
+    fn decisions(
+        &self,
+        tenant: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Decision>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, body FROM decisions WHERE tenant = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(
+                params![tenant, before.unwrap_or(i64::MAX), limit as i64],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        rows.map(|row| {
+            let (id, body) = row.map_err(|e| self.sqlite(e))?;
+            decision(&self.label(), id, &body)
+        })
+        .collect()
+    }
+
+    fn decision(&self, tenant: &str, id: i64) -> Result<Option<Decision>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT body FROM decisions WHERE tenant = ?1 AND id = ?2",
+                params![tenant, id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))?;
+        body.map(|b| decision(&self.label(), id, &b)).transpose()
+    }
+
+    fn kept_input(&self, tenant: &str, digest: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT body FROM kept_inputs WHERE tenant = ?1 AND digest = ?2",
+                params![tenant, digest],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    fn kept_build(&self, tenant: &str, key: &str) -> Result<Option<KeptBuild>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT component, options FROM kept_builds WHERE tenant = ?1 AND key = ?2",
+                params![tenant, key],
+                |r| {
+                    Ok(KeptBuild {
+                        component: r.get(0)?,
+                        options: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))
+    }
+
+    fn has_kept_build(&self, tenant: &str, key: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM kept_builds WHERE tenant = ?1 AND key = ?2)",
+                params![tenant, key],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sqlite(e))
     }
 
     fn surveys(&self, tenant: &str) -> Result<Vec<SurveyResponse>, StoreError> {
