@@ -9,6 +9,7 @@ mod publish;
 mod retention;
 mod sample;
 mod score;
+mod decisions;
 mod serve;
 mod stored;
 
@@ -159,6 +160,32 @@ enum Command {
         #[arg(long, default_value_t = 1.0 / 3.0)]
         holdout: f64,
     },
+    /// The decision log, newest first: every recorded run and API scoring, who
+    /// asked, which build answered, digests of input and output.
+    Decisions {
+        #[command(flatten)]
+        log: decisions::LogArgs,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Score a logged input again: on the build that served it (the output
+    /// must match byte for byte; exit 1 when not), on the tenant's current
+    /// build (what the rules changed), and with --from, what moved since an
+    /// earlier decision, split into rules and customer.
+    Replay {
+        #[command(flatten)]
+        log: decisions::LogArgs,
+        /// The decision (see `headway decisions`).
+        id: i64,
+        /// An earlier decision with a kept input: split each account's move
+        /// since then into what the rules and what the customer caused.
+        #[arg(long)]
+        from: Option<i64>,
+        /// Table output: list at most this many accounts.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Serve every tenant of a directory over HTTP, reloading a tenant's rules when
     /// its files change (see docs/openapi.json).
     Serve(serve::ServeArgs),
@@ -274,6 +301,15 @@ fn main() -> ExitCode {
             accounts,
         } => author::explain(&tenant, &account, &accounts).map(|()| Exit::Success),
         Command::Sample(args) => sample::sample(&args).map(|()| Exit::Success),
+        Command::Decisions { log, limit } => {
+            decisions::list(&log, limit).map(|()| Exit::Success)
+        }
+        Command::Replay {
+            log,
+            id,
+            from,
+            limit,
+        } => decisions::replay(&log, id, from, limit),
     };
     let exit = outcome.unwrap_or_else(|e| {
         // `headway score ... | head` closing the pipe early is not an error.

@@ -1,17 +1,19 @@
 //! `headway score`: a file through the pipeline, records to stdout, snapshots to
 //! the store, problems and the summary to stderr.
 
-use std::io::{BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use headway_core::{InputDefaults, ScoreRecord};
 use headway_host::Plugin;
+use headway_config::LogFailure;
 use headway_pipeline::{
-    InputFormat, OutputFormat, RunOptions, ScoredChunk, Sink, SinkError, Source, StoreSink,
-    WriteSink,
+    DecisionContext, DecisionOutcome, InputFormat, InputRecord, OutputDigest, OutputFormat,
+    RunOptions, ScoredChunk, Sink, SinkError, Source, StoreSink, WriteSink,
 };
+use headway_store::DecisionInput;
 
 use crate::{Exit, Format, ScoreArgs, output, short_digest};
 
@@ -25,7 +27,24 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
         .as_ref()
         .map(headway_store::StoreLocation::open)
         .transpose()?;
-    let source = open_source(&args.accounts)?;
+    // A recorded run is a decision: its input is digested (and kept, where the
+    // tenant keeps inputs) as it is read.
+    let mut input = InputRecord::new(store.is_some() && tenant.history.keep_inputs);
+    let source = open_source(&args.accounts, |file| input.tap(file))?;
+    let context = DecisionContext {
+        tenant: tenant.id.clone(),
+        caller: format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+        ),
+        source: source.name().to_owned(),
+        input: match source.format() {
+            InputFormat::JsonLines => DecisionInput::JsonLines,
+            InputFormat::Csv => DecisionInput::Csv,
+        },
+        as_of_default: args.as_of,
+        at: headway_store::now(),
+    };
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -40,6 +59,7 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
     // Block-buffered: stdout is line-buffered, which flushes every record.
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut problems = Problems::new(&tenant.id, &plugin);
+    let mut output_digest = OutputDigest::new(&plugin, &options);
     let mut store_sink = match &mut store {
         Some(s) => {
             let sink = StoreSink::begin(
@@ -65,6 +85,7 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
                 &options,
                 &mut writer,
                 &mut problems,
+                &mut output_digest,
                 &mut store_sink,
             )?;
             writer.finish()?;
@@ -83,6 +104,7 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
                 &options,
                 &mut table,
                 &mut problems,
+                &mut output_digest,
                 &mut store_sink,
             )?;
             output::table(output::TerminalSafe::new(stdout), &table.shown, table.total)?;
@@ -90,8 +112,37 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
         }
     };
     problems.finish();
-    if let Some(sink) = store_sink {
-        let log = sink.commit(&summary)?;
+    // Consumed whole, so the store is free for the decision log.
+    let committed = store_sink.map(|sink| sink.commit(&summary)).transpose()?;
+    if let Some(log) = committed {
+        let (input_digest, kept) = input.finish()?;
+        let outcome = DecisionOutcome {
+            input_digest,
+            kept,
+            output_digest: output_digest.finish(),
+            records: summary.records,
+            failed: summary.failed,
+            run: Some(log.id),
+        };
+        let store = store.as_mut().expect("a store sink has a store");
+        match headway_pipeline::log_decision(
+            &mut **store,
+            &plugin,
+            context,
+            outcome,
+            &tenant.history.mask(),
+        ) {
+            Ok(decision) => tracing::debug!(id = decision.id, "decision logged"),
+            Err(e) if tenant.history.on_log_failure == LogFailure::Count => {
+                eprintln!("warning: run {} was recorded, but {e}", log.id);
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "run {} was recorded, but {e} ([history] on_log_failure = \"fail\")",
+                    log.id
+                ));
+            }
+        }
         let done = log.recorded;
         eprintln!(
             "recorded run {} in `{}`: {} snapshots, {} new, {} changed, {} unchanged{}",
@@ -136,28 +187,32 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
     })
 }
 
-/// The accounts file as a source, its format from its name.
-pub(crate) fn open_source(path: &Path) -> Result<Source<BufReader<std::fs::File>>> {
+/// The accounts file as a source (read through `wrap`), its format from its name.
+fn open_source<R: Read>(
+    path: &Path,
+    wrap: impl FnOnce(std::fs::File) -> R,
+) -> Result<Source<BufReader<R>>> {
     let name = path.display().to_string();
     let format = InputFormat::of_path(path)
         .with_context(|| format!("`{name}`: unknown format; use a .jsonl or .csv file"))?;
     let file = std::fs::File::open(path).with_context(|| format!("cannot read `{name}`"))?;
     Ok(Source::new(
         name,
-        BufReader::with_capacity(1 << 20, file),
+        BufReader::with_capacity(1 << 20, wrap(file)),
         format,
     ))
 }
 
 fn run(
-    source: Source<BufReader<std::fs::File>>,
+    source: Source<impl BufRead + Send>,
     plugin: &Plugin,
     options: &RunOptions,
     output: &mut dyn Sink,
     problems: &mut Problems,
+    output_digest: &mut OutputDigest,
     store: &mut Option<StoreSink>,
 ) -> Result<headway_pipeline::RunSummary> {
-    let mut sinks: Vec<&mut dyn Sink> = vec![output, problems];
+    let mut sinks: Vec<&mut dyn Sink> = vec![output, problems, output_digest];
     if let Some(store) = store {
         sinks.push(store);
     }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use headway_core::alerts::AlertRule;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 mod alerts;
 
@@ -27,7 +27,7 @@ pub struct ConfigError {
 }
 
 /// `[capabilities]` in tenant.toml: what the tenant grants its plugin.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Capabilities {
     /// The wall clock and a monotonic clock (`wasi:clocks`).
@@ -37,7 +37,7 @@ pub struct Capabilities {
 }
 
 /// Sandbox limits of one tenant's plugin. Every field has a safe default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Instruction (fuel) budget per account; a batch gets this times its size.

@@ -18,6 +18,7 @@ pub mod masking;
 pub mod moves;
 pub mod overrides;
 pub mod records;
+pub mod replay;
 pub mod report;
 pub mod retention;
 pub mod success;

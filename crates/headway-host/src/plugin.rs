@@ -73,6 +73,12 @@ pub struct Plugin {
     /// The tenant's `[weights]` in the order of `info`'s factors, applied to
     /// every result; `None`: the plugin's own.
     pub(crate) tenant_weights: Option<Vec<f64>>,
+    /// The component's bytes and what it was loaded with: what the decision
+    /// log keeps to replay an input on this very build.
+    pub(crate) component: Arc<[u8]>,
+    pub(crate) options: crate::LoadOptions,
+    /// The key of `component` with `options` (see [`Plugin::build_key`]).
+    pub(crate) build: String,
     pub(crate) info: PluginInfo,
     pub(crate) plugin_ref: PluginRef,
 }
@@ -138,6 +144,24 @@ impl Plugin {
     /// What the plugin declared about itself.
     pub fn info(&self) -> &PluginInfo {
         &self.info
+    }
+
+    /// The component as loaded (the bytes the digest is of).
+    pub fn component(&self) -> &[u8] {
+        &self.component
+    }
+
+    /// What it was loaded with; [`crate::Runtime::load`] with these and
+    /// [`Plugin::component`] makes the same build again.
+    pub fn load_options(&self) -> &crate::LoadOptions {
+        &self.options
+    }
+
+    /// `sha256:<hex>` of the component together with its load options (config
+    /// values, limits, capabilities, weights): two plugins with one key answer
+    /// every input alike, where the digest alone does not say so.
+    pub fn build_key(&self) -> &str {
+        &self.build
     }
 
     /// Name, version and digest: what every result records.

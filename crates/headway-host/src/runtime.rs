@@ -84,7 +84,7 @@ pub struct Runtime {
 
 /// What a plugin is loaded with. The default grants nothing: no tenant, default
 /// limits, no config values, no capabilities (what `headway check` uses).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadOptions {
     /// The tenant it runs for; `None` outside any (an author tool on a bare file).
     pub tenant: Option<String>,
@@ -267,6 +267,7 @@ impl Runtime {
             weights,
         } = options.clone();
         let digest = digest(bytes);
+        let build = build_key(&digest, options);
         let (component, compiled_from) = self.compile(bytes, &digest, origin)?;
         let origin = origin.to_owned();
         let interface = self.interface(&component);
@@ -352,6 +353,9 @@ impl Runtime {
             config: Arc::new(config),
             granted,
             tenant_weights: None,
+            component: Arc::from(bytes),
+            options: options.clone(),
+            build,
             info: PluginInfo::default(),
             plugin_ref: PluginRef {
                 name: String::new(),
@@ -412,6 +416,13 @@ fn engine_config(fuel: bool, pooling: bool) -> Config {
 /// 18 MB, so this leaves room while `/dev/zero` or a runaway file cannot eat
 /// memory.
 pub const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+
+/// `sha256:<hex>` naming a component together with what it is loaded with:
+/// two loads with the same key answer every input alike.
+fn build_key(component_digest: &str, options: &LoadOptions) -> String {
+    let options = serde_json::to_string(options).expect("load options serialise");
+    digest(format!("{component_digest}\n{options}").as_bytes())
+}
 
 /// Reads a plugin file of at most [`MAX_PLUGIN_BYTES`]; the error names it.
 pub fn read_plugin(path: &std::path::Path) -> Result<Vec<u8>, LoadError> {

@@ -13,6 +13,7 @@
 //! whole run is the 8-byte hash per (id, day) that catches a repeated account.
 
 mod array;
+mod decision;
 mod render;
 mod run;
 mod source;
@@ -27,6 +28,10 @@ use headway_store::{
 };
 
 pub use array::JsonArrayLines;
+pub use decision::{
+    DecisionContext, DecisionError, DecisionOutcome, InputRecord, InputTap, OutputDigest,
+    REQUEST_ACCOUNT, log_decision, outcomes, request_accounts, rescore, sha256, unpack,
+};
 pub use render::{OutputFormat, clean};
 pub use run::{RunError, RunOptions, RunSummary, ScoredChunk, Sink, SinkError, run, score_values};
 pub use source::{InputFormat, MAX_LINE_BYTES, Source};

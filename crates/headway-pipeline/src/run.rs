@@ -93,7 +93,7 @@ impl ScoredChunk {
         }
     }
 
-    fn view<'a>(&'a self, plugin: &'a Plugin) -> View<'a> {
+    pub(crate) fn view<'a>(&'a self, plugin: &'a Plugin) -> View<'a> {
         View {
             batch: &self.batch,
             dropped: &self.dropped,

@@ -67,6 +67,11 @@ impl<R: BufRead> Source<R> {
         &self.name
     }
 
+    /// How it reads.
+    pub fn format(&self) -> InputFormat {
+        self.format
+    }
+
     /// Reads the CSV header, if the format has one. An unusable header is an
     /// input error at line 1 and the end of the source.
     pub(crate) fn start(&mut self) -> io::Result<Option<InputError>> {

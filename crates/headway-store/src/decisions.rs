@@ -13,12 +13,11 @@ use serde::{Deserialize, Serialize};
 pub enum DecisionInput {
     /// A `POST .../score` body: one account, an array, or `{"accounts": [...]}`.
     Request,
-    /// A run over JSON Lines.
+    /// A run over JSON Lines (a JSON array sent to a run is logged as the
+    /// lines it was read as: element N is line N).
     JsonLines,
     /// A run over CSV.
     Csv,
-    /// A run over a JSON array of accounts (a request body).
-    JsonArray,
 }
 
 impl DecisionInput {
@@ -28,7 +27,6 @@ impl DecisionInput {
             Self::Request => "request",
             Self::JsonLines => "jsonl",
             Self::Csv => "csv",
-            Self::JsonArray => "json-array",
         }
     }
 }
@@ -57,7 +55,7 @@ pub struct Decision {
     pub input: DecisionInput,
     /// The as-of day given for accounts without one.
     pub as_of_default: Option<Date>,
-    /// `sha256:<hex>` of the input as received.
+    /// `sha256:<hex>` of the input as scored (a request's body; a run's lines).
     pub input_digest: String,
     /// `sha256:<hex>` of the records as JSON Lines.
     pub output_digest: String,
