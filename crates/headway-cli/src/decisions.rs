@@ -197,9 +197,9 @@ pub fn replay(args: &LogArgs, id: i64, from: Option<i64>, limit: usize) -> Resul
 }
 
 fn logged(store: &dyn SnapshotStore, tenant: &str, id: i64) -> Result<Decision> {
-    store
-        .decision(tenant, id)?
-        .with_context(|| format!("tenant `{tenant}` has no decision {id} (see `headway decisions`)"))
+    store.decision(tenant, id)?.with_context(|| {
+        format!("tenant `{tenant}` has no decision {id} (see `headway decisions`)")
+    })
 }
 
 /// A decision's kept input (uncompressed) and the build that served it, loaded.
@@ -239,12 +239,7 @@ fn rescore(decision: &Decision, input: &[u8], plugin: &Plugin) -> Result<Rescore
     })
 }
 
-fn report(
-    out: &mut impl Write,
-    d: &Decision,
-    replayed: &Rescored,
-    reproduced: bool,
-) -> Result<()> {
+fn report(out: &mut impl Write, d: &Decision, replayed: &Rescored, reproduced: bool) -> Result<()> {
     writeln!(
         out,
         "decision {} of `{}` at {} by {}: {} records ({} failed) from `{}`",

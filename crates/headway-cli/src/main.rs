@@ -4,12 +4,12 @@
 //! the work lives in the library crates.
 
 mod author;
+mod decisions;
 mod output;
 mod publish;
 mod retention;
 mod sample;
 mod score;
-mod decisions;
 mod serve;
 mod stored;
 
@@ -301,9 +301,7 @@ fn main() -> ExitCode {
             accounts,
         } => author::explain(&tenant, &account, &accounts).map(|()| Exit::Success),
         Command::Sample(args) => sample::sample(&args).map(|()| Exit::Success),
-        Command::Decisions { log, limit } => {
-            decisions::list(&log, limit).map(|()| Exit::Success)
-        }
+        Command::Decisions { log, limit } => decisions::list(&log, limit).map(|()| Exit::Success),
         Command::Replay {
             log,
             id,

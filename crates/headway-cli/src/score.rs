@@ -6,9 +6,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use headway_config::LogFailure;
 use headway_core::{InputDefaults, ScoreRecord};
 use headway_host::Plugin;
-use headway_config::LogFailure;
 use headway_pipeline::{
     DecisionContext, DecisionOutcome, InputFormat, InputRecord, OutputDigest, OutputFormat,
     RunOptions, ScoredChunk, Sink, SinkError, Source, StoreSink, WriteSink,

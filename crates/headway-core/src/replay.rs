@@ -49,7 +49,10 @@ impl Change {
 
 /// The last result per account (an input may hold several days of one).
 fn by_account(outcomes: &[Outcome]) -> BTreeMap<&str, &Outcome> {
-    outcomes.iter().map(|o| (o.account_id.as_str(), o)).collect()
+    outcomes
+        .iter()
+        .map(|o| (o.account_id.as_str(), o))
+        .collect()
 }
 
 /// Accounts whose score or band differ between `before` and `after`, by id;
@@ -173,7 +176,10 @@ mod tests {
         assert_eq!(found[0].delta(), Some(-5.5));
         assert_eq!(found[0].band_after.as_deref(), Some("yellow"));
         assert_eq!(found[1].delta(), None);
-        assert_eq!((found[2].score_before, found[2].score_after), (None, Some(10.0)));
+        assert_eq!(
+            (found[2].score_before, found[2].score_after),
+            (None, Some(10.0))
+        );
         assert!(changes(&before, &before).is_empty());
         assert!(changes(&[], &[]).is_empty());
     }
@@ -204,7 +210,10 @@ mod tests {
         assert_eq!(moved[0].total(), Some(11.0));
         assert_eq!((moved[1].rules, moved[1].customer), (Some(0.0), Some(-8.0)));
         // A new account has no "then": no split.
-        assert_eq!((moved[2].then, moved[2].rules, moved[2].customer), (None, None, None));
+        assert_eq!(
+            (moved[2].then, moved[2].rules, moved[2].customer),
+            (None, None, None)
+        );
         assert_eq!(moved_totals(&moved), (3.0, 6.0, -3.0, 2));
         assert_eq!(moved_totals(&[]), (0.0, 0.0, 0.0, 0));
     }

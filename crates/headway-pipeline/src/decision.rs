@@ -198,13 +198,10 @@ pub fn log_decision(
         None => None,
     };
     let build = match input {
-        Some(_) if !store.has_kept_build(&context.tenant, plugin.build_key())? => {
-            Some(KeptBuild {
-                component: zstd::bulk::compress(plugin.component(), LEVEL)?,
-                options: serde_json::to_string(plugin.load_options())
-                    .expect("load options serialise"),
-            })
-        }
+        Some(_) if !store.has_kept_build(&context.tenant, plugin.build_key())? => Some(KeptBuild {
+            component: zstd::bulk::compress(plugin.component(), LEVEL)?,
+            options: serde_json::to_string(plugin.load_options()).expect("load options serialise"),
+        }),
         _ => None,
     };
     let decision = Decision {
@@ -319,9 +316,8 @@ pub fn rescore(decision: &Decision, input: &[u8], plugin: &Plugin) -> Result<Vec
         DecisionInput::Csv => InputFormat::Csv,
     };
     let source = Source::new(decision.source.clone(), input, format);
-    let mut options = RunOptions::new(
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-    );
+    let mut options =
+        RunOptions::new(std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     options.defaults = defaults;
     options.format = Some(OutputFormat::JsonLines);
     let mut out = WriteSink::new(Vec::new(), OutputFormat::JsonLines, plugin)
@@ -340,7 +336,10 @@ pub fn outcomes(records: &[u8]) -> Vec<headway_core::replay::Outcome> {
             Some(headway_core::replay::Outcome {
                 account_id: record.get("account_id")?.as_str()?.to_owned(),
                 score: record.get("score").and_then(Value::as_f64),
-                band: record.get("band").and_then(Value::as_str).map(str::to_owned),
+                band: record
+                    .get("band")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             })
         })
         .collect()
@@ -360,7 +359,11 @@ mod tests {
         assert_eq!(read, text);
         assert_eq!(digest, sha256(&text));
         let kept = kept.unwrap();
-        assert!(kept.len() * 20 < text.len(), "{} bytes compressed", kept.len());
+        assert!(
+            kept.len() * 20 < text.len(),
+            "{} bytes compressed",
+            kept.len()
+        );
         assert_eq!(unpack(&kept).unwrap(), text);
         let mut digest_only = InputRecord::new(false);
         std::io::copy(&mut digest_only.tap(&text[..]), &mut std::io::sink()).unwrap();
@@ -410,7 +413,15 @@ mod tests {
             request_accounts(b"{\"accounts\":1}").unwrap_err(),
             "`accounts` must be an array"
         );
-        assert!(request_accounts(b"3").unwrap_err().starts_with("send an account"));
-        assert!(request_accounts(b"{").unwrap_err().starts_with("the body is not JSON"));
+        assert!(
+            request_accounts(b"3")
+                .unwrap_err()
+                .starts_with("send an account")
+        );
+        assert!(
+            request_accounts(b"{")
+                .unwrap_err()
+                .starts_with("the body is not JSON")
+        );
     }
 }

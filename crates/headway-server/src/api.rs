@@ -18,7 +18,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use headway_core::{Date, InputDefaults};
-use headway_pipeline::OutputFormat;
+use headway_pipeline::{
+    DecisionContext, DecisionError, DecisionOutcome, InputRecord, OutputFormat, REQUEST_ACCOUNT,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -33,7 +35,7 @@ use crate::registry::{
     BuildStatus, Loaded, Registry, ReloadEvent, RollbackError, Tenant, TenantStatus,
 };
 use crate::revenue;
-use headway_store::SharedStore;
+use headway_store::{DecisionInput, SharedStore};
 
 /// How long a scoring request waits for one of its tenant's slots.
 const QUEUE_WAIT: Duration = Duration::from_secs(2);
@@ -308,11 +310,13 @@ pub enum ErrorCode {
     BuildRefused,
     /// An override that cannot be set as asked.
     InvalidOverride,
+    /// The decision log cannot be written and the tenant fails such scorings.
+    DecisionLogFailed,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [Self; 21] = [
+    pub const ALL: [Self; 22] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::BadRequest,
@@ -334,6 +338,7 @@ impl ErrorCode {
         Self::NotInFleet,
         Self::BuildRefused,
         Self::InvalidOverride,
+        Self::DecisionLogFailed,
     ];
 
     /// The code as clients see it.
@@ -360,6 +365,7 @@ impl ErrorCode {
             Self::NotInFleet => "not-in-fleet",
             Self::BuildRefused => "build-refused",
             Self::InvalidOverride => "invalid-override",
+            Self::DecisionLogFailed => "decision-log-failed",
         }
     }
 }
@@ -462,11 +468,7 @@ impl Caller {
 
 /// The tenant and its current build, if `headers` carry the tenant's token or
 /// the operator's.
-fn authorize(
-    app: &App,
-    id: &str,
-    headers: &HeaderMap,
-) -> Result<(Arc<Tenant>, Arc<Loaded>, Caller), ApiError> {
+fn authorize(app: &App, id: &str, headers: &HeaderMap) -> Result<Authorized, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -483,11 +485,7 @@ fn authorize(
 
 /// The tenant `id` and its current build, if `token` is its token or the
 /// operator's.
-pub(crate) fn authorize_token(
-    app: &App,
-    id: &str,
-    token: &str,
-) -> Result<(Arc<Tenant>, Arc<Loaded>, Caller), ApiError> {
+pub(crate) fn authorize_token(app: &App, id: &str, token: &str) -> Result<Authorized, ApiError> {
     let tenant = app.registry.tenant(id).ok_or_else(ApiError::forbidden)?;
     let loaded = tenant.current().ok_or_else(ApiError::forbidden)?;
     let given: [u8; 32] = Sha256::digest(token.as_bytes()).into();
@@ -501,7 +499,13 @@ pub(crate) fn authorize_token(
     } else {
         return Err(ApiError::forbidden());
     };
-    Ok((tenant, loaded, caller))
+    let f = Sha256::digest(given);
+    Ok(Authorized {
+        tenant,
+        loaded,
+        caller,
+        token: format!("sha256:{:02x}{:02x}{:02x}{:02x}", f[0], f[1], f[2], f[3]),
+    })
 }
 
 /// The tenant of the path's `{tenant}` and its build, when the request carries
@@ -515,6 +519,17 @@ pub(crate) struct Authorized {
     pub loaded: Arc<Loaded>,
     /// Whose token it was.
     pub caller: Caller,
+    /// Which token: `sha256:` and 8 hex digits of its hash's hash (the
+    /// stored hash itself never leaves the server).
+    pub token: String,
+}
+
+impl Authorized {
+    /// Who asked, as the decision log names them:
+    /// `api: tenant token sha256:1a2b3c4d`.
+    pub(crate) fn who(&self) -> String {
+        format!("{} {}", self.caller.as_str(), self.token)
+    }
 }
 
 impl FromRequestParts<Arc<App>> for Authorized {
@@ -529,12 +544,7 @@ impl FromRequestParts<Arc<App>> for Authorized {
             .find(|(name, _)| *name == "tenant")
             .map(|(_, value)| value.to_owned())
             .ok_or_else(ApiError::forbidden)?;
-        let (tenant, loaded, caller) = authorize(app, &id, &parts.headers)?;
-        Ok(Self {
-            tenant,
-            loaded,
-            caller,
-        })
+        authorize(app, &id, &parts.headers)
     }
 }
 
@@ -559,13 +569,15 @@ struct ScoreQuery {
 
 async fn score(
     State(app): State<Arc<App>>,
-    Authorized { tenant, loaded, .. }: Authorized,
+    authorized: Authorized,
     query: Result<Query<ScoreQuery>, QueryRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    let caller = authorized.who();
+    let Authorized { tenant, loaded, .. } = authorized;
     let outcome = match query {
-        Ok(Query(query)) => score_authorized(&app, &tenant, loaded, query, body).await,
+        Ok(Query(query)) => score_authorized(&app, &tenant, loaded, query, body, caller).await,
         Err(e) => Err(ApiError::bad_request(e.body_text())),
     };
     let label = match &outcome {
@@ -637,33 +649,32 @@ pub const MAX_ACCOUNTS_PER_REQUEST: usize = 10_000;
 
 async fn score_authorized(
     app: &App,
-    tenant: &Tenant,
+    tenant: &Arc<Tenant>,
     loaded: Arc<Loaded>,
     query: ScoreQuery,
     body: Body,
+    caller: String,
 ) -> Result<Response, ApiError> {
     let registry = &app.registry;
     let body = read_body(body, app.limits).await?;
     // The tenant's slot before parsing: a parsed body is ten times its bytes,
     // and only requests that may run now should hold one.
     let permit = tenant_slot(tenant, &loaded).await?;
-    let value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-    drop(body);
-    // One account object, an array of them, or {"accounts": [...]}.
-    let (items, single) = match value {
-        Value::Array(items) => (items, false),
-        Value::Object(mut o) if o.contains_key("accounts") => match o.remove("accounts") {
-            Some(Value::Array(items)) => (items, false),
-            _ => return Err(ApiError::bad_request("`accounts` must be an array")),
-        },
-        Value::Object(_) => (vec![value], true),
-        _ => {
-            return Err(ApiError::bad_request(
-                "send an account object, an array of them, or {\"accounts\": [...]}",
-            ));
+    let (items, single) =
+        headway_pipeline::request_accounts(&body).map_err(ApiError::bad_request)?;
+    // The decision log's part of the body, before it goes: its digest, and
+    // the body itself where the tenant keeps inputs.
+    let history = app.history.clone();
+    let logged_input = match &history {
+        Some(_) => {
+            let mut input = InputRecord::new(loaded.config.history.keep_inputs);
+            std::io::copy(&mut input.tap(&body[..]), &mut std::io::sink())
+                .map_err(|e| ApiError::internal(format!("cannot digest the body: {e}")))?;
+            Some(input.finish())
         }
+        None => None,
     };
+    drop(body);
     if items.is_empty() {
         return Err(ApiError::bad_request("no accounts in the request"));
     }
@@ -684,19 +695,59 @@ async fn score_authorized(
         .await
         .map_err(|_| ApiError::unavailable())?;
     let defaults = InputDefaults { as_of: query.as_of };
+    let context = DecisionContext {
+        tenant: tenant.id.clone(),
+        caller,
+        source: "request body".to_owned(),
+        input: DecisionInput::Request,
+        as_of_default: query.as_of,
+        at: headway_store::now(),
+    };
+    let runner = Arc::clone(tenant);
     let run = tokio::task::spawn_blocking(move || {
         let chunk = headway_pipeline::score_values(
-            "request account",
+            REQUEST_ACCOUNT,
             items,
             &loaded.plugin,
             &defaults,
             OutputFormat::JsonLines,
         );
-        (chunk, loaded)
+        let logged = match (history, logged_input) {
+            (Some(history), Some(input)) => {
+                let logged = input
+                    .map_err(DecisionError::from)
+                    .and_then(|(input_digest, kept)| {
+                        let outcome = DecisionOutcome {
+                            input_digest,
+                            kept,
+                            output_digest: headway_pipeline::sha256(&chunk.rendered),
+                            records: chunk.len(),
+                            failed: chunk.failed(),
+                            run: None,
+                        };
+                        let mut store = history.writer()?;
+                        headway_pipeline::log_decision(
+                            &mut *store,
+                            &loaded.plugin,
+                            context,
+                            outcome,
+                            &loaded.config.history.mask(),
+                        )
+                    });
+                crate::history::decision_logged(
+                    logged,
+                    &runner,
+                    &loaded,
+                    "the accounts were scored, but",
+                )
+            }
+            _ => Ok(()),
+        };
+        (chunk, loaded, logged)
     })
     .await;
     drop((engine_permit, permit));
-    let (chunk, loaded) = run.map_err(|e| {
+    let (chunk, loaded, logged) = run.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Internal,
@@ -707,6 +758,7 @@ async fn score_authorized(
     metrics.assessments.inc_by(chunk.len() as u64);
     metrics.failures.inc_by(chunk.failed() as u64);
     metrics.fuel.inc_by(chunk.fuel_used);
+    logged?;
     // The records as the CLI writes them: one JSON object per line, joined.
     let records = chunk
         .rendered

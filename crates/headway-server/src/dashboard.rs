@@ -156,7 +156,7 @@ impl FromRequestParts<Arc<App>> for Signed {
             .find(|(name, _)| *name == "tenant")
             .map(|(_, value)| value.to_owned())
             .unwrap_or_default();
-        let (tenant, loaded, caller) = authorize_token(app, &id, &token).map_err(|_| {
+        let authorized = authorize_token(app, &id, &token).map_err(|_| {
             // The same answer for a tenant that does not exist and one the
             // token does not open.
             Refused::Page(page(
@@ -164,28 +164,21 @@ impl FromRequestParts<Arc<App>> for Signed {
                 "<!doctype html><title>Not yours</title><link rel=stylesheet href=/ui/style.css><main><h1>Nothing here for this sign-in</h1><p><a href=/ui>Back</a></p></main>".into(),
             ))
         })?;
-        let others = match caller {
+        let others = match authorized.caller {
             Caller::Operator => tenants_of(app, &token)
                 .into_iter()
-                .filter(|t| *t != tenant.id)
+                .filter(|t| *t != authorized.tenant.id)
                 .collect(),
             Caller::Tenant => Vec::new(),
         };
         let nav = Nav {
-            tenant: tenant.id.clone(),
-            name: loaded.config.name.clone(),
+            tenant: authorized.tenant.id.clone(),
+            name: authorized.loaded.config.name.clone(),
             page: "",
             csrf: csrf_of(&token),
             others,
         };
-        Ok(Self {
-            authorized: Authorized {
-                tenant,
-                loaded,
-                caller,
-            },
-            nav,
-        })
+        Ok(Self { authorized, nav })
     }
 }
 

@@ -11,10 +11,16 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use headway_config::LogFailure;
 use headway_core::vector::Direction;
 use headway_core::{Date, InputDefaults};
-use headway_pipeline::{InputFormat, JsonArrayLines, RunOptions, Source, StoreSink};
-use headway_store::{AlertStatus, RunLog, SharedStore, SnapshotStore, StoreError};
+use headway_pipeline::{
+    DecisionContext, DecisionError, DecisionOutcome, InputFormat, InputRecord, JsonArrayLines,
+    OutputDigest, RunOptions, Source, StoreSink,
+};
+use headway_store::{
+    AlertStatus, Decision, DecisionInput, RunLog, SharedStore, SnapshotStore, StoreError,
+};
 use headway_views::{AccountRow, BookQuery, BuildChoice, SortKey, ViewError};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -88,6 +94,7 @@ pub(crate) async fn record_run(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let caller = authorized.who();
     let Authorized { tenant, loaded, .. } = authorized;
     let history = history(&app)?;
     let format = body_format(&headers)?;
@@ -105,13 +112,17 @@ pub(crate) async fn record_run(
         BodyFormat::JsonArray => (Box::new(JsonArrayLines::new(body)), InputFormat::JsonLines),
         BodyFormat::Lines(input) => (Box::new(body), input),
     };
-    let source_name = "request body";
-    let tenant_id = tenant.id.clone();
     let defaults = InputDefaults { as_of: query.as_of };
+    let runner = Arc::clone(&tenant);
     let outcome = tokio::task::spawn_blocking(move || {
-        let reader = std::io::BufReader::with_capacity(1 << 16, reader);
-        let source = Source::new(source_name, reader, input);
-        record(&history, &tenant_id, &loaded, source, defaults)
+        let input = Input {
+            name: "request body",
+            reader,
+            format: input,
+            defaults,
+            caller,
+        };
+        record(&history, &runner, &loaded, input)
     })
     .await
     .map_err(|e| ApiError::internal(format!("run task failed: {e}")))?;
@@ -127,27 +138,106 @@ pub(crate) async fn record_run(
         .into_response())
 }
 
-/// Scores `source` with the tenant's build and records it, all or nothing: the
-/// run log as stored and the instructions used. Blocks: call off the async
-/// threads.
-pub(crate) fn record<R: std::io::BufRead + Send>(
+/// What a recorded run scores, and who asked.
+pub(crate) struct Input<'a, R> {
+    /// The source's name in messages.
+    pub name: &'a str,
+    /// The accounts, as lines (a JSON array already turned into lines).
+    pub reader: R,
+    /// How they read.
+    pub format: InputFormat,
+    /// Values for fields the input leaves out.
+    pub defaults: InputDefaults,
+    /// Who asked, for the decision log.
+    pub caller: String,
+}
+
+/// Scores `input` with the tenant's build and records it, all or nothing, then
+/// logs the decision: the run log as stored and the instructions used.
+/// Blocks: call off the async threads.
+pub(crate) fn record<R: Read + Send>(
     history: &SharedStore,
-    tenant_id: &str,
+    tenant: &Tenant,
     loaded: &Loaded,
-    source: Source<R>,
-    defaults: InputDefaults,
+    input: Input<'_, R>,
 ) -> Result<(RunLog, u64), ApiError> {
-    let name = source.name().to_owned();
+    let plugin = &loaded.plugin;
+    let mut kept = InputRecord::new(loaded.config.history.keep_inputs);
+    let reader = std::io::BufReader::with_capacity(1 << 16, kept.tap(input.reader));
+    let source = Source::new(input.name, reader, input.format);
+    let context = DecisionContext {
+        tenant: tenant.id.clone(),
+        caller: input.caller,
+        source: input.name.to_owned(),
+        input: match input.format {
+            InputFormat::JsonLines => DecisionInput::JsonLines,
+            InputFormat::Csv => DecisionInput::Csv,
+        },
+        as_of_default: input.defaults.as_of,
+        at: headway_store::now(),
+    };
     let mut store = history.writer().map_err(store_error)?;
-    let mut sink = StoreSink::begin(&mut *store, tenant_id, &loaded.plugin, &name)
+    let mut sink = StoreSink::begin(&mut *store, &tenant.id, plugin, input.name)
         .map_err(store_error)?
         .with_alerts(&loaded.config.alerts);
     let mut options = RunOptions::new(1);
-    options.defaults = defaults;
-    let summary = headway_pipeline::run(source, &loaded.plugin, &options, &mut [&mut sink])
+    options.defaults = input.defaults;
+    let mut output = OutputDigest::new(plugin, &options);
+    let summary = headway_pipeline::run(source, plugin, &options, &mut [&mut sink, &mut output])
         .map_err(run_error)?;
     let log = sink.commit(&summary).map_err(store_error)?;
+    let logged = kept
+        .finish()
+        .map_err(DecisionError::from)
+        .and_then(|(digest, kept)| {
+            let outcome = DecisionOutcome {
+                input_digest: digest,
+                kept,
+                output_digest: output.finish(),
+                records: summary.records,
+                failed: summary.failed,
+                run: Some(log.id),
+            };
+            headway_pipeline::log_decision(
+                &mut *store,
+                plugin,
+                context,
+                outcome,
+                &loaded.config.history.mask(),
+            )
+        });
+    decision_logged(
+        logged,
+        tenant,
+        loaded,
+        &format!("run {} was recorded, but", log.id),
+    )?;
     Ok((log, summary.fuel_used))
+}
+
+/// What a decision that could not be logged does, as the tenant chose: fail
+/// the scoring (`what` says what happened nonetheless), or count it.
+pub(crate) fn decision_logged(
+    logged: Result<Decision, DecisionError>,
+    tenant: &Tenant,
+    loaded: &Loaded,
+    what: &str,
+) -> Result<(), ApiError> {
+    let Err(e) = logged else {
+        return Ok(());
+    };
+    match loaded.config.history.on_log_failure {
+        LogFailure::Count => {
+            tenant.metrics.decision_log_failures.inc();
+            tracing::warn!(tenant = %tenant.id, "{what} {e}");
+            Ok(())
+        }
+        LogFailure::Fail => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::DecisionLogFailed,
+            format!("{what} {e}"),
+        )),
+    }
 }
 
 /// Adds a recorded run to the tenant's counters.

@@ -57,6 +57,8 @@ pub struct TenantMetrics {
     pub alert_tries_failed: Counter,
     /// Alerts given up on (dead letters).
     pub alerts_dead: Counter,
+    /// Scorings whose decision could not be logged (`on_log_failure = "count"`).
+    pub decision_log_failures: Counter,
 }
 
 impl Default for TenantMetrics {
@@ -73,6 +75,7 @@ impl Default for TenantMetrics {
             alerts_delivered: Counter::default(),
             alert_tries_failed: Counter::default(),
             alerts_dead: Counter::default(),
+            decision_log_failures: Counter::default(),
         }
     }
 }
@@ -143,7 +146,7 @@ struct Scrape {
 /// A per-tenant counter: its name, help and where it is kept.
 type TenantCounter = (&'static str, &'static str, fn(&TenantMetrics) -> &Counter);
 
-const TENANT_COUNTERS: [TenantCounter; 9] = [
+const TENANT_COUNTERS: [TenantCounter; 10] = [
     ("headway_assessments", "Accounts assessed", |m| {
         &m.assessments
     }),
@@ -184,6 +187,11 @@ const TENANT_COUNTERS: [TenantCounter; 9] = [
         "headway_alerts_dead",
         "Alerts given up on after their last try (dead letters)",
         |m| &m.alerts_dead,
+    ),
+    (
+        "headway_decision_log_failures",
+        "Scorings answered though their decision could not be logged",
+        |m| &m.decision_log_failures,
     ),
 ];
 

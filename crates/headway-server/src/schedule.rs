@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use headway_core::{Date, InputDefaults};
-use headway_pipeline::{InputFormat, Source};
+use headway_pipeline::InputFormat;
 
 use crate::api::App;
 use crate::history;
@@ -131,19 +131,15 @@ async fn record_export(
         // A regular file only: a pipe would hold the scheduler until a writer came.
         let file = headway_host::open_regular(&path, u64::MAX)
             .map_err(|e| format!("cannot read schedule source `{name}`: {e}"))?;
-        let source = Source::new(
-            name,
-            std::io::BufReader::with_capacity(1 << 20, file),
+        let input = history::Input {
+            name: &name,
+            reader: file,
             format,
-        );
-        let (log, fuel) = history::record(
-            &history,
-            &tenant.id,
-            &loaded,
-            source,
-            InputDefaults::default(),
-        )
-        .map_err(|e| e.message().to_owned())?;
+            defaults: InputDefaults::default(),
+            caller: "schedule".to_owned(),
+        };
+        let (log, fuel) = history::record(&history, &tenant, &loaded, input)
+            .map_err(|e| e.message().to_owned())?;
         history::count_run(&tenant, &log, fuel);
         Ok(log.id)
     })

@@ -841,3 +841,169 @@ async fn an_override_moves_the_served_score_by_its_points_and_expires() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// Decisions of `tenant` in the SQLite store, newest first.
+fn decisions(store: &StoreLocation, tenant: &str) -> Vec<headway_store::Decision> {
+    store.open().unwrap().decisions(tenant, None, 100).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scoring_is_logged_replays_and_a_log_that_fails_is_never_silent() {
+    use headway_store::DecisionInput;
+    let dir = tenants();
+    // alpha keeps its inputs without the names; beta only logs, and counts a
+    // log it cannot write instead of failing.
+    let alpha = dir.path().join("alpha/tenant.toml");
+    let text = std::fs::read_to_string(&alpha).unwrap();
+    std::fs::write(
+        &alpha,
+        format!("{text}[history]\nkeep_inputs = true\nmask = [\"name\"]\n"),
+    )
+    .unwrap();
+    let beta = dir.path().join("beta/tenant.toml");
+    let text = std::fs::read_to_string(&beta).unwrap();
+    std::fs::write(
+        &beta,
+        format!("{text}[history]\non_log_failure = \"count\"\n"),
+    )
+    .unwrap();
+    let store = sqlite(&dir);
+    let server = serve(dir.path(), Some(&store)).await;
+    let c = Client {
+        http: fresh_connections(),
+        addr: server.addr,
+    };
+    let accounts = headway_samples::generate(Book::Saas, 3, 9);
+    let name = accounts[0].name.clone();
+    let body = serde_json::to_string(&json!({ "accounts": accounts })).unwrap();
+    let score = |tenant: &'static str, token: &'static str, body: String| {
+        let c = &c;
+        async move {
+            let path = format!("/v1/tenants/{tenant}/score");
+            let (status, _, text) = c
+                .send(
+                    reqwest::Method::POST,
+                    &path,
+                    token,
+                    Some(("application/json", body)),
+                )
+                .await;
+            (status, serde_json::from_str::<Value>(&text).unwrap())
+        }
+    };
+    let (code, answer) = score("alpha", ALPHA, body.clone()).await;
+    assert_eq!(code, 200, "{answer}");
+    let (code, _) = c.run("alpha", ALPHA, "application/x-ndjson", year()).await;
+    assert_eq!(code, 201);
+
+    let logged = decisions(&store, "alpha");
+    assert_eq!(logged.len(), 2);
+    let (run, request) = (&logged[0], &logged[1]);
+    assert_eq!(
+        (
+            request.input,
+            request.run,
+            request.records,
+            request.input_kept
+        ),
+        (DecisionInput::Request, None, 3, true)
+    );
+    assert!(
+        request.caller.starts_with("api: tenant token sha256:") && request.caller.len() == 33,
+        "{}",
+        request.caller
+    );
+    assert_eq!(
+        request.input_digest,
+        headway_pipeline::sha256(body.as_bytes())
+    );
+    assert_eq!(request.masked, ["name"]);
+    assert_eq!(
+        (run.input, run.records),
+        (DecisionInput::JsonLines, year().lines().count())
+    );
+    assert_eq!(
+        run.input_digest,
+        headway_pipeline::sha256(year().as_bytes())
+    );
+    assert!(run.run.is_some());
+    // The kept input holds no name; replayed on the kept build it gives the
+    // logged output byte for byte.
+    let opened = store.open().unwrap();
+    for d in [run, request] {
+        let kept = opened
+            .kept_input("alpha", &d.input_digest)
+            .unwrap()
+            .unwrap();
+        let kept = headway_pipeline::unpack(&kept).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&kept).contains(&name),
+            "{name} kept"
+        );
+        let build = opened.kept_build("alpha", &d.build).unwrap().unwrap();
+        let plugin = headway_host::Runtime::new()
+            .unwrap()
+            .load(
+                &headway_pipeline::unpack(&build.component).unwrap(),
+                "kept",
+                &serde_json::from_str(&build.options).unwrap(),
+            )
+            .unwrap();
+        let records = headway_pipeline::rescore(d, &kept, &plugin).unwrap();
+        assert_eq!(headway_pipeline::sha256(&records), d.output_digest);
+    }
+    // beta logs without keeping anything.
+    let (code, _) = score("beta", BETA, "[]".to_owned()).await;
+    assert_eq!(code, 400, "no accounts: not scored, not logged");
+    let logistics =
+        serde_json::to_string(&headway_samples::generate(Book::Logistics, 2, 3)).unwrap();
+    assert_eq!(score("beta", BETA, logistics.clone()).await.0, 200);
+    let beta_logged = decisions(&store, "beta");
+    assert_eq!(beta_logged.len(), 1);
+    assert!(!beta_logged[0].input_kept);
+    assert_eq!(
+        opened
+            .kept_input("beta", &beta_logged[0].input_digest)
+            .unwrap(),
+        None
+    );
+    drop(opened);
+
+    // Now the log cannot be written.
+    let file = store.file().unwrap();
+    rusqlite::Connection::open(file)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER no_log BEFORE INSERT ON decisions BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+        )
+        .unwrap();
+    let (code, answer) = score("alpha", ALPHA, body.clone()).await;
+    assert_eq!(code, 503, "{answer}");
+    assert_eq!(answer["code"], "decision-log-failed");
+    let message = answer["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the accounts were scored, but the decision log cannot be written")
+            && message.contains("disk says no"),
+        "{message}"
+    );
+    let (code, answer) = c.run("alpha", ALPHA, "application/x-ndjson", year()).await;
+    assert_eq!(code, 503, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains(" was recorded, but the decision log"),
+        "{answer}"
+    );
+    // beta counts instead, and answers.
+    let (code, answer) = score("beta", BETA, logistics).await;
+    assert_eq!(code, 200, "{answer}");
+    let (_, metrics) = c.get("/metrics", "").await;
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("headway_decision_log_failures_total{tenant=\"beta\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("headway_decision_log_failures_total{tenant=\"alpha\"} 0"));
+    server.shutdown().await.unwrap();
+}
