@@ -93,6 +93,11 @@ fn routes() -> Vec<(Method, &'static str, MethodRouter<Arc<App>>)> {
         on(M::POST, "/v1/tenants/{tenant}/runs", history::record_run),
         on(M::GET, "/v1/tenants/{tenant}/runs", history::list_runs),
         on(M::GET, "/v1/tenants/{tenant}/runs/{run}", history::get_run),
+        on(
+            M::GET,
+            "/v1/tenants/{tenant}/decisions",
+            history::list_decisions,
+        ),
         on(M::GET, "/v1/tenants/{tenant}/alerts", history::list_alerts),
         on(
             M::GET,

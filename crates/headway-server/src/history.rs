@@ -385,6 +385,24 @@ pub(crate) async fn list_runs(
     Ok(Json(json!({"runs": runs, "next": next})).into_response())
 }
 
+/// `GET /v1/tenants/{tenant}/decisions`: the decision log, newest first (the
+/// same pages as runs).
+pub(crate) async fn list_decisions(
+    State(app): State<Arc<App>>,
+    authorized: Authorized,
+    ApiQuery(query): ApiQuery<RunsQuery>,
+) -> Result<Response, ApiError> {
+    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let decisions = read_store(&app, authorized, move |store, tenant, _| {
+        let decisions = store.decisions(&tenant.id, query.before, limit + 1);
+        decisions.map_err(store_error)
+    })
+    .await?;
+    let next = (decisions.len() > limit).then(|| decisions[limit - 1].id);
+    let decisions = &decisions[..decisions.len().min(limit)];
+    Ok(Json(json!({"decisions": decisions, "next": next})).into_response())
+}
+
 #[derive(Deserialize)]
 pub(crate) struct AlertsQuery {
     /// Alerts of this day or later.

@@ -952,6 +952,23 @@ async fn every_scoring_is_logged_replays_and_a_log_that_fails_is_never_silent() 
         let records = headway_pipeline::rescore(d, &kept, &plugin).unwrap();
         assert_eq!(headway_pipeline::sha256(&records), d.output_digest);
     }
+    // Over HTTP, a page at a time, for the tenant's own token only.
+    let (code, page) = c.get("/v1/tenants/alpha/decisions?limit=1", ALPHA).await;
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(page["decisions"][0]["id"], run.id);
+    assert_eq!(page["next"], run.id);
+    let (_, rest) = c
+        .get(
+            &format!("/v1/tenants/alpha/decisions?before={}", run.id),
+            ALPHA,
+        )
+        .await;
+    assert_eq!(
+        rest["decisions"][0]["input_digest"],
+        request.input_digest.as_str()
+    );
+    assert_eq!(rest["next"], Value::Null);
+    assert_eq!(c.get("/v1/tenants/alpha/decisions", BETA).await.0, 403);
     // beta logs without keeping anything.
     let (code, _) = score("beta", BETA, "[]".to_owned()).await;
     assert_eq!(code, 400, "no accounts: not scored, not logged");
