@@ -368,21 +368,34 @@ pub(crate) struct RunsQuery {
     limit: Option<usize>,
 }
 
+impl RunsQuery {
+    fn limit(&self) -> usize {
+        self.limit.unwrap_or(20).clamp(1, 100)
+    }
+}
+
 /// `GET /v1/tenants/{tenant}/runs`: newest first.
 pub(crate) async fn list_runs(
     State(app): State<Arc<App>>,
     authorized: Authorized,
     ApiQuery(query): ApiQuery<RunsQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let limit = query.limit();
     let runs = read_store(&app, authorized, move |store, tenant, _| {
         let runs = store.runs(&tenant.id, query.before, limit + 1);
         runs.map_err(store_error)
     })
     .await?;
-    let next = (runs.len() > limit).then(|| runs[limit - 1].id);
-    let runs = &runs[..runs.len().min(limit)];
+    let (runs, next) = page(runs, limit, |r| r.id);
     Ok(Json(json!({"runs": runs, "next": next})).into_response())
+}
+
+/// The first `limit` of `items` (read one more than that) and the cursor of
+/// the next page, if there is one.
+fn page<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
+    let next = (items.len() > limit).then(|| id(&items[limit - 1]));
+    items.truncate(limit);
+    (items, next)
 }
 
 /// `GET /v1/tenants/{tenant}/decisions`: the decision log, newest first (the
@@ -392,14 +405,13 @@ pub(crate) async fn list_decisions(
     authorized: Authorized,
     ApiQuery(query): ApiQuery<RunsQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let limit = query.limit();
     let decisions = read_store(&app, authorized, move |store, tenant, _| {
         let decisions = store.decisions(&tenant.id, query.before, limit + 1);
         decisions.map_err(store_error)
     })
     .await?;
-    let next = (decisions.len() > limit).then(|| decisions[limit - 1].id);
-    let decisions = &decisions[..decisions.len().min(limit)];
+    let (decisions, next) = page(decisions, limit, |d| d.id);
     Ok(Json(json!({"decisions": decisions, "next": next})).into_response())
 }
 
