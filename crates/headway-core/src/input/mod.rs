@@ -596,4 +596,52 @@ mod tests {
             "c.csv:1: field `arr`: header has no `arr` column"
         );
     }
+
+    #[test]
+    fn csv_rows_read_the_same_quoted_or_not() {
+        // Unquoted rows take a shortcut past the CSV state machine; quoting
+        // every field forces the machine. Both must give the same accounts,
+        // lines and errors, over CRLF, blank lines, empty cells and a last
+        // row without a newline.
+        let header = "id,name,stage,arr,start_date,as_of,measure.seats,attribute.region";
+        let rows = [
+            "c1,Beta,active,1000,2025-01-01,2026-11-01,12,emea",
+            "",
+            "c2,,trial,0,2026-10-01,2026-11-01,,",
+            "c3,Delta,active,x,2025-01-01,2026-11-01,1,apac",
+            "c4,Echo,active,5,2025-01-01,2026-11-01,2",
+            "c5,Fox,churned,7.5,2024-02-29,2026-11-01,3,us",
+        ];
+        let quoted = |row: &str| {
+            row.split(',')
+                .map(|f| format!("\"{f}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for newline in ["\n", "\r\n"] {
+            let plain = format!("{header}{newline}{}", rows.join(newline));
+            let forced = format!(
+                "{header}{newline}{}",
+                rows.map(|r| if r.is_empty() {
+                    String::new()
+                } else {
+                    quoted(r)
+                })
+                .join(newline)
+            );
+            let (a, b) = (
+                parse_csv("a.csv", &plain, &InputDefaults::default()),
+                parse_csv("a.csv", &forced, &InputDefaults::default()),
+            );
+            assert_eq!(a.accounts, b.accounts);
+            assert_eq!(a.lines, b.lines);
+            assert_eq!(a.lines, [2, 4, 7]);
+            assert_eq!(
+                a.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                b.errors.iter().map(ToString::to_string).collect::<Vec<_>>()
+            );
+            assert_eq!(a.errors.len(), 2, "{:?}", a.errors);
+            assert_eq!(a.accounts[1].name, "", "an empty cell is an empty value");
+        }
+    }
 }
