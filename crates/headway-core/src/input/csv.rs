@@ -415,10 +415,46 @@ fn number(v: &str) -> Result<Option<f64>, String> {
     if v.is_empty() {
         return Ok(None);
     }
+    if let Some(x) = plain_decimal(v.as_bytes()) {
+        return Ok(Some(x));
+    }
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(Some(x)),
         _ => Err(format!("expected a number, got `{v}`")),
     }
+}
+
+/// A decimal of at most 15 digits without an exponent (`264600.0`, `-0.324`),
+/// or `None` for anything else, which `str::parse` then reads. Exact: the
+/// digits as an integer are below 2^53 and the power of ten at most 1e15, so
+/// both are exact doubles and one division rounds correctly (Clinger's fast
+/// path, what `str::parse` also ends in, without its general scanning).
+fn plain_decimal(v: &[u8]) -> Option<f64> {
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let (negative, digits) = match v.first()? {
+        b'-' => (true, &v[1..]),
+        b'+' => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let (mut mantissa, mut count, mut decimals, mut dot) = (0u64, 0usize, 0usize, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                count += 1;
+                decimals += usize::from(dot);
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if count == 0 || count > 15 {
+        return None;
+    }
+    let x = mantissa as f64 / POW10[decimals];
+    Some(if negative { -x } else { x })
 }
 
 fn date(v: &str) -> Result<Option<Date>, String> {
@@ -528,5 +564,72 @@ impl Record<'_> {
     fn get(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         self.text.get(start..self.ends[i]).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_decimal;
+    use proptest::prelude::*;
+
+    #[test]
+    fn plain_decimals_read_as_str_parse_reads_them() {
+        for v in [
+            "0",
+            "-0",
+            "+5",
+            "5.",
+            ".5",
+            "264600.0",
+            "0.324",
+            "00012.50",
+            "999999999999999",
+            "0.00000000000001",
+            "123456789.012345",
+            "-98765.4321",
+        ] {
+            let fast = plain_decimal(v.as_bytes()).unwrap_or_else(|| panic!("{v}"));
+            assert_eq!(fast.to_bits(), v.parse::<f64>().unwrap().to_bits(), "{v}");
+        }
+        // Left to `str::parse`: exponents, 16+ digits, words, lone signs and dots.
+        for v in [
+            "1e5",
+            "1234567890123456",
+            ".",
+            "-",
+            "",
+            "1.2.3",
+            "nan",
+            "inf",
+            "1_0",
+            " 1",
+        ] {
+            assert_eq!(plain_decimal(v.as_bytes()), None, "{v}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_short_decimal_reads_bit_for_bit(
+            negative in any::<bool>(),
+            int in "[0-9]{0,9}",
+            frac in proptest::option::of("[0-9]{0,9}"),
+        ) {
+            let v = format!(
+                "{}{int}{}",
+                if negative { "-" } else { "" },
+                frac.map(|f| format!(".{f}")).unwrap_or_default()
+            );
+            if let Ok(expected) = v.parse::<f64>() {
+                let fast = plain_decimal(v.as_bytes());
+                if v.bytes().filter(u8::is_ascii_digit).count() <= 15 {
+                    prop_assert_eq!(fast.map(f64::to_bits), Some(expected.to_bits()), "{}", v);
+                } else {
+                    prop_assert_eq!(fast, None);
+                }
+            } else {
+                prop_assert_eq!(plain_decimal(v.as_bytes()), None, "{}", v);
+            }
+        }
     }
 }
