@@ -400,8 +400,10 @@ impl AccountBatch {
         }
     }
 
-    /// Sets a measure of the row in progress (a later value for the same name wins).
-    pub(crate) fn set_measure(&mut self, mark: RowMark, name: &str, value: f64) {
+    /// Sets a measure of the row in progress (a later value for the same name
+    /// wins); its column's index, which [`AccountBatch::set_measure_at`] takes
+    /// for the rest of the batch.
+    pub(crate) fn set_measure(&mut self, mark: RowMark, name: &str, value: f64) -> usize {
         let n = mark.rows;
         let i = find_or_add(
             &mut self.measures,
@@ -412,8 +414,15 @@ impl AccountBatch {
                 values: vec![f64::NAN; n],
             },
         );
+        self.set_measure_at(mark, i, value);
+        i
+    }
+
+    /// Sets the measure of column `i` (as [`AccountBatch::set_measure`] gave it)
+    /// for the row in progress, without looking its name up.
+    pub(crate) fn set_measure_at(&mut self, mark: RowMark, i: usize, value: f64) {
         let values = &mut self.measures[i].values;
-        values.resize(n, f64::NAN);
+        values.resize(mark.rows, f64::NAN);
         values.push(value);
     }
 

@@ -187,7 +187,7 @@ impl CsvColumns {
     ) -> (AccountBatch, Vec<InputError>) {
         let mut batch = AccountBatch::default();
         let mut errors = Vec::new();
-        let mut outcomes = Vec::new();
+        let mut scratch = RowScratch::default();
         let splitter = self.splitters.lock().ok().and_then(|mut s| s.pop());
         // Not `unwrap_or_default`: `Reader::default()` has no transition table,
         // and reads every byte as a record.
@@ -195,20 +195,33 @@ impl CsvColumns {
         let core = splitter.unwrap_or_else(csv_core::Reader::new);
         let mut records = Records {
             core,
+            whole: text,
             input: text.as_bytes(),
+            unquoted: None,
             line: first_line,
             out: Vec::with_capacity(256),
             ends: Vec::with_capacity(self.width),
         };
         while let Some(line) = records.next() {
-            let Ok(record) = std::str::from_utf8(&records.out) else {
-                let msg = (None, "the record is not UTF-8".to_owned());
-                errors.push(InputError::at(source_name, line, None, msg));
-                continue;
-            };
-            let record = Record {
-                text: record,
-                ends: &records.ends,
+            let record = match records.unquoted {
+                // The line as it is in `text`, commas and all.
+                Some(line) => Record {
+                    text: line,
+                    ends: &records.ends,
+                    gap: 1,
+                },
+                None => match std::str::from_utf8(&records.out) {
+                    Ok(text) => Record {
+                        text,
+                        ends: &records.ends,
+                        gap: 0,
+                    },
+                    Err(_) => {
+                        let msg = (None, "the record is not UTF-8".to_owned());
+                        errors.push(InputError::at(source_name, line, None, msg));
+                        continue;
+                    }
+                },
             };
             if record.len() == 1 && record.get(0).trim().is_empty() {
                 continue;
@@ -223,7 +236,7 @@ impl CsvColumns {
                 errors.push(InputError::at(source_name, line, id, (None, msg)));
                 continue;
             }
-            if let Err(e) = self.row(&record, &mut batch, &mut outcomes, line, defaults, reads) {
+            if let Err(e) = self.row(&record, &mut batch, &mut scratch, line, defaults, reads) {
                 errors.push(InputError::at(source_name, line, id, e));
             }
         }
@@ -246,12 +259,16 @@ impl CsvColumns {
         &self,
         record: &Record,
         batch: &mut AccountBatch,
-        outcomes: &mut Vec<OutcomeKpi>,
+        scratch: &mut RowScratch,
         line: usize,
         defaults: &InputDefaults,
         reads: Reads,
     ) -> Result<(), FieldError> {
         let mark = batch.begin_row();
+        let RowScratch {
+            outcomes,
+            measure_columns,
+        } = scratch;
         // One slot per outcome column, named once per chunk and reset per row.
         if outcomes.len() != self.outcomes.len() {
             *outcomes = self
@@ -278,7 +295,14 @@ impl CsvColumns {
                     Cell::Fixed(f) => fixed.set(*f, v, batch)?,
                     Cell::Measure(name) => {
                         if let Some(x) = number(v).map_err(at)?.filter(|_| reads.wants(name)) {
-                            batch.set_measure(mark, name, x);
+                            match measure_columns.get(i).copied().flatten() {
+                                Some(column) => batch.set_measure_at(mark, column, x),
+                                None => {
+                                    let column = batch.set_measure(mark, name, x);
+                                    measure_columns.resize(self.cells.len(), None);
+                                    measure_columns[i] = Some(column);
+                                }
+                            }
                         }
                     }
                     Cell::Attribute(key) => {
@@ -321,6 +345,14 @@ impl CsvColumns {
         }
         result
     }
+}
+
+/// What the rows of one chunk reuse: a slot per outcome column, and the batch
+/// column of each measure cell once it has one (by cell index).
+#[derive(Default)]
+struct RowScratch {
+    outcomes: Vec<OutcomeKpi>,
+    measure_columns: Vec<Option<usize>>,
 }
 
 /// The fixed fields of one CSV row.
@@ -469,7 +501,12 @@ fn date(v: &str) -> Result<Option<Date>, String> {
 /// Records of one chunk, split by `csv_core` into one buffer per record.
 struct Records<'t> {
     core: csv_core::Reader,
+    /// The chunk; `input` is what is left of it.
+    whole: &'t str,
     input: &'t [u8],
+    /// The last record, when it was a line without quotes: its text as is
+    /// (else the record is in `out`).
+    unquoted: Option<&'t str>,
     /// The line the next record starts on.
     line: usize,
     out: Vec<u8>,
@@ -523,37 +560,44 @@ impl Records<'_> {
             }
         }
     }
-}
 
-impl Records<'_> {
     /// The common case without the state machine: a line with no quote and no
     /// bare carriage return is its fields split at commas, exactly as
     /// `csv_core` would split it. False (nothing read) for any other line.
     fn unquoted_line(&mut self) -> bool {
+        self.unquoted = None;
         if self.input.is_empty() {
             return false;
         }
         let end = memchr::memchr(b'\n', self.input).unwrap_or(self.input.len());
-        let text = &self.input[..end];
-        let text = text.strip_suffix(b"\r").unwrap_or(text);
-        if memchr::memchr2(b'"', b'\r', text).is_some() {
+        let bytes = &self.input[..end];
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if memchr::memchr2(b'"', b'\r', bytes).is_some() {
             return false;
         }
-        // As `csv_core` writes a record: the fields back to back, and where each ends.
-        for field in text.split(|b| *b == b',') {
-            self.out.extend_from_slice(field);
-            self.ends.push(self.out.len());
-        }
+        // Where each field ends in the line (the next starts one past it).
+        self.ends
+            .extend(memchr::memchr_iter(b',', bytes).chain([bytes.len()]));
+        // Cut at ASCII bytes, so on character boundaries of the chunk's text.
+        let start = self.whole.len() - self.input.len();
+        let Some(line) = self.whole.get(start..start + bytes.len()) else {
+            self.ends.clear();
+            return false;
+        };
+        self.unquoted = Some(line);
         self.input = self.input.get(end + 1..).unwrap_or_default();
         self.line += 1;
         true
     }
 }
 
-/// One record's fields.
+/// One record's fields: field `i` ends at `ends[i]` of `text`, and the next
+/// begins `gap` bytes later (1 past a comma in a line as written, 0 in
+/// `csv_core`'s output, which drops delimiters).
 struct Record<'r> {
     text: &'r str,
     ends: &'r [usize],
+    gap: usize,
 }
 
 impl Record<'_> {
@@ -562,7 +606,11 @@ impl Record<'_> {
     }
 
     fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i - 1] + self.gap
+        };
         self.text.get(start..self.ends[i]).unwrap_or("")
     }
 }

@@ -611,6 +611,7 @@ mod tests {
             "c3,Delta,active,x,2025-01-01,2026-11-01,1,apac",
             "c4,Echo,active,5,2025-01-01,2026-11-01,2",
             "c5,Fox,churned,7.5,2024-02-29,2026-11-01,3,us",
+            "c6,Zoë Ørsted,active,9,2025-01-01,2026-11-01,4,eu",
         ];
         let quoted = |row: &str| {
             row.split(',')
@@ -635,13 +636,23 @@ mod tests {
             );
             assert_eq!(a.accounts, b.accounts);
             assert_eq!(a.lines, b.lines);
-            assert_eq!(a.lines, [2, 4, 7]);
+            assert_eq!(a.lines, [2, 4, 7, 8]);
             assert_eq!(
                 a.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 b.errors.iter().map(ToString::to_string).collect::<Vec<_>>()
             );
             assert_eq!(a.errors.len(), 2, "{:?}", a.errors);
             assert_eq!(a.accounts[1].name, "", "an empty cell is an empty value");
+            assert_eq!(a.accounts[3].name, "Zoë Ørsted");
         }
+        // A quoted row between plain ones.
+        let mixed = format!(
+            "{header}\n{}\nc9,\"Acme, \"\"the\"\" Co\",active,1,2025-01-01,2026-11-01,1,x\n{}\n",
+            rows[0], rows[6]
+        );
+        let p = parse_csv("m.csv", &mixed, &InputDefaults::default());
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let names: Vec<&str> = p.accounts.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["Beta", "Acme, \"the\" Co", "Zoë Ørsted"]);
     }
 }
