@@ -29,7 +29,10 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
         .transpose()?;
     // A recorded run is a decision: its input is digested (and kept, where the
     // tenant keeps inputs) as it is read.
-    let mut input = InputRecord::new(store.is_some() && tenant.history.keep_inputs);
+    let mut input = match store {
+        Some(_) => InputRecord::new(tenant.history.keep_inputs),
+        None => InputRecord::passing(),
+    };
     let source = open_source(&args.accounts, |file| input.tap(file))?;
     let context = DecisionContext {
         tenant: tenant.id.clone(),

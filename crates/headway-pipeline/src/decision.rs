@@ -36,7 +36,8 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// What an input tap saw: its digest, and a compressed copy when kept.
 pub struct InputRecord {
-    hasher: Sha256,
+    /// `None`: bytes only pass (a run that logs no decision).
+    hasher: Option<Sha256>,
     kept: Option<zstd::stream::write::Encoder<'static, Vec<u8>>>,
     failed: Option<io::Error>,
 }
@@ -45,10 +46,20 @@ impl InputRecord {
     /// Digests what passes; keeps a copy too when `keep`.
     pub fn new(keep: bool) -> Self {
         Self {
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             kept: keep.then(|| {
                 zstd::stream::write::Encoder::new(Vec::new(), LEVEL).expect("zstd level 3")
             }),
+            failed: None,
+        }
+    }
+
+    /// Neither digests nor keeps: for a run that logs no decision (its
+    /// digest is empty).
+    pub fn passing() -> Self {
+        Self {
+            hasher: None,
+            kept: None,
             failed: None,
         }
     }
@@ -62,7 +73,9 @@ impl InputRecord {
     }
 
     fn pass(&mut self, bytes: &[u8]) {
-        self.hasher.update(bytes);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(bytes);
+        }
         if let Some(kept) = &mut self.kept
             && let Err(e) = kept.write_all(bytes)
         {
@@ -76,7 +89,7 @@ impl InputRecord {
             return Err(e);
         }
         let kept = self.kept.map(|k| k.finish()).transpose()?;
-        Ok((hex(self.hasher), kept))
+        Ok((self.hasher.map(hex).unwrap_or_default(), kept))
     }
 }
 
@@ -369,6 +382,11 @@ mod tests {
         let mut digest_only = InputRecord::new(false);
         std::io::copy(&mut digest_only.tap(&text[..]), &mut std::io::sink()).unwrap();
         assert_eq!(digest_only.finish().unwrap(), (sha256(&text), None));
+        let mut passing = InputRecord::passing();
+        let mut read = Vec::new();
+        passing.tap(&text[..]).read_to_end(&mut read).unwrap();
+        assert_eq!(read, text);
+        assert_eq!(passing.finish().unwrap(), (String::new(), None));
         assert_eq!(
             sha256(b""),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
