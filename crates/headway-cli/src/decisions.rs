@@ -45,16 +45,13 @@ impl LogArgs {
             bail!("no history store at `{}`", self.store);
         }
         let dir = Path::new(&self.tenant);
-        let (tenant, current) = if dir.join("tenant.toml").is_file() {
-            match load_current {
-                true => {
-                    let (config, plugin) = crate::load_tenant(dir)?;
-                    (config.id, Some(plugin))
-                }
-                false => (headway_host::load_tenant_config(dir)?.id, None),
-            }
-        } else {
+        let (tenant, current) = if !dir.join("tenant.toml").is_file() {
             (self.tenant.clone(), None)
+        } else if load_current {
+            let (config, plugin) = crate::load_tenant(dir)?;
+            (config.id, Some(plugin))
+        } else {
+            (headway_host::load_tenant_config(dir)?.id, None)
         };
         Ok(Opened {
             store: self.store.open()?,
@@ -137,7 +134,8 @@ pub fn replay(args: &LogArgs, id: i64, from: Option<i64>, limit: usize) -> Resul
     let opened = args.open(true)?;
     let store = &*opened.store;
     let decision = logged(store, &opened.tenant, id)?;
-    let (input, served) = kept(store, &decision)?;
+    let input = kept_input(store, &decision)?;
+    let served = kept_build(store, &decision)?;
     let replayed = rescore(&decision, &input, &served)?;
     let reproduced = replayed.digest == decision.output_digest;
     let current = opened
@@ -154,11 +152,16 @@ pub fn replay(args: &LogArgs, id: i64, from: Option<i64>, limit: usize) -> Resul
     let moved = from
         .map(|earlier| -> Result<Vec<Moved>> {
             let before = logged(store, &opened.tenant, earlier)?;
-            let (old_input, old_build) = kept(store, &before)?;
-            let old = rescore(&before, &old_input, &old_build)?;
+            let old_input = kept_input(store, &before)?;
             let bridge = rescore(&before, &old_input, &served)?;
+            // One build served both: the old input on it is the bridge itself.
+            let old = if before.build == decision.build {
+                bridge.outcomes.clone()
+            } else {
+                rescore(&before, &old_input, &kept_build(store, &before)?)?.outcomes
+            };
             Ok(replay::what_moved(
-                &old.outcomes,
+                &old,
                 &bridge.outcomes,
                 &replayed.outcomes,
             ))
@@ -202,8 +205,8 @@ fn logged(store: &dyn SnapshotStore, tenant: &str, id: i64) -> Result<Decision> 
     })
 }
 
-/// A decision's kept input (uncompressed) and the build that served it, loaded.
-fn kept(store: &dyn SnapshotStore, decision: &Decision) -> Result<(Vec<u8>, Plugin)> {
+/// A decision's kept input, uncompressed.
+fn kept_input(store: &dyn SnapshotStore, decision: &Decision) -> Result<Vec<u8>> {
     let id = decision.id;
     if !decision.input_kept {
         bail!(
@@ -213,8 +216,13 @@ fn kept(store: &dyn SnapshotStore, decision: &Decision) -> Result<(Vec<u8>, Plug
     let input = store
         .kept_input(&decision.tenant, &decision.input_digest)?
         .with_context(|| format!("decision {id}: its input is missing from the store"))?;
-    let input = headway_pipeline::unpack(&input)
-        .with_context(|| format!("decision {id}: its kept input is unreadable"))?;
+    headway_pipeline::unpack(&input)
+        .with_context(|| format!("decision {id}: its kept input is unreadable"))
+}
+
+/// The build that served a decision, loaded from the store.
+fn kept_build(store: &dyn SnapshotStore, decision: &Decision) -> Result<Plugin> {
+    let id = decision.id;
     let build = store
         .kept_build(&decision.tenant, &decision.build)?
         .with_context(|| format!("decision {id}: its build is missing from the store"))?;
@@ -223,10 +231,9 @@ fn kept(store: &dyn SnapshotStore, decision: &Decision) -> Result<(Vec<u8>, Plug
     let options: LoadOptions = serde_json::from_str(&build.options)
         .with_context(|| format!("decision {id}: its build's load options are unreadable"))?;
     let origin = format!("the build of decision {id}");
-    let plugin = crate::plugin_runtime()?
+    crate::plugin_runtime()?
         .load(&component, &origin, &options)
-        .with_context(|| format!("cannot load {origin}"))?;
-    Ok((input, plugin))
+        .with_context(|| format!("cannot load {origin}"))
 }
 
 fn rescore(decision: &Decision, input: &[u8], plugin: &Plugin) -> Result<Rescored> {

@@ -13,7 +13,6 @@ use headway_pipeline::{
     DecisionContext, DecisionOutcome, InputFormat, InputRecord, OutputDigest, OutputFormat,
     RunOptions, ScoredChunk, Sink, SinkError, Source, StoreSink, WriteSink,
 };
-use headway_store::DecisionInput;
 
 use crate::{Exit, Format, ScoreArgs, output, short_digest};
 
@@ -41,10 +40,7 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
             std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
         ),
         source: source.name().to_owned(),
-        input: match source.format() {
-            InputFormat::JsonLines => DecisionInput::JsonLines,
-            InputFormat::Csv => DecisionInput::Csv,
-        },
+        input: source.format().into(),
         as_of_default: args.as_of,
         at: headway_store::now(),
     };
@@ -62,7 +58,10 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
     // Block-buffered: stdout is line-buffered, which flushes every record.
     let stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut problems = Problems::new(&tenant.id, &plugin);
-    let mut output_digest = OutputDigest::new(&plugin, &options);
+    // Only a recorded run is logged, so only then is its output digested.
+    let mut output_digest = store
+        .is_some()
+        .then(|| OutputDigest::new(&plugin, &options));
     let mut store_sink = match &mut store {
         Some(s) => {
             let sink = StoreSink::begin(
@@ -118,11 +117,9 @@ pub(crate) fn score(args: &ScoreArgs) -> Result<Exit> {
     // Consumed whole, so the store is free for the decision log.
     let committed = store_sink.map(|sink| sink.commit(&summary)).transpose()?;
     if let Some(log) = committed {
-        let (input_digest, kept) = input.finish()?;
         let outcome = DecisionOutcome {
-            input_digest,
-            kept,
-            output_digest: output_digest.finish(),
+            input,
+            output_digest: output_digest.expect("a recorded run is digested").finish(),
             records: summary.records,
             failed: summary.failed,
             run: Some(log.id),
@@ -212,12 +209,15 @@ fn run(
     options: &RunOptions,
     output: &mut dyn Sink,
     problems: &mut Problems,
-    output_digest: &mut OutputDigest,
+    output_digest: &mut Option<OutputDigest>,
     store: &mut Option<StoreSink>,
 ) -> Result<headway_pipeline::RunSummary> {
-    let mut sinks: Vec<&mut dyn Sink> = vec![output, problems, output_digest];
+    let mut sinks: Vec<&mut dyn Sink> = vec![output, problems];
     if let Some(store) = store {
         sinks.push(store);
+    }
+    if let Some(digest) = output_digest {
+        sinks.push(digest);
     }
     Ok(headway_pipeline::run(source, plugin, options, &mut sinks)?)
 }

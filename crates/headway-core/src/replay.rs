@@ -65,17 +65,14 @@ pub fn changes(before: &[Outcome], after: &[Outcome]) -> Vec<Change> {
     ids.into_iter()
         .filter_map(|id| {
             let (b, a) = (before.get(id), after.get(id));
-            let change = Change {
+            let same = b.map(|o| (o.score, &o.band)) == a.map(|o| (o.score, &o.band));
+            (!same).then(|| Change {
                 account_id: id.to_owned(),
                 score_before: b.and_then(|o| o.score),
                 score_after: a.and_then(|o| o.score),
                 band_before: b.and_then(|o| o.band.clone()),
                 band_after: a.and_then(|o| o.band.clone()),
-            };
-            let same = b.is_some() == a.is_some()
-                && change.score_before == change.score_after
-                && change.band_before == change.band_after;
-            (!same).then_some(change)
+            })
         })
         .collect()
 }

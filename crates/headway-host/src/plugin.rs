@@ -75,7 +75,7 @@ pub struct Plugin {
     pub(crate) tenant_weights: Option<Vec<f64>>,
     /// The component's bytes and what it was loaded with: what the decision
     /// log keeps to replay an input on this very build.
-    pub(crate) component: Arc<[u8]>,
+    pub(crate) component: Option<Arc<[u8]>>,
     pub(crate) options: crate::LoadOptions,
     /// The key of `component` with `options` (see [`Plugin::build_key`]).
     pub(crate) build: String,
@@ -146,9 +146,10 @@ impl Plugin {
         &self.info
     }
 
-    /// The component as loaded (the bytes the digest is of).
-    pub fn component(&self) -> &[u8] {
-        &self.component
+    /// The component as loaded (the bytes the digest is of), when its load
+    /// options kept it ([`crate::LoadOptions::keep_component`]).
+    pub fn component(&self) -> Option<&[u8]> {
+        self.component.as_deref()
     }
 
     /// What it was loaded with; [`crate::Runtime::load`] with these and

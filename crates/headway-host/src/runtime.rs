@@ -96,6 +96,11 @@ pub struct LoadOptions {
     pub capabilities: Capabilities,
     /// The tenant's own factor weights (`[weights]`); empty: the plugin's.
     pub weights: BTreeMap<String, f64>,
+    /// Keep the component's bytes with the plugin, for the decision log to
+    /// keep the build (`[history] keep_inputs`). Not part of the build: it
+    /// changes nothing the plugin answers.
+    #[serde(skip)]
+    pub keep_component: bool,
 }
 
 impl LoadOptions {
@@ -107,6 +112,7 @@ impl LoadOptions {
             config: tenant.config.clone(),
             capabilities: tenant.capabilities,
             weights: tenant.weights.clone(),
+            keep_component: tenant.history.keep_inputs,
         }
     }
 }
@@ -265,6 +271,7 @@ impl Runtime {
             config,
             capabilities: granted,
             weights,
+            keep_component,
         } = options.clone();
         let digest = digest(bytes);
         let build = build_key(&digest, options);
@@ -353,7 +360,7 @@ impl Runtime {
             config: Arc::new(config),
             granted,
             tenant_weights: None,
-            component: Arc::from(bytes),
+            component: keep_component.then(|| Arc::from(bytes)),
             options: options.clone(),
             build,
             info: PluginInfo::default(),

@@ -64,6 +64,14 @@ impl InputRecord {
         }
     }
 
+    /// What a record of `bytes` holds, for an input already in memory (a
+    /// request's body).
+    pub fn of(bytes: &[u8], keep: bool) -> Self {
+        let mut record = Self::new(keep);
+        record.pass(bytes);
+        record
+    }
+
     /// Wraps `inner` so that everything read from it passes through here.
     pub fn tap<R>(&mut self, inner: R) -> InputTap<'_, R> {
         InputTap {
@@ -170,12 +178,9 @@ pub struct DecisionContext {
 }
 
 /// What a scoring produced, for its log entry.
-#[derive(Debug, Clone)]
 pub struct DecisionOutcome {
-    /// `sha256:<hex>` of the input as scored.
-    pub input_digest: String,
-    /// The input, compressed, when the tenant keeps inputs (before masking).
-    pub kept: Option<Vec<u8>>,
+    /// What the input's tap saw: its digest, and the input when kept.
+    pub input: InputRecord,
     /// `sha256:<hex>` of the records as JSON Lines.
     pub output_digest: String,
     /// Records out.
@@ -195,6 +200,9 @@ pub enum DecisionError {
     /// Compressing or masking the kept input failed.
     #[error("the decision log cannot keep the input: {0}")]
     Keep(#[from] io::Error),
+    /// The plugin was loaded without its component, so its build cannot be kept.
+    #[error("the decision log cannot keep the build: it was loaded without `keep_component`")]
+    NoComponent,
 }
 
 /// Logs a scoring of `plugin`: the decision, and where the input was kept,
@@ -206,14 +214,17 @@ pub fn log_decision(
     outcome: DecisionOutcome,
     mask: &Mask,
 ) -> Result<Decision, DecisionError> {
-    let input = match &outcome.kept {
-        Some(kept) if !mask.is_empty() => Some(masked(kept, context.input, mask)?),
-        Some(kept) => Some(kept.clone()),
-        None => None,
+    let (input_digest, kept) = outcome.input.finish()?;
+    let input = match kept {
+        Some(kept) if !mask.is_empty() => Some(masked(&kept, context.input, mask)?),
+        kept => kept,
     };
     let build = match input {
         Some(_) if !store.has_kept_build(&context.tenant, plugin.build_key())? => Some(KeptBuild {
-            component: zstd::bulk::compress(plugin.component(), LEVEL)?,
+            component: zstd::bulk::compress(
+                plugin.component().ok_or(DecisionError::NoComponent)?,
+                LEVEL,
+            )?,
             options: serde_json::to_string(plugin.load_options()).expect("load options serialise"),
         }),
         _ => None,
@@ -229,7 +240,7 @@ pub fn log_decision(
         source: context.source,
         input: context.input,
         as_of_default: context.as_of_default,
-        input_digest: outcome.input_digest,
+        input_digest,
         output_digest: outcome.output_digest,
         records: outcome.records,
         failed: outcome.failed,
@@ -258,20 +269,7 @@ fn masked(kept: &[u8], input: DecisionInput, mask: &Mask) -> io::Result<Vec<u8>>
             // A request is one JSON body; an unreadable one keeps nothing of itself.
             match serde_json::from_reader::<_, Value>(plain) {
                 Ok(mut body) => {
-                    match &mut body {
-                        Value::Array(items) => items.iter_mut().for_each(|a| {
-                            mask.account(a);
-                        }),
-                        Value::Object(o) => match o.get_mut("accounts") {
-                            Some(Value::Array(items)) => items.iter_mut().for_each(|a| {
-                                mask.account(a);
-                            }),
-                            _ => {
-                                mask.account(&mut body);
-                            }
-                        },
-                        _ => {}
-                    }
+                    mask_request(mask, &mut body);
                     serde_json::to_writer(&mut out, &body)?;
                 }
                 Err(_) => out.write_all(headway_core::masking::WITHHELD_LINE.as_bytes())?,
@@ -279,6 +277,25 @@ fn masked(kept: &[u8], input: DecisionInput, mask: &Mask) -> io::Result<Vec<u8>>
         }
     }
     out.finish()
+}
+
+/// Masks every account of a request body, in the shapes [`request_accounts`] reads.
+fn mask_request(mask: &Mask, body: &mut Value) {
+    match body {
+        Value::Array(items) => items.iter_mut().for_each(|a| {
+            mask.account(a);
+        }),
+        Value::Object(o) if o.contains_key("accounts") => {
+            if let Some(Value::Array(items)) = o.get_mut("accounts") {
+                items.iter_mut().for_each(|a| {
+                    mask.account(a);
+                });
+            }
+        }
+        _ => {
+            mask.account(body);
+        }
+    }
 }
 
 /// A kept input or build, uncompressed.
@@ -299,6 +316,15 @@ pub fn request_accounts(body: &[u8]) -> Result<(Vec<Value>, bool), String> {
         },
         Value::Object(_) => Ok((vec![value], true)),
         _ => Err("send an account object, an array of them, or {\"accounts\": [...]}".to_owned()),
+    }
+}
+
+impl From<InputFormat> for DecisionInput {
+    fn from(format: InputFormat) -> Self {
+        match format {
+            InputFormat::JsonLines => Self::JsonLines,
+            InputFormat::Csv => Self::Csv,
+        }
     }
 }
 

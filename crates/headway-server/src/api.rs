@@ -667,19 +667,9 @@ async fn score_authorized(
     let permit = tenant_slot(tenant, &loaded).await?;
     let (items, single) =
         headway_pipeline::request_accounts(&body).map_err(ApiError::bad_request)?;
-    // The decision log's part of the body, before it goes: its digest, and
-    // the body itself where the tenant keeps inputs.
-    let history = app.history.clone();
-    let logged_input = match &history {
-        Some(_) => {
-            let mut input = InputRecord::new(loaded.config.history.keep_inputs);
-            std::io::copy(&mut input.tap(&body[..]), &mut std::io::sink())
-                .map_err(|e| ApiError::internal(format!("cannot digest the body: {e}")))?;
-            Some(input.finish())
-        }
-        None => None,
-    };
-    drop(body);
+    // Kept for the decision log (digested and compressed off the async
+    // threads), or let go now: the parsed accounts are what scoring reads.
+    let logged_body = app.history.clone().map(|history| (history, body));
     if items.is_empty() {
         return Err(ApiError::bad_request("no accounts in the request"));
     }
@@ -710,6 +700,12 @@ async fn score_authorized(
     };
     let runner = Arc::clone(tenant);
     let run = tokio::task::spawn_blocking(move || {
+        let logged_input = logged_body.map(|(history, body)| {
+            (
+                history,
+                InputRecord::of(&body, loaded.config.history.keep_inputs),
+            )
+        });
         let chunk = headway_pipeline::score_values(
             REQUEST_ACCOUNT,
             items,
@@ -717,26 +713,26 @@ async fn score_authorized(
             &defaults,
             OutputFormat::JsonLines,
         );
-        let logged = match (history, logged_input) {
-            (Some(history), Some(input)) => {
-                let logged = input
+        let logged = match logged_input {
+            Some((history, input)) => {
+                let outcome = DecisionOutcome {
+                    input,
+                    output_digest: headway_pipeline::sha256(&chunk.rendered),
+                    records: chunk.len(),
+                    failed: chunk.failed(),
+                    run: None,
+                };
+                let logged = history
+                    .writer()
                     .map_err(DecisionError::from)
-                    .and_then(|(input_digest, kept)| {
-                        let outcome = DecisionOutcome {
-                            input_digest,
-                            kept,
-                            output_digest: headway_pipeline::sha256(&chunk.rendered),
-                            records: chunk.len(),
-                            failed: chunk.failed(),
-                            run: None,
-                        };
-                        let mut store = history.writer()?;
+                    .and_then(|mut store| {
+                        let mask = loaded.config.history.mask();
                         headway_pipeline::log_decision(
                             &mut *store,
                             &loaded.plugin,
                             context,
                             outcome,
-                            &loaded.config.history.mask(),
+                            &mask,
                         )
                     });
                 crate::history::decision_logged(
@@ -746,7 +742,7 @@ async fn score_authorized(
                     "the accounts were scored, but",
                 )
             }
-            _ => Ok(()),
+            None => Ok(()),
         };
         (chunk, loaded, logged)
     })

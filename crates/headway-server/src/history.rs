@@ -18,9 +18,7 @@ use headway_pipeline::{
     DecisionContext, DecisionError, DecisionOutcome, InputFormat, InputRecord, JsonArrayLines,
     OutputDigest, RunOptions, Source, StoreSink,
 };
-use headway_store::{
-    AlertStatus, Decision, DecisionInput, RunLog, SharedStore, SnapshotStore, StoreError,
-};
+use headway_store::{AlertStatus, Decision, RunLog, SharedStore, SnapshotStore, StoreError};
 use headway_views::{AccountRow, BookQuery, BuildChoice, SortKey, ViewError};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -169,10 +167,7 @@ pub(crate) fn record<R: Read + Send>(
         tenant: tenant.id.clone(),
         caller: input.caller,
         source: input.name.to_owned(),
-        input: match input.format {
-            InputFormat::JsonLines => DecisionInput::JsonLines,
-            InputFormat::Csv => DecisionInput::Csv,
-        },
+        input: input.format.into(),
         as_of_default: input.defaults.as_of,
         at: headway_store::now(),
     };
@@ -186,26 +181,15 @@ pub(crate) fn record<R: Read + Send>(
     let summary = headway_pipeline::run(source, plugin, &options, &mut [&mut sink, &mut output])
         .map_err(run_error)?;
     let log = sink.commit(&summary).map_err(store_error)?;
-    let logged = kept
-        .finish()
-        .map_err(DecisionError::from)
-        .and_then(|(digest, kept)| {
-            let outcome = DecisionOutcome {
-                input_digest: digest,
-                kept,
-                output_digest: output.finish(),
-                records: summary.records,
-                failed: summary.failed,
-                run: Some(log.id),
-            };
-            headway_pipeline::log_decision(
-                &mut *store,
-                plugin,
-                context,
-                outcome,
-                &loaded.config.history.mask(),
-            )
-        });
+    let outcome = DecisionOutcome {
+        input: kept,
+        output_digest: output.finish(),
+        records: summary.records,
+        failed: summary.failed,
+        run: Some(log.id),
+    };
+    let mask = loaded.config.history.mask();
+    let logged = headway_pipeline::log_decision(&mut *store, plugin, context, outcome, &mask);
     decision_logged(
         logged,
         tenant,

@@ -424,6 +424,24 @@ impl PgStore {
     }
 
     /// Runs `work` in a transaction scoped to `tenant` (row-level security on).
+    /// `(id, JSON)` rows of a page that `sql` selects (tenant, before, limit),
+    /// newest first: a page of runs or of decisions.
+    fn newest_first(
+        &self,
+        sql: &str,
+        tenant: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = self.scoped(tenant, |tx| {
+            tx.query(
+                sql,
+                &[&tenant, &before.unwrap_or(i64::MAX), &(limit as i64)],
+            )
+        })?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     pub(crate) fn scoped<T>(
         &self,
         tenant: &str,
@@ -831,14 +849,13 @@ impl SnapshotStore for PgStore {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<RunLog>, StoreError> {
-        let rows = self.scoped(tenant, |tx| {
-            tx.query(
-                "SELECT id, log::text FROM runs WHERE tenant = $1 AND id < $2
-                 ORDER BY id DESC LIMIT $3",
-                &[&tenant, &before.unwrap_or(i64::MAX), &(limit as i64)],
-            )
-        })?;
-        let rows = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let rows = self.newest_first(
+            "SELECT id, log::text FROM runs WHERE tenant = $1 AND id < $2
+             ORDER BY id DESC LIMIT $3",
+            tenant,
+            before,
+            limit,
+        )?;
         Ok(readable_runs(&self.label, rows))
     }
 
@@ -1095,15 +1112,15 @@ impl SnapshotStore for PgStore {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<Decision>, StoreError> {
-        let rows = self.scoped(tenant, |tx| {
-            tx.query(
-                "SELECT id, body::text FROM decisions WHERE tenant = $1 AND id < $2
-                 ORDER BY id DESC LIMIT $3",
-                &[&tenant, &before.unwrap_or(i64::MAX), &(limit as i64)],
-            )
-        })?;
-        rows.iter()
-            .map(|r| decision(&self.label, r.get(0), r.get(1)))
+        let rows = self.newest_first(
+            "SELECT id, body::text FROM decisions WHERE tenant = $1 AND id < $2
+             ORDER BY id DESC LIMIT $3",
+            tenant,
+            before,
+            limit,
+        )?;
+        rows.into_iter()
+            .map(|(id, body)| decision(&self.label, id, &body))
             .collect()
     }
 

@@ -295,6 +295,25 @@ impl SqliteStore {
         self.path.display().to_string()
     }
 
+    /// `(id, JSON)` rows of a page that `sql` selects (tenant, before, limit),
+    /// newest first: a page of runs or of decisions.
+    fn newest_first(
+        &self,
+        sql: &str,
+        tenant: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.sqlite(e))?;
+        let rows = stmt
+            .query_map(
+                params![tenant, before.unwrap_or(i64::MAX), limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sqlite(e))
+    }
+
     fn query(&self, sql: &str, args: &[&str]) -> Result<Vec<Snapshot>, StoreError> {
         query(&self.conn, &self.path, sql, args)
     }
@@ -603,21 +622,12 @@ impl SnapshotStore for SqliteStore {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<RunLog>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, log FROM runs WHERE tenant = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = stmt
-            .query_map(
-                params![tenant, before.unwrap_or(i64::MAX), limit as i64],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sqlite(e))?;
+        let rows = self.newest_first(
+            "SELECT id, log FROM runs WHERE tenant = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            tenant,
+            before,
+            limit,
+        )?;
         Ok(readable_runs(&self.label(), rows))
     }
 
@@ -938,23 +948,15 @@ impl SnapshotStore for SqliteStore {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<Decision>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT id, body FROM decisions WHERE tenant = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
-            )
-            .map_err(|e| self.sqlite(e))?;
-        let rows = stmt
-            .query_map(
-                params![tenant, before.unwrap_or(i64::MAX), limit as i64],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-            )
-            .map_err(|e| self.sqlite(e))?;
-        rows.map(|row| {
-            let (id, body) = row.map_err(|e| self.sqlite(e))?;
-            decision(&self.label(), id, &body)
-        })
-        .collect()
+        let rows = self.newest_first(
+            "SELECT id, body FROM decisions WHERE tenant = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            tenant,
+            before,
+            limit,
+        )?;
+        rows.into_iter()
+            .map(|(id, body)| decision(&self.label(), id, &body))
+            .collect()
     }
 
     fn decision(&self, tenant: &str, id: i64) -> Result<Option<Decision>, StoreError> {
