@@ -150,30 +150,19 @@ impl Mask {
     /// True when this CSV column (as the header names it) is masked.
     pub fn csv_column(&self, column: &str) -> bool {
         self.fields.iter().any(|field| match field {
-            Field::Whole(key) => match key.as_str() {
-                "measures" => column.starts_with("measure."),
-                "attributes" => column.starts_with("attribute."),
-                "outcomes" => column.starts_with("outcome."),
-                "milestones_reached" => column.starts_with("reached."),
-                key => column == key,
+            Field::Whole(key) => match csv_prefix(key) {
+                Some(prefix) => column.starts_with(prefix),
+                None => column == key,
             },
             Field::Entry(map, key) => {
-                let prefix = match map.as_str() {
-                    "measures" => "measure",
-                    "attributes" => "attribute",
-                    _ => "outcome",
+                // An outcome's target and direction are the outcome's too.
+                let suffixes: &[&str] = match map.as_str() {
+                    "outcomes" => &["", ".target", ".direction"],
+                    _ => &[""],
                 };
-                column
-                    .strip_prefix(prefix)
-                    .and_then(|c| c.strip_prefix('.'))
-                    == Some(key)
-                    || (map == "outcomes"
-                        && [".target", ".direction"].iter().any(|s| {
-                            column
-                                .strip_prefix("outcome.")
-                                .and_then(|c| c.strip_suffix(s))
-                                == Some(key)
-                        }))
+                csv_prefix(map)
+                    .and_then(|prefix| column.strip_prefix(prefix))
+                    .is_some_and(|rest| suffixes.iter().any(|s| rest.strip_suffix(s) == Some(key)))
             }
         })
     }
@@ -225,6 +214,17 @@ impl Mask {
                 Field::Entry(map, key) => format!("{map}.{key}"),
             })
             .collect()
+    }
+}
+
+/// The CSV columns of a JSON map start with this (`measure.nps`).
+fn csv_prefix(map: &str) -> Option<&'static str> {
+    match map {
+        "measures" => Some("measure."),
+        "attributes" => Some("attribute."),
+        "outcomes" => Some("outcome."),
+        "milestones_reached" => Some("reached."),
+        _ => None,
     }
 }
 
