@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use headway_core::Account;
-use headway_host::{Limits, Plugin};
+use headway_host::{Answer, Limits, Plugin};
 use headway_pdk::wit;
 use headway_samples::{Book, DEFAULT_SEED, generate};
 use headway_tests::{SAAS_HEALTH, runtime};
@@ -105,17 +105,26 @@ fn rate(d: Duration) -> f64 {
     ACCOUNTS as f64 / d.as_secs_f64()
 }
 
-/// Guards the comparison: both paths must compute the same scores.
+/// Guards the comparison: both paths must give every factor of every account
+/// the same credit, bit for bit.
 fn check_same_scores(accounts: &[Account]) {
     let native = headway_pdk::assess_batch::<SaasHealth>(&pdk_batch(accounts));
-    let wasm = load(1_000).assess(accounts, 1);
-    for (i, result) in wasm.results.iter().enumerate() {
-        let score = result.as_ref().expect("sample accounts score").score;
-        assert_eq!(
-            score.to_bits(),
-            native.scores[i].to_bits(),
-            "account {i}: wasm and native disagree"
-        );
+    let plugin = load(accounts.len());
+    let call = plugin.call(&plugin.columnar_batch(&plugin.batch_of(accounts)));
+    let Ok(Answer::V0_3_0(wasm)) = call.answer else {
+        panic!(
+            "the SaaS plugin answers in the latest contract: {:?}",
+            call.answer
+        )
+    };
+    for (f, (native, wasm)) in native.factors.iter().zip(&wasm.factors).enumerate() {
+        for (i, (n, w)) in native.credits.iter().zip(&wasm.credits).enumerate() {
+            assert_eq!(
+                n.to_bits(),
+                w.to_bits(),
+                "factor {f}, account {i}: wasm and native disagree"
+            );
+        }
     }
 }
 

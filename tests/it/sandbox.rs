@@ -219,8 +219,9 @@ fn newer_contract_names_both_versions() {
     assert!(matches!(err, LoadError::ContractMismatch { .. }), "{err}");
     let text = err.to_string();
     assert!(
-        text.contains("supports `headway:rules/rules@0.2.0` or `headway:rules/rules@0.1.0`")
-            && text.contains("targets `headway:rules/rules@0.3.0`"),
+        text.contains(
+            "supports `headway:rules/rules@0.3.0` or `headway:rules/rules@0.2.0` or `headway:rules/rules@0.1.0`"
+        ) && text.contains("targets `headway:rules/rules@0.9.0`"),
         "{text}"
     );
 }

@@ -398,7 +398,7 @@ fn check_reports_contract_imports_and_refusals() {
     assert!(good.status.success());
     let text = stdout(&good);
     assert!(
-        text.contains("contract   headway:rules@0.2.0 (supported, latest)"),
+        text.contains("contract   headway:rules@0.3.0 (supported, latest)"),
         "{text}"
     );
     assert!(
@@ -420,7 +420,7 @@ fn check_reports_contract_imports_and_refusals() {
     let text = stdout(&old);
     assert!(
         text.contains(
-            "contract   headway:rules@0.1.0 (supported through an adapter; rebuild against 0.2.0"
+            "contract   headway:rules@0.1.0 (supported through an adapter; rebuild against 0.3.0"
         ),
         "{text}"
     );

@@ -1,8 +1,11 @@
-//! A tenant's own factor weights (`[weights]` in tenant.toml), applied to what
-//! the plugin returned, so a rule is reweighted (say, as `headway tune`
-//! proposes) without rebuilding it. Each factor's 0-1 score is what the plugin
-//! gave it (contribution / weight); the tenant's weights are shared among the
-//! factors the plugin applied, as the kits share a skipped factor's weight.
+//! How factor scores become the health score: [`weigh`] turns each factor's 0-1
+//! credit into its applied weight and contribution, the score and the band (what
+//! the host does for contract-0.3.0 plugins, and what the kits did before), and
+//! [`reweigh`] applies a tenant's own factor weights (`[weights]` in
+//! tenant.toml) to what an older plugin weighed itself, so a rule is reweighted
+//! (say, as `headway tune` proposes) without rebuilding it. Either way a factor
+//! that does not apply to an account gives its weight to the others, in
+//! proportion to theirs.
 
 use crate::assessed::AssessedBatch;
 use crate::{AccountError, ErrorKind, PluginInfo};
@@ -22,6 +25,56 @@ pub(crate) fn band_of(score: f64, info: &PluginInfo) -> usize {
 /// `x` rounded to ten decimals, halves away from zero, as the kits round the score.
 fn ten_decimals(x: f64) -> f64 {
     (x * 1e10).round() / 1e10
+}
+
+/// Weighs every row of `batch` without an error: `credits[f][row]` is factor
+/// `f`'s 0-1 score, NaN where the factor does not apply. A factor's applied
+/// weight is its declared weight (`info`) over the sum of those of the factors
+/// that apply, its contribution weight x credit x 100, the score their sum
+/// (clamped to 0-100, rounded to ten decimals so that 69.99999999999999 is not
+/// in the band below 70), and the band the highest whose floor the score
+/// reaches, unless `forced[row]` names one. A row where no factor applies
+/// fails with `no-applicable-factor`.
+pub fn weigh(
+    batch: &mut AssessedBatch,
+    credits: &[Vec<f64>],
+    forced: &[Option<u8>],
+    info: &PluginInfo,
+) {
+    for row in 0..batch.len() {
+        if batch.errors[row].is_some() {
+            continue;
+        }
+        let applies = |f: usize| !credits[f][row].is_nan();
+        let applicable: f64 = (0..credits.len())
+            .filter(|f| applies(*f))
+            .map(|f| info.factors[f].weight)
+            .sum();
+        if applicable <= 0.0 {
+            batch.fail(
+                row,
+                AccountError {
+                    code: Some("no-applicable-factor".into()),
+                    ..AccountError::new(ErrorKind::Rule, "every factor was skipped")
+                },
+            );
+            continue;
+        }
+        let mut score = 0.0;
+        for (f, out) in batch.factors.iter_mut().enumerate() {
+            let (weight, credit) = if applies(f) {
+                (info.factors[f].weight / applicable, credits[f][row])
+            } else {
+                (0.0, 0.0)
+            };
+            out.weights[row] = weight;
+            out.contributions[row] = weight * credit * 100.0;
+            score += out.contributions[row];
+        }
+        let score = ten_decimals(score.clamp(0.0, 100.0));
+        batch.scores[row] = score;
+        batch.bands[row] = forced[row].unwrap_or(band_of(score, info) as u8);
+    }
 }
 
 /// Rescores every assessed row of `batch` with `weights` (in `info`'s factor
@@ -194,5 +247,70 @@ mod tests {
         reweigh(&mut b, &[0.5, 0.5, 0.0], &info());
         assert_eq!(b.errors[0].as_ref().unwrap().message, "declined");
         assert_eq!(b.scores[0], 99.0);
+    }
+
+    /// A batch of `rows` rows to weigh, every column at a placeholder.
+    fn unweighed(rows: usize) -> AssessedBatch {
+        batch(&vec![([f64::NAN; 3], [f64::NAN; 3], f64::NAN, 9); rows])
+    }
+
+    #[test]
+    fn credits_are_weighed_into_the_score_and_band() {
+        let info = plugin_info(
+            &[("red", 0.0), ("yellow", 45.0), ("green", 70.0)],
+            &[("a", 0.5), ("b", 0.3), ("c", 0.2)],
+        );
+        let mut b = unweighed(5);
+        let nan = f64::NAN;
+        let credits = [
+            // 0.5 * 80 + 0.3 * 50 + 0.2 * 100 = 40 + 15 + 20 = 75: green.
+            // c skipped: a 0.5/0.8 = 0.625, b 0.375; 62.5 * 0.8 + 37.5 * 0.5 = 68.75.
+            // All credits 1 but forced into red. 0.7 exactly on the green floor.
+            // Nothing applies.
+            vec![0.8, 0.8, 1.0, 0.7, nan],
+            vec![0.5, 0.5, 1.0, 0.7, nan],
+            vec![1.0, nan, 1.0, 0.7, nan],
+        ];
+        weigh(&mut b, &credits, &[None, None, Some(0), None, None], &info);
+        assert_eq!(b.scores[0], 75.0);
+        assert_eq!(b.bands[0], 2);
+        assert_eq!(column(&b, |f| &f.weights, 0), vec![0.5, 0.3, 0.2]);
+        assert_eq!(column(&b, |f| &f.contributions, 0), vec![40.0, 15.0, 20.0]);
+
+        let close = |got: Vec<f64>, want: [f64; 3]| {
+            assert!(
+                got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-12),
+                "{got:?}"
+            );
+        };
+        close(column(&b, |f| &f.weights, 1), [0.625, 0.375, 0.0]);
+        close(column(&b, |f| &f.contributions, 1), [50.0, 18.75, 0.0]);
+        assert_eq!((b.scores[1], b.bands[1]), (68.75, 1));
+
+        assert_eq!(
+            (b.scores[2], b.bands[2]),
+            (100.0, 0),
+            "the forced band stays"
+        );
+        // 35 + 21 + 13.999999999999998: 70 in floats, on the green floor.
+        assert_eq!((b.scores[3], b.bands[3]), (70.0, 2));
+
+        let none = b.errors[4].as_ref().unwrap();
+        assert_eq!(none.kind, ErrorKind::Rule);
+        assert_eq!(none.code.as_deref(), Some("no-applicable-factor"));
+        assert_eq!(none.message, "every factor was skipped");
+        assert!(b.errors[..4].iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn weighing_leaves_failed_rows_and_empty_batches_alone() {
+        let info = info();
+        let mut empty = unweighed(0);
+        weigh(&mut empty, &[vec![], vec![], vec![]], &[], &info);
+        assert!(empty.is_empty());
+        let mut b = unweighed(1);
+        b.fail(0, AccountError::new(ErrorKind::Rule, "declined"));
+        weigh(&mut b, &[vec![1.0], vec![1.0], vec![1.0]], &[None], &info);
+        assert_eq!(b.errors[0].as_ref().unwrap().message, "declined");
     }
 }

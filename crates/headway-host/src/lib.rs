@@ -21,7 +21,7 @@ mod tenant;
 
 pub use cache::CompiledFrom;
 pub use capability::Capability;
-pub use contract::ContractVersion;
+pub use contract::{Answer, ContractVersion};
 pub use error::{BoxError, LoadError, RunError, TenantError, error_chain};
 pub use files::{FileError, open_regular, read_capped, read_text_capped};
 pub use plugin::{BatchReport, CallOutcome, Plugin, Report};
@@ -37,4 +37,4 @@ pub use tenant::{
 };
 
 /// Severity of a plugin's log line.
-pub use contract::v0_2_0::headway::rules::host::LogLevel;
+pub use contract::v0_3_0::headway::rules::host::LogLevel;

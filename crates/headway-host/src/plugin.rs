@@ -12,7 +12,7 @@ use headway_core::{Account, AccountBatch, AccountError, Assessment, PluginInfo, 
 use wasmtime::{Engine, Store, Trap};
 
 use crate::cache::CompiledFrom;
-use crate::contract::{ContractVersion, RulesPre, latest as wit};
+use crate::contract::{Answer, ContractVersion, RulesPre, latest as wit};
 use crate::convert;
 use crate::error::RunError;
 use crate::runtime::{EPOCH_TICK, host_error};
@@ -28,21 +28,23 @@ const MAX_ISOLATION_CALLS: u32 = 32;
 
 /// Refuses an answer whose text (reasons, error messages) is larger than the
 /// tenant allows, before it is copied any further.
-fn check_output_size(
-    out: &wit::AssessmentBatch,
-    rows: usize,
-    kib_per_account: u64,
-) -> Result<(), RunError> {
-    let bytes: usize = out
-        .factors
-        .iter()
-        .map(|f| f.reasons.data.len())
-        .sum::<usize>()
-        + out
-            .errors
-            .iter()
-            .map(|e| e.code.len() + e.message.len())
-            .sum::<usize>();
+fn check_output_size(out: &Answer, rows: usize, kib_per_account: u64) -> Result<(), RunError> {
+    let bytes: usize = match out {
+        // A 0.3.0 reason's numbers are written in by the host: counted at the
+        // widest a number can be written.
+        Answer::V0_3_0(out) => {
+            let reasons = out.factors.iter().map(|f| {
+                f.reasons.words.data.len() + f.reasons.numbers.len() * headway_format::MAX_WIDTH
+            });
+            let errors = out.errors.iter().map(|e| e.code.len() + e.message.len());
+            reasons.chain(errors).sum()
+        }
+        Answer::V0_2_0(out) => {
+            let reasons = out.factors.iter().map(|f| f.reasons.data.len());
+            let errors = out.errors.iter().map(|e| e.code.len() + e.message.len());
+            reasons.chain(errors).sum()
+        }
+    };
     let limit = kib_per_account
         .saturating_mul(1024)
         .saturating_mul(rows as u64);
@@ -87,7 +89,7 @@ pub struct Plugin {
 #[derive(Debug)]
 pub struct CallOutcome {
     /// The plugin's answer (shape not yet checked), or why the call failed.
-    pub answer: Result<wit::AssessmentBatch, RunError>,
+    pub answer: Result<Answer, RunError>,
     /// Instructions (fuel) used.
     pub fuel_used: u64,
     /// The largest size linear memory grew to, in bytes.
@@ -357,7 +359,7 @@ impl Plugin {
         } = self.call(&self.columnar_batch(batch));
         let checked = answer.and_then(|out| {
             check_output_size(&out, rows, self.limits.output_kib_per_account)?;
-            convert::assessments(out, &self.info, rows)
+            convert::assessments(out, &self.info, batch, self.tenant_weights.as_deref())
                 .map_err(|reason| RunError::InvalidOutput { reason })
         });
         let mut report = BatchReport {
@@ -367,12 +369,7 @@ impl Plugin {
             ..BatchReport::new(&self.info)
         };
         match checked {
-            Ok(mut assessed) => {
-                if let Some(weights) = &self.tenant_weights {
-                    headway_core::weights::reweigh(&mut assessed, weights, &self.info);
-                }
-                report.assessed = assessed;
-            }
+            Ok(assessed) => report.assessed = assessed,
             Err(e) if e.may_be_one_account() && rows > 1 && *isolation_calls >= 2 => {
                 *isolation_calls -= 2;
                 let mid = rows / 2;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use headway_config::Capabilities;
 
-use crate::contract::v0_2_0::headway::rules::host;
+use crate::contract::v0_3_0::headway::rules::host;
 use crate::sealed::Sealed;
 
 /// Log lines kept per batch; more are counted, not kept.

@@ -1,6 +1,8 @@
 //! The row-wise view of one account in a columnar batch.
 
-use crate::same;
+use std::cell::Cell;
+
+use crate::names::{Key, same};
 use crate::scorecard::RuleError;
 use crate::{Day, wit};
 
@@ -12,6 +14,85 @@ pub use crate::wit::LifecycleStage as Stage;
 pub struct Account<'a> {
     batch: &'a wit::AccountBatch,
     row: usize,
+    lookups: &'a Lookups,
+}
+
+/// How many lookups per row are remembered.
+const REMEMBERED: usize = 32;
+
+/// The column lists a lookup can search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Kind {
+    #[default]
+    Measure,
+    History,
+    Outcome,
+    Attribute,
+    Reached,
+}
+
+/// What the k-th lookup of a row asked for and found.
+#[derive(Debug, Clone, Copy, Default)]
+struct Remembered {
+    kind: Kind,
+    name: Key,
+    /// The column's index; `None`: the batch has no such column.
+    column: Option<u16>,
+}
+
+/// Names resolved to columns once per batch rather than searched for on every
+/// row: a rule asks for its inputs in the same order on every row, so the k-th
+/// lookup of a row remembers what it asked for (as a [`Key`]) and which column
+/// answered, and the k-th lookup of the next row that asks for the same name
+/// takes that column without a search. A rule that asks in another order only
+/// pays the search.
+pub(crate) struct Lookups {
+    remembered: [Cell<Remembered>; REMEMBERED],
+    next: Cell<usize>,
+}
+
+impl Default for Lookups {
+    fn default() -> Self {
+        Self {
+            remembered: std::array::from_fn(|_| Cell::new(Remembered::default())),
+            next: Cell::new(0),
+        }
+    }
+}
+
+impl Lookups {
+    pub fn start_row(&self) {
+        self.next.set(0);
+    }
+
+    /// The column of `columns` named `name`.
+    #[inline]
+    fn find<'c, T>(
+        &self,
+        kind: Kind,
+        columns: &'c [T],
+        name_of: impl Fn(&T) -> &str,
+        name: &str,
+    ) -> Option<&'c T> {
+        let k = self.next.get();
+        self.next.set(k + 1);
+        let slot = self.remembered.get(k);
+        if let Some(slot) = slot {
+            let r = slot.get();
+            if r.kind == kind && r.name.matches(name) {
+                return r.column.and_then(|c| columns.get(usize::from(c)));
+            }
+        }
+        let found = columns.iter().position(|c| same(name_of(c), name));
+        if let (Some(slot), Some(name)) = (slot, Key::of(name)) {
+            slot.set(Remembered {
+                kind,
+                name,
+                column: found.map(|c| c as u16),
+            });
+        }
+        found.map(|c| &columns[c])
+    }
 }
 
 /// One customer-defined outcome KPI of an account.
@@ -67,8 +148,12 @@ fn present(x: f64) -> Option<f64> {
 }
 
 impl<'a> Account<'a> {
-    pub(crate) fn new(batch: &'a wit::AccountBatch, row: usize) -> Self {
-        Self { batch, row }
+    pub(crate) fn new(batch: &'a wit::AccountBatch, row: usize, lookups: &'a Lookups) -> Self {
+        Self {
+            batch,
+            row,
+            lookups,
+        }
     }
 
     /// The account's id.
@@ -122,8 +207,11 @@ impl<'a> Account<'a> {
     }
 
     /// A current measure, or `None` when the account has none by that name.
+    #[inline]
     pub fn measure(&self, name: &str) -> Option<f64> {
-        let column = self.batch.measures.iter().find(|m| same(&m.name, name))?;
+        let column = self
+            .lookups
+            .find(Kind::Measure, &self.batch.measures, |m| &m.name, name)?;
         present(column.values[self.row])
     }
 
@@ -141,7 +229,9 @@ impl<'a> Account<'a> {
     /// A measure's history as `(day, value)` pairs sorted by day; empty when none.
     pub fn history(&self, name: &str) -> impl Iterator<Item = (Day, f64)> + 'a {
         let row = self.row;
-        let column = self.batch.history.iter().find(|s| same(&s.name, name));
+        let column = self
+            .lookups
+            .find(Kind::History, &self.batch.history, |s| &s.name, name);
         let range = column.map_or(0..0, |s| {
             let start = if row == 0 {
                 0
@@ -159,7 +249,9 @@ impl<'a> Account<'a> {
     /// One outcome KPI, when the account tracks it.
     pub fn outcome(&self, name: &str) -> Option<Outcome<'a>> {
         let row = self.row;
-        let column = self.batch.outcomes.iter().find(|o| same(&o.name, name))?;
+        let column = self
+            .lookups
+            .find(Kind::Outcome, &self.batch.outcomes, |o| &o.name, name)?;
         Some(Outcome {
             name: &column.name,
             value: present(column.values[row])?,
@@ -179,17 +271,20 @@ impl<'a> Account<'a> {
 
     /// A free-form attribute, when set.
     pub fn attribute(&self, key: &str) -> Option<&'a str> {
-        let column = self.batch.attributes.iter().find(|a| same(&a.key, key))?;
+        let column = self
+            .lookups
+            .find(Kind::Attribute, &self.batch.attributes, |a| &a.key, key)?;
         Some(text(&column.values, self.row)).filter(|v| !v.is_empty())
     }
 
     /// When the account reached a milestone, if it has.
     pub fn reached(&self, milestone: &str) -> Option<Day> {
-        let column = self
-            .batch
-            .milestones_reached
-            .iter()
-            .find(|m| same(&m.milestone, milestone))?;
+        let column = self.lookups.find(
+            Kind::Reached,
+            &self.batch.milestones_reached,
+            |m| &m.milestone,
+            milestone,
+        )?;
         column.on[self.row].map(Day)
     }
 }

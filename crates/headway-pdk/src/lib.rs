@@ -28,28 +28,31 @@
 //!
 //! The host sends accounts in columnar batches (see `wit/`); this kit turns them into
 //! one [`Account`] view per row and collects what [`Rules::assess`] writes into a
-//! [`Scorecard`] back into columns. The score is the weighted sum of the factor
-//! scores; the band follows from the thresholds declared in [`PluginInfo`].
+//! [`Scorecard`] back into columns. The host derives the score (the weighted sum
+//! of the factor scores) and the band (from the thresholds declared in
+//! [`PluginInfo`]).
 //!
 //! A plugin has no clock, filesystem, network or randomness: "today" is
 //! [`Account::as_of`]. Use `BTreeMap` rather than `HashMap` (whose random seed would
 //! need an import the host refuses). [`log`] writes to the host's log and
 //! [`config`] reads the tenant's settings. Reasons are written for every account:
 //! write them as a tuple of pieces with numbers from [`num`] (`("used by ",
-//! num::percent(x, 0))`), which is many times cheaper in the sandbox than
-//! `format!("used by {:.0}%", x * 100.0)` (see [`Reason`]).
+//! num::percent(x, 0))`): the numbers go to the host as numbers and the host
+//! writes them in, which is many times cheaper than `format!("used by {:.0}%", x
+//! * 100.0)` in the sandbox (see [`Reason`]).
 
 extern crate self as headway_pdk;
 
 mod account;
 mod batch;
 mod info;
+mod names;
 pub mod num;
 mod scorecard;
 
 pub use account::{Account, Outcome, Stage};
 pub use info::{Milestone, PluginInfo};
-pub use scorecard::{Fit, MilestoneMark, Reason, RuleError, Scorecard};
+pub use scorecard::{Fit, MilestoneMark, Reason, ReasonText, RuleError, Scorecard};
 
 /// A calendar day: days since 1970-01-01. Subtract two to get a duration in days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -65,30 +68,6 @@ impl Day {
     pub fn add_days(self, days: i32) -> Day {
         Day(self.0 + days)
     }
-}
-
-/// Whether two names are equal, eight bytes at a time: wasm has no vector
-/// `memcmp`, and a byte-wise one made each measure lookup cost hundreds of
-/// instructions.
-pub(crate) fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
-    let n = a.len();
-    if n < 8 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
-    }
-    let mut at = 0;
-    while at + 8 <= n {
-        if word(a, at) != word(b, at) {
-            return false;
-        }
-        at += 8;
-    }
-    // The last, partial word: compare the final eight bytes (overlapping).
-    at == n || word(a, n - 8) == word(b, n - 8)
 }
 
 /// Where `x` sits between `low` (0) and `high` (1), clamped to 0-1: the usual way to
@@ -138,37 +117,13 @@ pub mod wit {
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/since_v0.2.0",
+        path: "../../wit/since_v0.3.0",
         world: "health-rules",
         pub_export_macro: true,
         export_macro_name: "__export_health_rules",
         default_bindings_module: "::headway_pdk::bindings",
         runtime_path: "::headway_pdk::__private::wit_bindgen::rt",
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same;
-
-    #[test]
-    fn names_compare_like_strings() {
-        let names = [
-            "",
-            "a",
-            "nps",
-            "seats-ac",
-            "seats-active",
-            "seats-activf",
-            "weekly-active-users",
-            "weekly-active-userz",
-        ];
-        for a in names {
-            for b in names {
-                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
-            }
-        }
-    }
 }
 
 #[doc(hidden)]

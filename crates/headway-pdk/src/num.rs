@@ -1,10 +1,10 @@
-//! Cheap number formatting for factor reasons.
+//! Numbers in factor reasons.
 //!
-//! `format!("{:.1}", x)` runs the exact float-to-decimal algorithm, which inside the
-//! sandbox costs more than the rest of a typical rule. These helpers round to a
-//! few decimals with integer arithmetic instead; use them in reasons written for
-//! every account, as pieces of a tuple (see [`Reason`](crate::Reason)):
-//! `(fixed(active, 0), " of ", fixed(seats, 0), " seats in use")`.
+//! Write a number of a reason as a piece of its tuple (see
+//! [`Reason`](crate::Reason)): `(fixed(active, 0), " of ", fixed(seats, 0), " seats
+//! in use")`. The kit sends it to the host as a number, and the host writes it
+//! in: no float is formatted inside the sandbox, where `format!("{:.1}", x)`
+//! costs more than the rest of a typical rule.
 
 use std::fmt;
 
@@ -13,7 +13,7 @@ use std::fmt;
 pub fn fixed(x: f64, decimals: u8) -> Num {
     Num {
         x,
-        decimals: decimals.min(6),
+        decimals: decimals.min(headway_format::MAX_DECIMALS),
         scale: 1.0,
         sign: false,
         suffix: "",
@@ -55,70 +55,21 @@ impl Num {
     }
 }
 
-/// Powers of ten for the supported decimals: a table, not `powi` (a loop in wasm).
-const SCALE: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
-/// The same powers as integers, up to the largest whole part shown (< 1e15).
-const POW10: [u64; 16] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-    1_000_000_000,
-    10_000_000_000,
-    100_000_000_000,
-    1_000_000_000_000,
-    10_000_000_000_000,
-    100_000_000_000_000,
-    1_000_000_000_000_000,
-];
-
-/// Appends the `width` lowest decimal digits of `x`, most significant first.
-fn push_digits(out: &mut String, x: u64, width: usize) {
-    for p in POW10[..width].iter().rev() {
-        out.push(char::from(b'0' + ((x / p) % 10) as u8));
-    }
-}
-
 impl crate::Reason for Num {
-    fn write_to(&self, out: &mut String) {
-        let v = self.x * self.scale;
-        if !v.is_finite() || v.abs() >= 1e15 {
-            use std::fmt::Write as _;
-            let _ = write!(out, "{v}{}", self.suffix);
-            return;
+    #[inline]
+    fn write_to(&self, out: &mut crate::ReasonText<'_>) {
+        out.number(self.x * self.scale, self.decimals, self.sign);
+        if !self.suffix.is_empty() {
+            out.push_str(self.suffix);
         }
-        // Written straight into `out`, digit by digit: no buffer to check, no
-        // formatting machinery. Halves go away from zero with `trunc` (one wasm
-        // instruction), not `round` (a library call in wasm).
-        let decimals = usize::from(self.decimals);
-        let scaled = v.abs() * SCALE[decimals];
-        let whole = scaled.trunc();
-        let n = (whole + if scaled - whole >= 0.5 { 1.0 } else { 0.0 }) as u64;
-        if v < 0.0 && n != 0 {
-            out.push('-');
-        } else if self.sign {
-            out.push('+');
-        }
-        let int = n / POW10[decimals];
-        let width = POW10[1..].iter().take_while(|p| int >= **p).count() + 1;
-        push_digits(out, int, width);
-        if decimals > 0 {
-            out.push('.');
-            push_digits(out, n, decimals);
-        }
-        out.push_str(self.suffix);
     }
 }
 
 impl fmt::Display for Num {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut text = String::new();
-        crate::Reason::write_to(self, &mut text);
+        headway_format::fixed(&mut text, self.x * self.scale, self.decimals, self.sign);
+        text.push_str(self.suffix);
         f.write_str(&text)
     }
 }
@@ -128,31 +79,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_like_std_for_ordinary_values() {
-        for (x, d) in [
-            (41.0, 0),
-            (0.5, 2),
-            (123.456, 1),
-            (-3.26, 1),
-            (1e-9, 3),
-            (99.99, 1),
-            (0.0, 0),
-        ] {
-            let std = format!("{x:.d$}", d = usize::from(d));
-            // std rounds halves to even; ours away from zero: the cases above have no halves.
-            assert_eq!(fixed(x, d).to_string(), std, "{x} to {d}");
-        }
-    }
-
-    #[test]
     fn percentages_changes_and_edges() {
+        assert_eq!(fixed(41.0, 0).to_string(), "41");
+        assert_eq!(fixed(0.125, 2).to_string(), "0.13");
         assert_eq!(percent(0.823, 1).to_string(), "82.3%");
         assert_eq!(percent(1.0, 0).to_string(), "100%");
         assert_eq!(change(0.2, 0).to_string(), "+20%");
         assert_eq!(change(-0.05, 0).to_string(), "-5%");
         assert_eq!(change(0.0, 0).to_string(), "+0%");
         assert_eq!(fixed(-0.004, 2).to_string(), "0.00", "no negative zero");
-        assert_eq!(fixed(2.5, 0).to_string(), "3", "halves away from zero");
         assert_eq!(fixed(7.0, 0).signed().to_string(), "+7");
         assert_eq!(fixed(f64::NAN, 1).to_string(), "NaN");
         assert_eq!(percent(f64::INFINITY, 1).to_string(), "inf%");

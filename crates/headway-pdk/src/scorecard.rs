@@ -1,8 +1,9 @@
 //! What a rule writes for one account.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
-use crate::{Day, same, wit};
+use crate::names::{Key, same};
+use crate::{Day, wit};
 
 /// How well an account fits the tenant's ideal customer profile.
 pub use crate::wit::Fit;
@@ -32,42 +33,64 @@ impl fmt::Display for RuleError {
     }
 }
 
-/// A factor's reason: text written straight into the result, piece by piece.
+/// A factor's reason, written piece by piece into the batch's reason column.
 ///
 /// Write a reason as a tuple of pieces, `(fixed(active, 0), " of ",
-/// fixed(seats, 0), " seats in use")`: each piece appends itself, which in the
-/// sandbox costs a fraction of `format_args!("{} of {} seats in use", ...)`
-/// (still accepted, as are `&str` and `String`).
+/// fixed(seats, 0), " seats in use")`: words are copied, numbers are sent as
+/// numbers and written in by the host. `format_args!` (formatted in the
+/// sandbox, many times dearer), `&str` and `String` are accepted too.
 pub trait Reason {
-    /// Appends the text to `out`.
-    fn write_to(&self, out: &mut String);
+    /// Appends this piece to the reason being written.
+    fn write_to(&self, out: &mut ReasonText<'_>);
+}
+
+/// The reason being written for one factor of one account.
+pub struct ReasonText<'a> {
+    column: &'a mut wit::ReasonColumn,
+}
+
+impl ReasonText<'_> {
+    /// Appends words.
+    #[inline]
+    pub fn push_str(&mut self, words: &str) {
+        self.column.words.data.push_str(words);
+    }
+
+    /// Appends a number, which the host writes with `decimals` decimals (0-6,
+    /// halves away from zero) and a `+` in front when `signed` and positive.
+    #[inline]
+    pub fn number(&mut self, x: f64, decimals: u8, signed: bool) {
+        let column = &mut *self.column;
+        column.numbers.push(x);
+        column.at.push(column.words.data.len() as u32);
+        column.styles.push(headway_format::style(decimals, signed));
+    }
 }
 
 impl Reason for str {
-    fn write_to(&self, out: &mut String) {
+    #[inline]
+    fn write_to(&self, out: &mut ReasonText<'_>) {
         out.push_str(self);
     }
 }
 
 impl Reason for String {
-    fn write_to(&self, out: &mut String) {
+    fn write_to(&self, out: &mut ReasonText<'_>) {
         out.push_str(self);
     }
 }
 
 impl<T: Reason + ?Sized> Reason for &T {
-    fn write_to(&self, out: &mut String) {
+    fn write_to(&self, out: &mut ReasonText<'_>) {
         (**self).write_to(out);
     }
 }
 
 impl Reason for fmt::Arguments<'_> {
-    fn write_to(&self, out: &mut String) {
+    fn write_to(&self, out: &mut ReasonText<'_>) {
         match self.as_str() {
             Some(text) => out.push_str(text),
-            None => {
-                let _ = out.write_fmt(*self);
-            }
+            None => out.push_str(&self.to_string()),
         }
     }
 }
@@ -76,7 +99,7 @@ macro_rules! reason_tuple {
     ($($piece:ident),+) => {
         impl<$($piece: Reason),+> Reason for ($($piece,)+) {
             #[allow(non_snake_case)]
-            fn write_to(&self, out: &mut String) {
+            fn write_to(&self, out: &mut ReasonText<'_>) {
                 let ($($piece,)+) = self;
                 $($piece.write_to(out);)+
             }
@@ -96,122 +119,161 @@ reason_tuple!(A, B, C, D, E, F, G, H);
 /// What [`PluginInfo`](crate::PluginInfo) declared, resolved once per batch.
 pub(crate) struct Layout {
     pub factor_ids: Vec<String>,
-    pub weights: Vec<f64>,
+    /// The factor ids' keys, to recognise the one a rule sets in a few
+    /// instructions.
+    pub factor_keys: Vec<Option<Key>>,
     pub band_names: Vec<String>,
-    pub band_floors: Vec<f64>,
     pub milestone_ids: Vec<String>,
 }
 
-#[derive(Default)]
-pub(crate) struct FactorSlot {
-    pub value: f64,
-    pub score: Option<f64>,
-    pub skipped: bool,
+/// The batch's answer, written in place row by row: every per-account column is
+/// allocated for the whole batch up front, so a rule's call writes its slot
+/// instead of pushing, and a row needs no closing pass over its factors.
+pub(crate) struct Answer {
+    pub forced_bands: Vec<Option<u8>>,
+    pub fit: Vec<Option<Fit>>,
+    pub factors: Vec<wit::FactorColumn>,
+    pub milestones: Vec<wit::MilestoneColumn>,
+    pub errors: Vec<wit::AccountError>,
+    /// Per factor, the row (plus one) it was last written for.
+    written: Vec<usize>,
 }
 
-#[derive(Default)]
-pub(crate) struct MilestoneSlot {
-    pub progress: f64,
-    pub predicted: Option<Day>,
-    pub likelihood: Option<f64>,
-}
-
-/// Per-row state, reused across the rows of a batch so a row allocates nothing.
-pub(crate) struct Scratch {
-    pub factors: Vec<FactorSlot>,
-    pub milestones: Vec<MilestoneSlot>,
-    pub band: Option<u8>,
-    pub fit: Option<Fit>,
-    pub problem: Option<RuleError>,
-    /// The factor after the one set last.
-    pub next_factor: usize,
-}
-
-impl Scratch {
-    pub fn new(layout: &Layout) -> Self {
+impl Answer {
+    pub fn new(layout: &Layout, rows: usize) -> Self {
+        let factor = || wit::FactorColumn {
+            values: vec![f64::NAN; rows],
+            credits: vec![f64::NAN; rows],
+            reasons: wit::ReasonColumn {
+                words: wit::TextColumn {
+                    data: String::with_capacity(rows * 24),
+                    ends: vec![0; rows],
+                },
+                numbers: Vec::with_capacity(rows * 2),
+                at: Vec::with_capacity(rows * 2),
+                styles: Vec::with_capacity(rows * 2),
+                number_ends: vec![0; rows],
+            },
+        };
+        let milestone = || wit::MilestoneColumn {
+            progress: vec![0.0; rows],
+            predicted_on: vec![None; rows],
+            likelihood: vec![None; rows],
+        };
         Self {
-            factors: layout
-                .factor_ids
-                .iter()
-                .map(|_| FactorSlot::default())
-                .collect(),
-            milestones: layout
-                .milestone_ids
-                .iter()
-                .map(|_| MilestoneSlot::default())
-                .collect(),
-            band: None,
-            fit: None,
-            problem: None,
-            next_factor: 0,
+            forced_bands: vec![None; rows],
+            fit: vec![None; rows],
+            factors: layout.factor_ids.iter().map(|_| factor()).collect(),
+            milestones: layout.milestone_ids.iter().map(|_| milestone()).collect(),
+            errors: Vec::new(),
+            written: vec![0; layout.factor_ids.len()],
         }
     }
 
-    pub fn reset(&mut self) {
+    /// Whether every factor was written for `row`; else the first one that was not.
+    pub fn unset_factor(&self, row: usize) -> Option<usize> {
+        self.written.iter().position(|w| *w != row + 1)
+    }
+
+    /// Marks `row` as failed: its reasons are closed where they stand (the host
+    /// ignores a failed row's columns) and the error is listed.
+    pub fn fail(&mut self, row: usize, error: RuleError) {
         for f in &mut self.factors {
-            f.value = f64::NAN;
-            f.score = None;
-            f.skipped = false;
+            let r = &mut f.reasons;
+            r.words.ends[row] = r.words.data.len() as u32;
+            r.number_ends[row] = r.numbers.len() as u32;
         }
-        for m in &mut self.milestones {
-            *m = MilestoneSlot::default();
+        self.errors.push(wit::AccountError {
+            index: row as u32,
+            code: error.code,
+            message: error.message,
+        });
+    }
+
+    pub fn into_wit(self) -> wit::AssessmentBatch {
+        wit::AssessmentBatch {
+            forced_bands: self.forced_bands,
+            factors: self.factors,
+            milestones: self.milestones,
+            fit: self.fit,
+            errors: self.errors,
         }
-        self.band = None;
-        self.fit = None;
-        self.problem = None;
-        self.next_factor = 0;
     }
 }
 
 /// Where a rule writes one account's result: a value, a 0-1 score and a reason per
-/// factor, and progress per milestone. The kit derives the 0-100 health score (the
-/// weighted sum of factor scores), each factor's contribution, and the band.
+/// factor, and progress per milestone. The host derives the 0-100 health score
+/// (the weighted sum of factor scores), each factor's contribution, and the band.
 pub struct Scorecard<'a> {
     pub(crate) layout: &'a Layout,
-    pub(crate) scratch: &'a mut Scratch,
-    /// One reasons column per factor: a reason is written straight into it, after
-    /// the rows already finished.
-    pub(crate) reasons: &'a mut [wit::TextColumn],
+    pub(crate) answer: &'a mut Answer,
+    pub(crate) row: usize,
+    pub(crate) problem: Option<RuleError>,
+    /// The factor after the one set last: rules mostly set them in order.
+    pub(crate) next_factor: usize,
+}
+
+/// Index of `id` in `ids`, trying `*next` first; `*next` moves past it.
+fn find_next(ids: &[String], next: &mut usize, id: &str) -> Option<usize> {
+    let found = if ids.get(*next).is_some_and(|f| same(f, id)) {
+        Some(*next)
+    } else {
+        ids.iter().position(|f| same(f, id))
+    };
+    if let Some(i) = found {
+        *next = i + 1;
+    }
+    found
 }
 
 impl Scorecard<'_> {
     fn note_problem(&mut self, code: &str, message: String) {
-        if self.scratch.problem.is_none() {
-            self.scratch.problem = Some(RuleError::new(code, message));
+        if self.problem.is_none() {
+            self.problem = Some(RuleError::new(code, message));
         }
     }
 
+    #[inline(always)]
     fn factor_index(&mut self, id: &str) -> Option<usize> {
-        // Rules mostly set factors in declared order: try the next one first.
-        let ids = &self.layout.factor_ids;
-        let next = self.scratch.next_factor;
-        let found = if ids.get(next).is_some_and(|f| same(f, id)) {
-            Some(next)
-        } else {
-            ids.iter().position(|f| same(f, id))
-        };
-        match found {
-            Some(i) => {
-                self.scratch.next_factor = i + 1;
-                Some(i)
-            }
-            None => {
-                self.note_problem(
-                    "unknown-factor",
-                    format!("factor `{id}` is not declared in describe()"),
-                );
-                None
-            }
+        // Rules mostly set factors in declared order: the next one first.
+        let next = self.next_factor;
+        if let Some(Some(key)) = self.layout.factor_keys.get(next)
+            && key.matches(id)
+        {
+            self.next_factor = next + 1;
+            return Some(next);
         }
+        let found = find_next(&self.layout.factor_ids, &mut self.next_factor, id);
+        if found.is_none() {
+            self.note_problem(
+                "unknown-factor",
+                format!("factor `{id}` is not declared in describe()"),
+            );
+        }
+        found
     }
 
-    /// Writes factor `i`'s reason for this row (replacing one written before).
-    fn write_reason(&mut self, i: usize, reason: impl Reason) {
-        let column = &mut self.reasons[i];
-        column
-            .data
-            .truncate(column.ends.last().map_or(0, |e| *e as usize));
-        reason.write_to(&mut column.data);
+    /// Writes factor `i` for this row: value, credit (NaN: skipped) and reason,
+    /// replacing what an earlier call wrote for the same row.
+    #[inline(always)]
+    fn write(&mut self, i: usize, value: f64, credit: f64, reason: impl Reason) {
+        let row = self.row;
+        let column = &mut self.answer.factors[i];
+        let reasons = &mut column.reasons;
+        if self.answer.written[i] == row + 1 {
+            let start = |ends: &[u32]| if row == 0 { 0 } else { ends[row - 1] as usize };
+            reasons.words.data.truncate(start(&reasons.words.ends));
+            let numbers = start(&reasons.number_ends);
+            reasons.numbers.truncate(numbers);
+            reasons.at.truncate(numbers);
+            reasons.styles.truncate(numbers);
+        }
+        self.answer.written[i] = row + 1;
+        column.values[row] = value;
+        column.credits[row] = credit;
+        reason.write_to(&mut ReasonText { column: reasons });
+        reasons.words.ends[row] = reasons.words.data.len() as u32;
+        reasons.number_ends[row] = reasons.numbers.len() as u32;
     }
 
     /// Sets a declared factor: the raw `value` it looked at, its `score` from 0
@@ -222,12 +284,8 @@ impl Scorecard<'_> {
             return;
         }
         if let Some(i) = self.factor_index(id) {
-            let slot = &mut self.scratch.factors[i];
-            slot.value = value;
             // `+ 0.0` turns a -0.0 (a reversed ramp at its start) into 0.0.
-            slot.score = Some(score.clamp(0.0, 1.0) + 0.0);
-            slot.skipped = false;
-            self.write_reason(i, reason);
+            self.write(i, value, score.clamp(0.0, 1.0) + 0.0, reason);
         }
     }
 
@@ -235,41 +293,43 @@ impl Scorecard<'_> {
     /// its weight is shared among the other factors.
     pub fn skip(&mut self, id: &str, reason: impl Reason) {
         if let Some(i) = self.factor_index(id) {
-            let slot = &mut self.scratch.factors[i];
-            slot.value = f64::NAN;
-            slot.score = None;
-            slot.skipped = true;
-            self.write_reason(i, reason);
+            self.write(i, f64::NAN, f64::NAN, reason);
         }
     }
 
     /// Sets progress (0-1, clamped) toward a declared milestone. Unset milestones
     /// stay at 0; a milestone the account has already reached is always 1.
     pub fn milestone(&mut self, id: &str, progress: f64) -> MilestoneMark<'_> {
-        let index = self.layout.milestone_ids.iter().position(|m| same(m, id));
+        let mut next = 0;
+        let index = find_next(&self.layout.milestone_ids, &mut next, id);
         if index.is_none() {
             self.note_problem(
                 "unknown-milestone",
                 format!("milestone `{id}` is not declared in describe()"),
             );
         }
-        let slot = index.map(|i| &mut self.scratch.milestones[i]);
-        let mut mark = MilestoneMark { slot };
-        if let Some(s) = mark.slot.as_deref_mut() {
-            s.progress = if progress.is_nan() {
-                0.0
-            } else {
-                progress.clamp(0.0, 1.0)
-            };
+        let progress = if progress.is_nan() {
+            0.0
+        } else {
+            progress.clamp(0.0, 1.0)
+        };
+        let row = self.row;
+        let column = index.map(|i| &mut self.answer.milestones[i]);
+        if let Some(c) = column {
+            c.progress[row] = progress;
+            MilestoneMark {
+                slot: Some((c, row)),
+            }
+        } else {
+            MilestoneMark { slot: None }
         }
-        mark
     }
 
     /// Overrides the band the score would fall in (e.g. red whatever the score when a
     /// critical signal fires).
     pub fn band(&mut self, name: &str) {
         match self.layout.band_names.iter().position(|b| same(b, name)) {
-            Some(i) => self.scratch.band = Some(i as u8),
+            Some(i) => self.answer.forced_bands[self.row] = Some(i as u8),
             None => self.note_problem(
                 "unknown-band",
                 format!("band `{name}` is not declared in describe()"),
@@ -279,28 +339,28 @@ impl Scorecard<'_> {
 
     /// Labels how well the account fits the ideal customer profile.
     pub fn fit(&mut self, fit: Fit) {
-        self.scratch.fit = Some(fit);
+        self.answer.fit[self.row] = Some(fit);
     }
 }
 
 /// Optional details of a milestone's progress.
 pub struct MilestoneMark<'a> {
-    slot: Option<&'a mut MilestoneSlot>,
+    slot: Option<(&'a mut wit::MilestoneColumn, usize)>,
 }
 
 impl MilestoneMark<'_> {
     /// The rule's own prediction of the day the milestone will be reached.
     pub fn predicted(mut self, day: Day) -> Self {
-        if let Some(s) = self.slot.as_deref_mut() {
-            s.predicted = Some(day);
+        if let Some((c, row)) = self.slot.as_mut() {
+            c.predicted_on[*row] = Some(day.0);
         }
         self
     }
 
     /// The rule's own likelihood (0-1) that the account takes the milestone's upsell.
     pub fn likelihood(mut self, p: f64) -> Self {
-        if let Some(s) = self.slot.as_deref_mut() {
-            s.likelihood = Some(p.clamp(0.0, 1.0));
+        if let Some((c, row)) = self.slot.as_mut() {
+            c.likelihood[*row] = Some(p.clamp(0.0, 1.0));
         }
         self
     }

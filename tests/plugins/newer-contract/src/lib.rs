@@ -1,4 +1,4 @@
-//! Built against a contract version the host does not know yet (0.3.0).
+//! Built against a contract version the host does not know yet (0.9.0).
 
 wit_bindgen::generate!({ path: "wit", world: "health-rules" });
 
