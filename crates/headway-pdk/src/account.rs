@@ -84,12 +84,10 @@ impl Lookups {
             }
         }
         let found = columns.iter().position(|c| same(name_of(c), name));
-        if let (Some(slot), Some(name)) = (slot, Key::of(name)) {
-            slot.set(Remembered {
-                kind,
-                name,
-                column: found.map(|c| c as u16),
-            });
+        // A column past u16 (or a name past 24 bytes) is not remembered.
+        let column = found.map(u16::try_from).transpose();
+        if let (Some(slot), Some(name), Ok(column)) = (slot, Key::of(name), column) {
+            slot.set(Remembered { kind, name, column });
         }
         found.map(|c| &columns[c])
     }
