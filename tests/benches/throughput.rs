@@ -23,7 +23,7 @@ const RUNS: usize = 5;
 
 fn main() {
     let accounts = generate(Book::Saas, ACCOUNTS, DEFAULT_SEED);
-    check_same_scores(&accounts);
+    check_same_credits(&accounts);
     println!("SaaS rule, {ACCOUNTS} accounts, median of {RUNS} runs, 1 thread, accounts/s");
     println!(
         "{:>7}  {:>12}  {:>12}  {:>7}  {:>12}  {:>7}",
@@ -107,7 +107,7 @@ fn rate(d: Duration) -> f64 {
 
 /// Guards the comparison: both paths must give every factor of every account
 /// the same credit, bit for bit.
-fn check_same_scores(accounts: &[Account]) {
+fn check_same_credits(accounts: &[Account]) {
     let native = headway_pdk::assess_batch::<SaasHealth>(&pdk_batch(accounts));
     let plugin = load(accounts.len());
     let call = plugin.call(&plugin.columnar_batch(&plugin.batch_of(accounts)));

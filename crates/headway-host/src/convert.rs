@@ -183,8 +183,8 @@ pub(crate) fn assessments(
     Ok(assessed)
 }
 
-/// The columns every version's answer has the same way: as many factor and
-/// milestone columns as declared, one fit per row, errors naming rows.
+/// What every version's answer has the same way: as many factor and milestone
+/// columns as declared.
 fn check_counts(factors: usize, milestones: usize, info: &PluginInfo) -> Result<(), String> {
     if factors != info.factors.len() {
         return Err(format!(

@@ -300,8 +300,7 @@ impl Scorecard<'_> {
     /// Sets progress (0-1, clamped) toward a declared milestone. Unset milestones
     /// stay at 0; a milestone the account has already reached is always 1.
     pub fn milestone(&mut self, id: &str, progress: f64) -> MilestoneMark<'_> {
-        let mut next = 0;
-        let index = find_next(&self.layout.milestone_ids, &mut next, id);
+        let index = self.layout.milestone_ids.iter().position(|m| same(m, id));
         if index.is_none() {
             self.note_problem(
                 "unknown-milestone",
