@@ -65,8 +65,10 @@ impl Lookups {
         self.next.set(0);
     }
 
-    /// The column of `columns` named `name`.
-    #[inline]
+    /// The column of `columns` named `name`. Inlined into the rule with its
+    /// constant name, so that recognising the remembered name folds to a few
+    /// word compares; the search is out of line.
+    #[inline(always)]
     fn find<'c, T>(
         &self,
         kind: Kind,
@@ -76,17 +78,32 @@ impl Lookups {
     ) -> Option<&'c T> {
         let k = self.next.get();
         self.next.set(k + 1);
-        let slot = self.remembered.get(k);
-        if let Some(slot) = slot {
+        if let Some(slot) = self.remembered.get(k) {
             let r = slot.get();
             if r.kind == kind && r.name.matches(name) {
                 return r.column.and_then(|c| columns.get(usize::from(c)));
             }
         }
+        self.search(k, kind, columns, name_of, name)
+    }
+
+    /// Finds `name` among `columns` and remembers it as the `k`-th lookup.
+    #[cold]
+    #[inline(never)]
+    fn search<'c, T>(
+        &self,
+        k: usize,
+        kind: Kind,
+        columns: &'c [T],
+        name_of: impl Fn(&T) -> &str,
+        name: &str,
+    ) -> Option<&'c T> {
         let found = columns.iter().position(|c| same(name_of(c), name));
         // A column past u16 (or a name past 24 bytes) is not remembered.
         let column = found.map(u16::try_from).transpose();
-        if let (Some(slot), Some(name), Ok(column)) = (slot, Key::of(name), column) {
+        if let (Some(slot), Some(name), Ok(column)) =
+            (self.remembered.get(k), Key::of(name), column)
+        {
             slot.set(Remembered { kind, name, column });
         }
         found.map(|c| &columns[c])
@@ -141,6 +158,16 @@ fn text(column: &wit::TextColumn, row: usize) -> &str {
     column.data.get(start..end).unwrap_or("")
 }
 
+#[cold]
+#[inline(never)]
+fn missing_measure(name: &str) -> RuleError {
+    RuleError::new(
+        "missing-measure",
+        format!("account has no measure `{name}`"),
+    )
+}
+
+#[inline(always)]
 fn present(x: f64) -> Option<f64> {
     (!x.is_nan()).then_some(x)
 }
@@ -205,7 +232,7 @@ impl<'a> Account<'a> {
     }
 
     /// A current measure, or `None` when the account has none by that name.
-    #[inline]
+    #[inline(always)]
     pub fn measure(&self, name: &str) -> Option<f64> {
         let column = self
             .lookups
@@ -215,13 +242,12 @@ impl<'a> Account<'a> {
 
     /// A current measure the rule cannot do without: a missing one is a
     /// `missing-measure` error for this account.
+    #[inline(always)]
     pub fn require(&self, name: &str) -> Result<f64, RuleError> {
-        self.measure(name).ok_or_else(|| {
-            RuleError::new(
-                "missing-measure",
-                format!("account has no measure `{name}`"),
-            )
-        })
+        match self.measure(name) {
+            Some(x) => Ok(x),
+            None => Err(missing_measure(name)),
+        }
     }
 
     /// A measure's history as `(day, value)` pairs sorted by day; empty when none.

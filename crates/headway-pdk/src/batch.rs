@@ -19,27 +19,31 @@ pub(crate) fn assess<R: Rules>(batch: &wit::AccountBatch) -> wit::AssessmentBatc
             row,
             problem: None,
             next_factor: 0,
+            factors_written: 0,
         };
         let outcome = R::assess(&account, &mut card);
-        let problem = card.problem.take();
-        let outcome =
-            outcome
-                .and_then(|()| problem.map_or(Ok(()), Err))
-                .and_then(|()| match answer.unset_factor(row) {
-                    None => Ok(()),
-                    Some(i) => Err(RuleError::new(
-                        "unset-factor",
-                        format!(
-                            "factor `{}` was neither set nor skipped",
-                            layout.factor_ids[i]
-                        ),
-                    )),
-                });
-        if let Err(e) = outcome {
-            answer.fail(row, e);
-        }
+        let all_written = card.factors_written == layout.factor_ids.len();
+        let outcome = match (outcome, card.problem.take()) {
+            (Ok(()), None) if all_written => continue,
+            (Err(e), _) | (Ok(()), Some(e)) => e,
+            (Ok(()), None) => unset_factor(&layout, &answer, row),
+        };
+        answer.fail(row, outcome);
     }
     answer.into_wit()
+}
+
+/// The error for a row that left a factor unwritten.
+#[cold]
+fn unset_factor(layout: &Layout, answer: &Answer, row: usize) -> RuleError {
+    let i = answer.unset_factor(row).unwrap_or_default();
+    RuleError::new(
+        "unset-factor",
+        format!(
+            "factor `{}` was neither set nor skipped",
+            layout.factor_ids[i]
+        ),
+    )
 }
 
 impl From<crate::PluginInfo> for Layout {

@@ -73,6 +73,7 @@ impl Day {
 /// Where `x` sits between `low` (0) and `high` (1), clamped to 0-1: the usual way to
 /// turn a raw value into a factor score. With `low > high` the scale is reversed.
 /// NaN gives 0.
+#[inline]
 pub fn ramp(x: f64, low: f64, high: f64) -> f64 {
     let t = (x - low) / (high - low);
     if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) }

@@ -69,7 +69,7 @@ impl Key {
 
     /// Whether `name` is the name this is the key of: the length, then as few
     /// words as it takes, without building `name`'s key.
-    #[inline]
+    #[inline(always)]
     pub fn matches(&self, name: &str) -> bool {
         let b = name.as_bytes();
         if b.len() != self.len {

@@ -10,6 +10,7 @@ use std::fmt;
 
 /// A number shown with a fixed number of decimals (0-6), e.g. `fixed(41.0, 0)` is
 /// `41` and `fixed(0.125, 2)` is `0.13` (halves round away from zero).
+#[inline(always)]
 pub fn fixed(x: f64, decimals: u8) -> Num {
     Num {
         x,
@@ -21,6 +22,7 @@ pub fn fixed(x: f64, decimals: u8) -> Num {
 }
 
 /// A share shown as a percentage: `percent(0.823, 1)` is `82.3%`.
+#[inline(always)]
 pub fn percent(share: f64, decimals: u8) -> Num {
     Num {
         scale: 100.0,
@@ -31,6 +33,7 @@ pub fn percent(share: f64, decimals: u8) -> Num {
 
 /// A change shown as a signed percentage: `change(0.2, 0)` is `+20%`,
 /// `change(-0.05, 0)` is `-5%`.
+#[inline(always)]
 pub fn change(share: f64, decimals: u8) -> Num {
     Num {
         sign: true,
@@ -56,7 +59,7 @@ impl Num {
 }
 
 impl crate::Reason for Num {
-    #[inline]
+    #[inline(always)]
     fn write_to(&self, out: &mut crate::ReasonText<'_>) {
         out.number(self.x * self.scale, self.decimals, self.sign);
         if !self.suffix.is_empty() {

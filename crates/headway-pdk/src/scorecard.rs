@@ -51,14 +51,14 @@ pub struct ReasonText<'a> {
 
 impl ReasonText<'_> {
     /// Appends words.
-    #[inline]
+    #[inline(always)]
     pub fn push_str(&mut self, words: &str) {
         self.column.words.data.push_str(words);
     }
 
     /// Appends a number, which the host writes with `decimals` decimals (0-6,
     /// halves away from zero) and a `+` in front when `signed` and positive.
-    #[inline]
+    #[inline(always)]
     pub fn number(&mut self, x: f64, decimals: u8, signed: bool) {
         let column = &mut *self.column;
         column.numbers.push(x);
@@ -68,7 +68,7 @@ impl ReasonText<'_> {
 }
 
 impl Reason for str {
-    #[inline]
+    #[inline(always)]
     fn write_to(&self, out: &mut ReasonText<'_>) {
         out.push_str(self);
     }
@@ -81,6 +81,7 @@ impl Reason for String {
 }
 
 impl<T: Reason + ?Sized> Reason for &T {
+    #[inline(always)]
     fn write_to(&self, out: &mut ReasonText<'_>) {
         (**self).write_to(out);
     }
@@ -99,6 +100,7 @@ macro_rules! reason_tuple {
     ($($piece:ident),+) => {
         impl<$($piece: Reason),+> Reason for ($($piece,)+) {
             #[allow(non_snake_case)]
+            #[inline(always)]
             fn write_to(&self, out: &mut ReasonText<'_>) {
                 let ($($piece,)+) = self;
                 $($piece.write_to(out);)+
@@ -211,6 +213,8 @@ pub struct Scorecard<'a> {
     pub(crate) problem: Option<RuleError>,
     /// The factor after the one set last: rules mostly set them in order.
     pub(crate) next_factor: usize,
+    /// How many distinct factors this row has set or skipped.
+    pub(crate) factors_written: usize,
 }
 
 /// Index of `id` in `ids`, trying `*next` first; `*next` moves past it.
@@ -227,6 +231,13 @@ fn find_next(ids: &[String], next: &mut usize, id: &str) -> Option<usize> {
 }
 
 impl Scorecard<'_> {
+    #[cold]
+    #[inline(never)]
+    fn scored_nan(&mut self, id: &str) {
+        self.note_problem("invalid-factor", format!("factor `{id}` scored NaN"));
+    }
+
+    #[cold]
     fn note_problem(&mut self, code: &str, message: String) {
         if self.problem.is_none() {
             self.problem = Some(RuleError::new(code, message));
@@ -243,6 +254,12 @@ impl Scorecard<'_> {
             self.next_factor = next + 1;
             return Some(next);
         }
+        self.search_factor(id)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn search_factor(&mut self, id: &str) -> Option<usize> {
         let found = find_next(&self.layout.factor_ids, &mut self.next_factor, id);
         if found.is_none() {
             self.note_problem(
@@ -253,22 +270,33 @@ impl Scorecard<'_> {
         found
     }
 
+    /// Drops what an earlier call wrote for factor `i` on this row.
+    #[cold]
+    #[inline(never)]
+    fn rewrite(&mut self, i: usize) {
+        let row = self.row;
+        let reasons = &mut self.answer.factors[i].reasons;
+        let start = |ends: &[u32]| if row == 0 { 0 } else { ends[row - 1] as usize };
+        reasons.words.data.truncate(start(&reasons.words.ends));
+        let numbers = start(&reasons.number_ends);
+        reasons.numbers.truncate(numbers);
+        reasons.at.truncate(numbers);
+        reasons.styles.truncate(numbers);
+    }
+
     /// Writes factor `i` for this row: value, credit (NaN: skipped) and reason,
     /// replacing what an earlier call wrote for the same row.
     #[inline(always)]
     fn write(&mut self, i: usize, value: f64, credit: f64, reason: impl Reason) {
         let row = self.row;
-        let column = &mut self.answer.factors[i];
-        let reasons = &mut column.reasons;
         if self.answer.written[i] == row + 1 {
-            let start = |ends: &[u32]| if row == 0 { 0 } else { ends[row - 1] as usize };
-            reasons.words.data.truncate(start(&reasons.words.ends));
-            let numbers = start(&reasons.number_ends);
-            reasons.numbers.truncate(numbers);
-            reasons.at.truncate(numbers);
-            reasons.styles.truncate(numbers);
+            self.rewrite(i);
+        } else {
+            self.factors_written += 1;
         }
         self.answer.written[i] = row + 1;
+        let column = &mut self.answer.factors[i];
+        let reasons = &mut column.reasons;
         column.values[row] = value;
         column.credits[row] = credit;
         reason.write_to(&mut ReasonText { column: reasons });
@@ -278,9 +306,10 @@ impl Scorecard<'_> {
 
     /// Sets a declared factor: the raw `value` it looked at, its `score` from 0
     /// (worst) to 1 (best; clamped to that range), and a short human reason.
+    #[inline(always)]
     pub fn factor(&mut self, id: &str, value: f64, score: f64, reason: impl Reason) {
         if score.is_nan() {
-            self.note_problem("invalid-factor", format!("factor `{id}` scored NaN"));
+            self.scored_nan(id);
             return;
         }
         if let Some(i) = self.factor_index(id) {
@@ -291,6 +320,7 @@ impl Scorecard<'_> {
 
     /// Marks a factor as not applicable to this account (e.g. no NPS answer yet):
     /// its weight is shared among the other factors.
+    #[inline(always)]
     pub fn skip(&mut self, id: &str, reason: impl Reason) {
         if let Some(i) = self.factor_index(id) {
             self.write(i, f64::NAN, f64::NAN, reason);
