@@ -1,8 +1,7 @@
 //! Columnar batch in, columnar results out, one row at a time through the rules.
 
 use crate::account::{Account, Lookups};
-use crate::names::Key;
-use crate::scorecard::{Answer, Layout, RuleError, Scorecard};
+use crate::scorecard::{Answer, Declared, Layout, RuleError, Scorecard};
 use crate::{Rules, wit};
 
 pub(crate) fn assess<R: Rules>(batch: &wit::AccountBatch) -> wit::AssessmentBatch {
@@ -19,10 +18,11 @@ pub(crate) fn assess<R: Rules>(batch: &wit::AccountBatch) -> wit::AssessmentBatc
             row,
             problem: None,
             next_factor: 0,
+            next_milestone: 0,
             factors_written: 0,
         };
         let outcome = R::assess(&account, &mut card);
-        let all_written = card.factors_written == layout.factor_ids.len();
+        let all_written = card.factors_written == layout.factors.len();
         let outcome = match (outcome, card.problem.take()) {
             (Ok(()), None) if all_written => continue,
             (Err(e), _) | (Ok(()), Some(e)) => e,
@@ -41,19 +41,17 @@ fn unset_factor(layout: &Layout, answer: &Answer, row: usize) -> RuleError {
         "unset-factor",
         format!(
             "factor `{}` was neither set nor skipped",
-            layout.factor_ids[i]
+            layout.factors.ids[i]
         ),
     )
 }
 
 impl From<crate::PluginInfo> for Layout {
     fn from(info: crate::PluginInfo) -> Self {
-        let factor_ids: Vec<String> = info.factors.into_iter().map(|(id, _, _)| id).collect();
         Layout {
-            factor_keys: factor_ids.iter().map(|id| Key::of(id)).collect(),
-            factor_ids,
+            factors: Declared::new(info.factors.into_iter().map(|(id, _, _)| id).collect()),
             band_names: info.bands.into_iter().map(|(name, _)| name).collect(),
-            milestone_ids: info.milestones.into_iter().map(|m| m.id).collect(),
+            milestones: Declared::new(info.milestones.into_iter().map(|m| m.id).collect()),
         }
     }
 }
@@ -61,7 +59,7 @@ impl From<crate::PluginInfo> for Layout {
 #[cfg(test)]
 mod tests {
     use crate::num::fixed;
-    use crate::{Account, PluginInfo, RuleError, Rules, Scorecard, wit};
+    use crate::{Account, Day, Milestone, PluginInfo, RuleError, Rules, Scorecard, wit};
 
     fn text(values: &[&str]) -> wit::TextColumn {
         let mut col = wit::TextColumn {
@@ -204,5 +202,65 @@ mod tests {
             ]
         );
         assert!(out.factors[1].credits[0].is_nan(), "a skips x");
+    }
+
+    struct Milestones;
+
+    impl Rules for Milestones {
+        fn describe() -> PluginInfo {
+            Quirky::describe()
+                .milestone(Milestone::new("first", "First"))
+                .milestone(Milestone::new("second", "Second"))
+        }
+
+        /// Sets the milestones in order on `a`, in reverse on `b`, one twice and
+        /// one unknown on `c`, none on `d`.
+        fn assess(a: &Account, card: &mut Scorecard) -> Result<(), RuleError> {
+            card.factor("seats", 0.0, 0.5, "");
+            card.factor("x", 0.0, 0.5, "");
+            match a.id() {
+                "a" => {
+                    card.milestone("first", 0.25).predicted(Day(7));
+                    card.milestone("second", 2.0).likelihood(0.5);
+                }
+                "b" => {
+                    card.milestone("second", 0.75);
+                    card.milestone("first", f64::NAN);
+                }
+                "c" => {
+                    card.milestone("first", 0.1);
+                    card.milestone("first", 0.2);
+                    card.milestone("third", 1.0);
+                }
+                _ => {}
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn milestones_are_found_in_any_order_and_clamped() {
+        let out = super::assess::<Milestones>(&batch());
+        let [first, second] = &out.milestones[..] else {
+            panic!("two milestone columns");
+        };
+        // NaN progress counts as none; 2.0 clamps to 1.
+        assert_eq!(first.progress, [0.25, 0.0, 0.2, 0.0]);
+        assert_eq!(second.progress, [1.0, 0.75, 0.0, 0.0]);
+        assert_eq!(first.predicted_on, [Some(7), None, None, None]);
+        assert_eq!(second.likelihood, [Some(0.5), None, None, None]);
+        let errors: Vec<_> = out
+            .errors
+            .iter()
+            .map(|e| (e.index, e.code.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            errors,
+            [(
+                2,
+                "unknown-milestone",
+                "milestone `third` is not declared in describe()"
+            )]
+        );
     }
 }

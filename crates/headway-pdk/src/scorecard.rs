@@ -120,12 +120,53 @@ reason_tuple!(A, B, C, D, E, F, G, H);
 
 /// What [`PluginInfo`](crate::PluginInfo) declared, resolved once per batch.
 pub(crate) struct Layout {
-    pub factor_ids: Vec<String>,
-    /// The factor ids' keys, to recognise the one a rule sets in a few
-    /// instructions.
-    pub factor_keys: Vec<Option<Key>>,
+    pub factors: Declared,
     pub band_names: Vec<String>,
-    pub milestone_ids: Vec<String>,
+    pub milestones: Declared,
+}
+
+/// Declared ids (of factors or milestones) in order, with their keys, to
+/// recognise the one a rule names in a few instructions.
+pub(crate) struct Declared {
+    pub ids: Vec<String>,
+    keys: Vec<Option<Key>>,
+}
+
+impl Declared {
+    pub fn new(ids: Vec<String>) -> Self {
+        Self {
+            keys: ids.iter().map(|id| Key::of(id)).collect(),
+            ids,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// The index of `id`. Rules mostly name ids in declared order, so the one
+    /// after the last found (`*next`) is tried first; `*next` moves past it.
+    #[inline(always)]
+    fn find(&self, next: &mut usize, id: &str) -> Option<usize> {
+        let k = *next;
+        if let Some(Some(key)) = self.keys.get(k)
+            && key.matches(id)
+        {
+            *next = k + 1;
+            return Some(k);
+        }
+        self.search(next, id)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn search(&self, next: &mut usize, id: &str) -> Option<usize> {
+        let found = self.ids.iter().position(|f| same(f, id));
+        if let Some(i) = found {
+            *next = i + 1;
+        }
+        found
+    }
 }
 
 /// The batch's answer, written in place row by row: every per-account column is
@@ -165,10 +206,10 @@ impl Answer {
         Self {
             forced_bands: vec![None; rows],
             fit: vec![None; rows],
-            factors: layout.factor_ids.iter().map(|_| factor()).collect(),
-            milestones: layout.milestone_ids.iter().map(|_| milestone()).collect(),
+            factors: layout.factors.ids.iter().map(|_| factor()).collect(),
+            milestones: layout.milestones.ids.iter().map(|_| milestone()).collect(),
             errors: Vec::new(),
-            written: vec![0; layout.factor_ids.len()],
+            written: vec![0; layout.factors.len()],
         }
     }
 
@@ -211,23 +252,11 @@ pub struct Scorecard<'a> {
     pub(crate) answer: &'a mut Answer,
     pub(crate) row: usize,
     pub(crate) problem: Option<RuleError>,
-    /// The factor after the one set last: rules mostly set them in order.
+    /// The factor and the milestone after the ones set last.
     pub(crate) next_factor: usize,
+    pub(crate) next_milestone: usize,
     /// How many distinct factors this row has set or skipped.
     pub(crate) factors_written: usize,
-}
-
-/// Index of `id` in `ids`, trying `*next` first; `*next` moves past it.
-fn find_next(ids: &[String], next: &mut usize, id: &str) -> Option<usize> {
-    let found = if ids.get(*next).is_some_and(|f| same(f, id)) {
-        Some(*next)
-    } else {
-        ids.iter().position(|f| same(f, id))
-    };
-    if let Some(i) = found {
-        *next = i + 1;
-    }
-    found
 }
 
 impl Scorecard<'_> {
@@ -246,28 +275,20 @@ impl Scorecard<'_> {
 
     #[inline(always)]
     fn factor_index(&mut self, id: &str) -> Option<usize> {
-        // Rules mostly set factors in declared order: the next one first.
-        let next = self.next_factor;
-        if let Some(Some(key)) = self.layout.factor_keys.get(next)
-            && key.matches(id)
-        {
-            self.next_factor = next + 1;
-            return Some(next);
+        let found = self.layout.factors.find(&mut self.next_factor, id);
+        if found.is_none() {
+            self.undeclared("factor", id);
         }
-        self.search_factor(id)
+        found
     }
 
     #[cold]
     #[inline(never)]
-    fn search_factor(&mut self, id: &str) -> Option<usize> {
-        let found = find_next(&self.layout.factor_ids, &mut self.next_factor, id);
-        if found.is_none() {
-            self.note_problem(
-                "unknown-factor",
-                format!("factor `{id}` is not declared in describe()"),
-            );
-        }
-        found
+    fn undeclared(&mut self, what: &str, id: &str) {
+        self.note_problem(
+            &format!("unknown-{what}"),
+            format!("{what} `{id}` is not declared in describe()"),
+        );
     }
 
     /// Drops what an earlier call wrote for factor `i` on this row.
@@ -329,13 +350,11 @@ impl Scorecard<'_> {
 
     /// Sets progress (0-1, clamped) toward a declared milestone. Unset milestones
     /// stay at 0; a milestone the account has already reached is always 1.
+    #[inline]
     pub fn milestone(&mut self, id: &str, progress: f64) -> MilestoneMark<'_> {
-        let index = self.layout.milestone_ids.iter().position(|m| same(m, id));
+        let index = self.layout.milestones.find(&mut self.next_milestone, id);
         if index.is_none() {
-            self.note_problem(
-                "unknown-milestone",
-                format!("milestone `{id}` is not declared in describe()"),
-            );
+            self.undeclared("milestone", id);
         }
         let progress = if progress.is_nan() {
             0.0
