@@ -16,12 +16,12 @@
 //
 //     export const rules = plugin.rules();   // what componentize-js exports
 //
-// The kit does what the Rust kit does, with the same arithmetic: weights of
-// skipped factors are shared among the others, contributions are weight x score
-// x 100, the score is their sum (to ten decimals), the band is the highest whose
-// floor the score reaches unless the rule names one, a milestone recorded as
-// reached or at progress 1 is reached. A thrown error or a `RuleError` fails that
-// account only. `headway build` puts this file beside the plugin's app.js.
+// The kit sends what the rule decides (contract 0.3.0): each factor's value, its
+// 0-1 score (none for a skipped factor) and its reason, a band the rule forces,
+// milestone progress. The host does the arithmetic, as for a Rust plugin: weights
+// of skipped factors shared among the others, contributions, the score, the
+// band, reached milestones. A thrown error or a `RuleError` fails that account
+// only. `headway build` puts this file beside the plugin's app.js.
 
 /** Fits, as the contract names them. */
 export const Fit = Object.freeze({ IDEAL: "ideal", STRETCH: "stretch", BAD_FIT: "bad-fit" });
@@ -288,53 +288,92 @@ export class Account {
 
 /** What `card.milestone(...)` returns: set the expected day and the upsell's odds. */
 class MilestoneMark {
-  constructor(slot) {
-    this.slot = slot;
+  constructor(card, i) {
+    this.card = card;
+    this.i = i;
   }
 
   /** The day the rule expects the milestone to be reached. */
   predicted(day) {
-    if (this.slot) this.slot.predicted = Math.trunc(day);
+    if (this.i !== undefined) this.card.answer.predictedOn[this.i][this.card.row] = Math.trunc(day);
     return this;
   }
 
   /** How likely the account takes up the milestone's upsell (0-1). */
   likelihood(p) {
-    if (this.slot) this.slot.likelihood = Math.min(Math.max(Number(p), 0), 1);
+    if (this.i !== undefined) this.card.answer.likelihood[this.i][this.card.row] = Math.min(Math.max(Number(p), 0), 1);
     return this;
   }
 }
 
-/** What the rule sets for one account. One card serves a whole batch, reset
- * before each account: allocating per account costs the interpreter more than
- * the rule itself. */
-export class Scorecard {
-  constructor(plugin) {
-    this.plugin = plugin;
-    const n = plugin.factorIds.length;
-    this.values = new Float64Array(n);
-    this.scores = new Float64Array(n);
-    this.set = new Uint8Array(n);
-    this.skipped = new Uint8Array(n);
-    this.reasons = new Array(n);
-    this.weights = new Float64Array(n);
-    this.contributions = new Float64Array(n);
-    this.milestones = plugin.milestoneIds.map(() => ({ progress: 0, predicted: undefined, likelihood: undefined }));
-    this.reset();
+/** The batch's answer: one slot per account in every column, written in place. */
+class Answer {
+  constructor(plugin, rows) {
+    const perFactor = (make) => plugin.factorIds.map(make);
+    const perMilestone = (make) => plugin.milestoneIds.map(make);
+    this.forcedBands = new Array(rows).fill(undefined);
+    this.fit = new Array(rows).fill(undefined);
+    this.values = perFactor(() => new Float64Array(rows).fill(NaN));
+    this.credits = perFactor(() => new Float64Array(rows).fill(NaN));
+    this.reasons = perFactor(() => new Array(rows).fill(""));
+    // Per factor, the row (plus one) it was last written for.
+    this.written = new Uint32Array(plugin.factorIds.length);
+    this.progress = perMilestone(() => new Float64Array(rows));
+    this.predictedOn = perMilestone(() => new Array(rows).fill(undefined));
+    this.likelihood = perMilestone(() => new Array(rows).fill(undefined));
+    this.errors = [];
   }
 
-  reset() {
-    this.values.fill(NaN);
-    this.set.fill(0);
-    this.skipped.fill(0);
-    this.reasons.fill("");
-    for (const slot of this.milestones) {
-      slot.progress = 0;
-      slot.predicted = undefined;
-      slot.likelihood = undefined;
-    }
-    this.bandIndex = undefined;
-    this.fitValue = undefined;
+  /** The index of a factor `row` left unwritten, or -1. */
+  unset(row) {
+    return this.written.findIndex((w) => w !== row + 1);
+  }
+
+  /** The host ignores a failed account's columns: they are left as written. */
+  fail(row, code, message) {
+    this.errors.push({ index: row, code, message });
+  }
+
+  toContract() {
+    return {
+      forcedBands: this.forcedBands,
+      factors: this.values.map((values, i) => ({
+        values,
+        credits: this.credits[i],
+        reasons: reasonColumn(this.reasons[i]),
+      })),
+      milestones: this.progress.map((progress, i) => ({
+        progress,
+        predictedOn: this.predictedOn[i],
+        likelihood: this.likelihood[i],
+      })),
+      fit: this.fit,
+      errors: this.errors,
+    };
+  }
+}
+
+/** A factor's reasons (one string per account) as a reason column: the words
+ * only, as the kit formats its numbers itself (`fixed`, `percent`, `change`). */
+function reasonColumn(strings) {
+  return {
+    words: column(strings),
+    numbers: new Float64Array(0),
+    at: new Uint32Array(0),
+    styles: new Uint8Array(0),
+    numberEnds: new Uint32Array(strings.length),
+  };
+}
+
+/** What the rule sets for one account: each factor's value, its score (0-1) and
+ * a reason, progress per milestone. The host weighs the factors into the 0-100
+ * score and picks the band. One card serves a whole batch, moved from row to
+ * row: allocating per account costs the interpreter more than the rule itself. */
+export class Scorecard {
+  constructor(plugin, answer) {
+    this.plugin = plugin;
+    this.answer = answer;
+    this.row = 0;
     this.problem = undefined;
   }
 
@@ -348,6 +387,14 @@ export class Scorecard {
     return i;
   }
 
+  write(i, value, credit, reason) {
+    const { answer, row } = this;
+    answer.written[i] = row + 1;
+    answer.values[i][row] = value;
+    answer.credits[i][row] = credit;
+    answer.reasons[i][row] = String(reason);
+  }
+
   /** Sets a factor: its raw value, its score (0-1, clamped) and why. */
   factor(id, value, score, reason) {
     score = Number(score);
@@ -356,24 +403,13 @@ export class Scorecard {
       return;
     }
     const i = this.index(id);
-    if (i !== undefined) {
-      this.values[i] = value;
-      this.scores[i] = Math.min(Math.max(score, 0), 1) + 0; // + 0 turns -0 into 0
-      this.set[i] = 1;
-      this.skipped[i] = 0;
-      this.reasons[i] = String(reason);
-    }
+    if (i !== undefined) this.write(i, value, Math.min(Math.max(score, 0), 1) + 0, reason); // + 0 turns -0 into 0
   }
 
   /** Leaves a factor out for this account; its weight goes to the others. */
   skip(id, reason) {
     const i = this.index(id);
-    if (i !== undefined) {
-      this.values[i] = NaN;
-      this.set[i] = 0;
-      this.skipped[i] = 1;
-      this.reasons[i] = String(reason);
-    }
+    if (i !== undefined) this.write(i, NaN, NaN, reason);
   }
 
   /** Progress (0-1) toward a declared milestone. */
@@ -381,30 +417,23 @@ export class Scorecard {
     const i = this.plugin.milestoneIndex.get(id);
     if (i === undefined) {
       this.note("unknown-milestone", `milestone \`${id}\` is not declared in describe()`);
-      return new MilestoneMark(undefined);
+      return new MilestoneMark(this, undefined);
     }
-    const slot = this.milestones[i];
-    slot.progress = Number.isNaN(progress) ? 0 : Math.min(Math.max(Number(progress), 0), 1);
-    return new MilestoneMark(slot);
+    this.answer.progress[i][this.row] = Number.isNaN(progress) ? 0 : Math.min(Math.max(Number(progress), 0), 1);
+    return new MilestoneMark(this, i);
   }
 
   /** Puts the account in a named band whatever its score. */
   band(name) {
     const i = this.plugin.bandIndex.get(name);
     if (i === undefined) this.note("unknown-band", `band \`${name}\` is not declared in describe()`);
-    else this.bandIndex = i;
+    else this.answer.forcedBands[this.row] = i;
   }
 
   /** How well the account fits the ideal customer profile: one of `Fit`'s values. */
   fit(fit) {
-    this.fitValue = fit;
+    this.answer.fit[this.row] = fit;
   }
-}
-
-function tenDecimals(x) {
-  const scaled = x * 1e10;
-  const whole = Math.trunc(scaled);
-  return (whole + (scaled - whole >= 0.5 ? 1 : 0)) / 1e10;
 }
 
 /** A plugin's declaration and its rule. */
@@ -464,12 +493,10 @@ export class Plugin {
         reads: this.readList,
       };
       this.factorIds = this.factors.map((f) => f.id);
-      this.weights = this.factors.map((f) => f.weight);
       this.factorIndex = new Map(this.factorIds.map((id, i) => [id, i]));
       this.milestoneIds = this.milestones.map((m) => m.id);
       this.milestoneIndex = new Map(this.milestoneIds.map((id, i) => [id, i]));
       this.bandIndex = new Map(this.bands.map((b, i) => [b.name, i]));
-      this.floors = this.bands.map((b) => b.minScore);
     }
     return this.described;
   }
@@ -487,121 +514,22 @@ export class Plugin {
     if (this.rule === undefined) throw new Error("no rule: call plugin.assess(rule)");
     const batch = new Batch(raw);
     const rows = batch.ids.length;
-    const nf = this.factorIds.length;
-    const nm = this.milestoneIds.length;
-    const out = {
-      scores: new Float64Array(rows),
-      bands: new Uint8Array(rows),
-      fit: new Array(rows),
-      errors: [],
-      values: this.factorIds.map(() => new Float64Array(rows)),
-      weights: this.factorIds.map(() => new Float64Array(rows)),
-      contributions: this.factorIds.map(() => new Float64Array(rows)),
-      reasons: this.factorIds.map(() => new Array(rows)),
-      progress: this.milestoneIds.map(() => new Float64Array(rows)),
-      reachedOn: this.milestoneIds.map(() => new Array(rows)),
-      predictedOn: this.milestoneIds.map(() => new Array(rows)),
-      likelihood: this.milestoneIds.map(() => new Array(rows)),
-    };
-    const card = new Scorecard(this);
-    const recorded = this.milestoneIds.map((id) => batch.reached.get(id));
-    const floors = this.floors;
+    const answer = new Answer(this, rows);
+    const card = new Scorecard(this, answer);
     for (let row = 0; row < rows; row++) {
-      const account = new Account(batch, row);
-      card.reset();
-      let score;
+      card.row = row;
+      card.problem = undefined;
       try {
-        this.rule(account, card);
+        this.rule(new Account(batch, row), card);
         if (card.problem !== undefined) throw card.problem;
-        score = this.weigh(card);
+        const unset = answer.unset(row);
+        if (unset >= 0) throw new RuleError("unset-factor", `factor \`${this.factorIds[unset]}\` was neither set nor skipped`);
       } catch (e) {
         const [code, message] =
           e instanceof RuleError ? [e.code, e.detail] : ["rule-error", e instanceof Error ? `${e.name}: ${e.message}` : String(e)];
-        this.failed(out, row, code, message);
-        continue;
+        answer.fail(row, code, message);
       }
-      let band = card.bandIndex;
-      if (band === undefined) {
-        band = 0;
-        for (let i = 0; i < floors.length; i++) if (score >= floors[i]) band = i;
-      }
-      for (let i = 0; i < nf; i++) {
-        out.values[i][row] = card.values[i];
-        out.weights[i][row] = card.weights[i];
-        out.contributions[i][row] = card.contributions[i];
-        out.reasons[i][row] = card.reasons[i];
-      }
-      for (let i = 0; i < nm; i++) {
-        const slot = card.milestones[i];
-        const reachedOn = recorded[i]?.[row] ?? undefined;
-        const progress = reachedOn !== undefined ? 1 : slot.progress;
-        out.progress[i][row] = progress;
-        out.reachedOn[i][row] = reachedOn !== undefined ? reachedOn : progress >= 1 ? account.asOf : undefined;
-        out.predictedOn[i][row] = slot.predicted;
-        out.likelihood[i][row] = slot.likelihood;
-      }
-      out.scores[row] = score;
-      out.bands[row] = band;
-      out.fit[row] = card.fitValue;
     }
-    return {
-      scores: out.scores,
-      bands: out.bands,
-      factors: this.factorIds.map((_, i) => ({
-        values: out.values[i],
-        weights: out.weights[i],
-        contributions: out.contributions[i],
-        reasons: column(out.reasons[i]),
-      })),
-      milestones: this.milestoneIds.map((_, i) => ({
-        progress: out.progress[i],
-        reachedOn: out.reachedOn[i],
-        predictedOn: out.predictedOn[i],
-        likelihood: out.likelihood[i],
-      })),
-      fit: out.fit,
-      errors: out.errors,
-    };
-  }
-
-  /** The score of a card, its weights and contributions written on the card. */
-  weigh(card) {
-    const weights = this.weights;
-    const n = weights.length;
-    let applicable = 0;
-    for (let i = 0; i < n; i++) {
-      if (card.skipped[i]) continue;
-      if (!card.set[i]) throw new RuleError("unset-factor", `factor \`${this.factorIds[i]}\` was neither set nor skipped`);
-      applicable += weights[i];
-    }
-    if (!(applicable > 0)) throw new RuleError("no-applicable-factor", "every factor was skipped");
-    let score = 0;
-    for (let i = 0; i < n; i++) {
-      const w = card.skipped[i] ? 0 : weights[i] / applicable;
-      const c = w * (card.skipped[i] ? 0 : card.scores[i]) * 100;
-      score += c;
-      card.weights[i] = w;
-      card.contributions[i] = c;
-    }
-    return tenDecimals(Math.min(Math.max(score, 0), 100));
-  }
-
-  failed(out, row, code, message) {
-    out.scores[row] = NaN;
-    out.bands[row] = 0;
-    out.fit[row] = undefined;
-    for (let i = 0; i < this.factorIds.length; i++) {
-      out.values[i][row] = NaN;
-      out.weights[i][row] = 0;
-      out.contributions[i][row] = 0;
-      out.reasons[i][row] = "";
-    }
-    for (let i = 0; i < this.milestoneIds.length; i++) {
-      out.progress[i][row] = 0;
-      out.reachedOn[i][row] = undefined;
-      out.predictedOn[i][row] = undefined;
-      out.likelihood[i][row] = undefined;
-    }
-    out.errors.push({ index: row, code, message });
+    return answer.toContract();
   }
 }

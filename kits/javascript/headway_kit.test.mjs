@@ -119,13 +119,14 @@ test("describe() carries the declaration in the contract's field names", () => {
   assert.equal(info.reads, undefined, "no reads: every column is sent");
 });
 
-test("scores, weights, contributions and bands follow the Rust kit's arithmetic", () => {
+test("the answer carries what the rule decided, one slot per account", () => {
   const rules = plugin((a, card) => {
     const { x, y } = { x: a.measure("x"), y: a.measure("y") };
     if (x === undefined) card.skip("a", "no x");
     else card.factor("a", x, x, `x ${fixed(x, 1)}`);
     card.factor("b", y, y, `y ${percent(y, 0)}`);
     card.milestone("rollout", y / 0.75).predicted(20_500.7).likelihood(1.5);
+    if (a.id === "over") card.band("red");
     card.fit(Fit.IDEAL);
   }).rules();
   const out = rules.assess(
@@ -135,34 +136,33 @@ test("scores, weights, contributions and bands follow the Rust kit's arithmetic"
       { id: "over", measures: { x: 7, y: -2 } },
     ]),
   );
-  // (binary fractions, so every product is exact)
-  // both: 0.25 * 0.5 * 100 + 0.75 * 0.75 * 100 = 12.5 + 56.25 = 68.75 -> green
-  // skipped: a's weight goes to b: 1 * 0.375 * 100 = 37.5 -> red
-  // over: scores clamp to 1 and 0: 25 + 0 = 25 -> red
-  assert.deepEqual([...out.scores], [68.75, 37.5, 25]);
-  assert.deepEqual([...out.bands], [1, 0, 0]);
-  assert.deepEqual([...out.factors[0].weights], [0.25, 0, 0.25]);
-  assert.deepEqual([...out.factors[1].weights], [0.75, 1, 0.75]);
-  assert.deepEqual([...out.factors[0].contributions], [12.5, 0, 25]);
-  assert.deepEqual([...out.factors[1].contributions], [56.25, 37.5, 0]);
-  assert.ok(Number.isNaN(out.factors[0].values[1]), "a skipped factor has no value");
-  assert.deepEqual(out.factors[0].reasons, { data: "x 0.5no xx 7.0", ends: new Uint32Array([5, 9, 14]) });
-  // y / 0.75: 1 (reached on as-of), 0.5, clamped to 0.
+  // The host weighs credits into the score; the kit only clamps them to 0-1,
+  // and a skipped factor has neither value nor credit.
+  assert.deepEqual([...out.factors[0].values], [0.5, NaN, 7]);
+  assert.deepEqual([...out.factors[0].credits], [0.5, NaN, 1]);
+  assert.deepEqual([...out.factors[1].credits], [0.75, 0.375, 0]);
+  assert.deepEqual(out.factors[0].reasons.words, { data: "x 0.5no xx 7.0", ends: new Uint32Array([5, 9, 14]) });
+  assert.deepEqual([...out.factors[0].reasons.numberEnds], [0, 0, 0], "numbers are written in the words");
+  assert.deepEqual(out.forcedBands, [undefined, undefined, 0]);
+  // y / 0.75: 1, 0.5, clamped to 0 (the host marks the first reached).
   assert.deepEqual([...out.milestones[0].progress], [1, 0.5, 0]);
-  assert.deepEqual(out.milestones[0].reachedOn, [20_400, undefined, undefined]);
   assert.deepEqual(out.milestones[0].predictedOn, [20_500, 20_500, 20_500]);
   assert.deepEqual(out.milestones[0].likelihood, [1, 1, 1], "likelihood clamps to 1");
   assert.deepEqual(out.fit, ["ideal", "ideal", "ideal"]);
   assert.deepEqual(out.errors, []);
 });
 
-test("the score is rounded to ten decimals, halves away from zero", () => {
+test("a factor set twice keeps the second, and -0 turns into 0", () => {
   const rules = plugin((a, card) => {
-    card.factor("a", 0, 1 / 3, "");
-    card.factor("b", 0, 1 / 3, "");
+    card.factor("a", 1, 0.25, "first");
+    card.factor("a", 2, -0, "second");
+    card.skip("b", "");
   }).rules();
-  // 25/3 + 75/3 = 33.333333333333336 before rounding.
-  assert.equal(rules.assess(batch([{ id: "third" }])).scores[0], 33.3333333333);
+  const out = rules.assess(batch([{ id: "twice" }]));
+  assert.deepEqual([...out.factors[0].values], [2]);
+  assert.ok(Object.is(out.factors[0].credits[0], 0));
+  assert.equal(out.factors[0].reasons.words.data, "second");
+  assert.deepEqual(out.errors, []);
 });
 
 test("a rule's mistakes fail their account alone, each named", () => {
@@ -173,10 +173,6 @@ test("a rule's mistakes fail their account alone, each named", () => {
         break;
       case "unset":
         card.factor("a", 1, 1, "");
-        break;
-      case "none":
-        card.skip("a", "");
-        card.skip("b", "");
         break;
       case "nan":
         card.factor("a", 1, NaN, "");
@@ -202,12 +198,11 @@ test("a rule's mistakes fail their account alone, each named", () => {
         card.factor("b", 1, 1, "fine");
     }
   }).rules();
-  const ids = ["typo", "unset", "none", "nan", "band", "milestone", "required", "refused", "bug", "string", "fine"];
+  const ids = ["typo", "unset", "nan", "band", "milestone", "required", "refused", "bug", "string", "fine"];
   const out = rules.assess(batch(ids.map((id) => ({ id }))));
   const errors = Object.fromEntries(out.errors.map((e) => [ids[e.index], [e.code, e.message]]));
   assert.deepEqual(errors.typo, ["unknown-factor", "factor `c` is not declared in describe()"]);
   assert.deepEqual(errors.unset, ["unset-factor", "factor `b` was neither set nor skipped"]);
-  assert.deepEqual(errors.none, ["no-applicable-factor", "every factor was skipped"]);
   assert.deepEqual(errors.nan, ["invalid-factor", "factor `a` scored NaN"]);
   assert.deepEqual(errors.band, ["unknown-band", "band `purple` is not declared in describe()"]);
   assert.deepEqual(errors.milestone, ["unknown-milestone", "milestone `moon` is not declared in describe()"]);
@@ -217,11 +212,7 @@ test("a rule's mistakes fail their account alone, each named", () => {
   assert.match(errors.bug[1], /^TypeError: /);
   assert.deepEqual(errors.string, ["rule-error", "plain"]);
   assert.equal(out.errors.length, ids.length - 1);
-  assert.equal(out.scores[ids.length - 1], 100);
-  for (let i = 0; i < ids.length - 1; i++) {
-    assert.ok(Number.isNaN(out.scores[i]), ids[i]);
-    assert.equal(out.factors[1].reasons.ends[i], 0, "a failed account has empty reasons");
-  }
+  assert.deepEqual([...out.factors[1].credits.slice(-1)], [1], "the last account is fine");
 });
 
 test("text beyond ASCII is cut at UTF-8 offsets both ways", () => {
@@ -235,10 +226,10 @@ test("text beyond ASCII is cut at UTF-8 offsets both ways", () => {
       { id: "2", name: "東京 🚀", segment: "smb" },
     ]),
   );
-  assert.deepEqual(out.factors[0].reasons, { data: "Café東京 🚀", ends: new Uint32Array([5, 16]) });
-  assert.equal(out.factors[1].reasons.data, "ü-1|entérprise|gold2|smb|-");
+  assert.deepEqual(out.factors[0].reasons.words, { data: "Café東京 🚀", ends: new Uint32Array([5, 16]) });
+  assert.equal(out.factors[1].reasons.words.data, "ü-1|entérprise|gold2|smb|-");
   // "ü-1|entérprise|gold" is 19 characters, 21 bytes; "2|smb|-" 7 more.
-  assert.deepEqual([...out.factors[1].reasons.ends], [21, 28]);
+  assert.deepEqual([...out.factors[1].reasons.words.ends], [21, 28]);
 });
 
 test("an account reads its measures, history, outcomes and recorded milestones", () => {
@@ -271,9 +262,7 @@ test("an account reads its measures, history, outcomes and recorded milestones",
     // no target: no attainment, nothing to meet; row 1's history is empty
     { id: "second", missing: undefined, history: [], attainment: undefined, meets: undefined, tenure: 400, reached: undefined, unknown: undefined },
   ]);
-  // A milestone recorded as reached is reached, whatever the rule says.
-  assert.deepEqual([...out.milestones[0].progress], [1, 0.2]);
-  assert.deepEqual(out.milestones[0].reachedOn, [20_350, undefined]);
-  // 25 + 75 * 0.5 = 62.5 -> green
-  assert.deepEqual([...out.scores], [62.5, 62.5]);
+  // The rule's progress as set: the host marks the recorded one reached.
+  assert.deepEqual([...out.milestones[0].progress], [0.2, 0.2]);
+  assert.deepEqual([...out.factors[1].credits], [0.5, 0.5]);
 });

@@ -17,11 +17,11 @@ that assesses one account, and export it:
 
     Rules = plugin.rules()   # what componentize-py exports
 
-The kit does what the Rust kit does, with the same arithmetic: weights of skipped
-factors are shared among the others, contributions are weight x score x 100, the
-score is their sum (to ten decimals), the band is the highest whose floor the
-score reaches unless the rule names one, a milestone recorded as reached or at
-progress 1 is reached. An exception or a `RuleError` fails that account only.
+The kit sends what the rule decides (contract 0.3.0): each factor's value, its
+0-1 score (none for a skipped factor) and its reason, a band the rule forces,
+milestone progress. The host does the arithmetic, as for a Rust plugin: weights
+of skipped factors shared among the others, contributions, the score, the band,
+reached milestones. An exception or a `RuleError` fails that account only.
 """
 
 import math
@@ -258,47 +258,76 @@ class Account:
         return None if on is None else on[self._row]
 
 
-class _Milestone:
-    __slots__ = ("progress", "predicted", "likelihood")
-
-    def __init__(self):
-        self.progress = 0.0
-        self.predicted = None
-        self.likelihood = None
-
-
 class _MilestoneMark:
-    __slots__ = ("_slot",)
+    __slots__ = ("_card", "_i")
 
-    def __init__(self, slot):
-        self._slot = slot
+    def __init__(self, card, i):
+        self._card = card
+        self._i = i
 
     def predicted(self, day):
         """The day the rule expects the milestone to be reached."""
-        if self._slot is not None:
-            self._slot.predicted = int(day)
+        if self._i is not None:
+            self._card._answer.m_predicted[self._i][self._card._row] = int(day)
         return self
 
     def likelihood(self, p):
         """How likely the account takes up the milestone's upsell (0-1)."""
-        if self._slot is not None:
-            self._slot.likelihood = min(max(float(p), 0.0), 1.0)
+        if self._i is not None:
+            p = min(max(float(p), 0.0), 1.0)
+            self._card._answer.m_likelihood[self._i][self._card._row] = p
         return self
 
 
-class Scorecard:
-    """What the rule sets for one account."""
+class _Answer:
+    """The batch's answer, one slot per account in every column, written in place."""
 
-    def __init__(self, plugin):
+    def __init__(self, plugin, rows):
+        nf = len(plugin._factor_ids)
+        nm = len(plugin._milestone_ids)
+        self.values = [[math.nan] * rows for _ in range(nf)]
+        self.credits = [[math.nan] * rows for _ in range(nf)]
+        self.reasons = [[""] * rows for _ in range(nf)]
+        # Per factor, the row (plus one) it was last written for.
+        self.written = [0] * nf
+        self.m_progress = [[0.0] * rows for _ in range(nm)]
+        self.m_predicted = [[None] * rows for _ in range(nm)]
+        self.m_likelihood = [[None] * rows for _ in range(nm)]
+        self.forced_bands = [None] * rows
+        self.fit = [None] * rows
+        self.errors = []
+
+    def fail(self, row, code, message):
+        # The host ignores a failed account's columns: they are left as written.
+        self.errors.append(wit.AccountError(index=row, code=code, message=message))
+
+    def into_wit(self):
+        return wit.AssessmentBatch(
+            forced_bands=self.forced_bands,
+            factors=[
+                wit.FactorColumn(values=v, credits=c, reasons=_reasons(r))
+                for v, c, r in zip(self.values, self.credits, self.reasons)
+            ],
+            milestones=[
+                wit.MilestoneColumn(progress=p, predicted_on=d, likelihood=k)
+                for p, d, k in zip(self.m_progress, self.m_predicted, self.m_likelihood)
+            ],
+            fit=self.fit,
+            errors=self.errors,
+        )
+
+
+class Scorecard:
+    """What the rule sets for one account: each factor's value, its score (0-1)
+    and a reason, progress per milestone. The host weighs the factors into the
+    0-100 score and picks the band."""
+
+    __slots__ = ("_p", "_answer", "_row", "problem")
+
+    def __init__(self, plugin, answer, row):
         self._p = plugin
-        n = len(plugin._factor_ids)
-        self.values = [math.nan] * n
-        self.scores = [None] * n
-        self.skipped = [False] * n
-        self.reasons = [""] * n
-        self.milestones = [_Milestone() for _ in plugin._milestone_ids]
-        self.band_index = None
-        self.fit_value = None
+        self._answer = answer
+        self._row = row
         self.problem = None
 
     def _note(self, code, message):
@@ -311,6 +340,13 @@ class Scorecard:
             self._note("unknown-factor", f"factor `{id}` is not declared in describe()")
         return i
 
+    def _write(self, i, value, credit, reason):
+        a, row = self._answer, self._row
+        a.written[i] = row + 1
+        a.values[i][row] = value
+        a.credits[i][row] = credit
+        a.reasons[i][row] = reason if reason.__class__ is str else str(reason)
+
     def factor(self, id, value, score, reason):
         """Sets a factor: its raw value, its score (0-1, clamped) and why."""
         if score != score:
@@ -318,29 +354,23 @@ class Scorecard:
             return
         i = self._factor(id)
         if i is not None:
-            self.values[i] = float(value)
-            self.scores[i] = min(max(float(score), 0.0), 1.0) + 0.0
-            self.skipped[i] = False
-            self.reasons[i] = str(reason)
+            self._write(i, float(value), min(max(float(score), 0.0), 1.0) + 0.0, reason)
 
     def skip(self, id, reason):
         """Leaves a factor out for this account; its weight goes to the others."""
         i = self._factor(id)
         if i is not None:
-            self.values[i] = math.nan
-            self.scores[i] = None
-            self.skipped[i] = True
-            self.reasons[i] = str(reason)
+            self._write(i, math.nan, math.nan, reason)
 
     def milestone(self, id, progress):
         """Progress (0-1) toward a declared milestone."""
         i = self._p._milestone_index.get(id)
         if i is None:
             self._note("unknown-milestone", f"milestone `{id}` is not declared in describe()")
-            return _MilestoneMark(None)
-        slot = self.milestones[i]
-        slot.progress = 0.0 if progress != progress else min(max(float(progress), 0.0), 1.0)
-        return _MilestoneMark(slot)
+            return _MilestoneMark(self, None)
+        progress = 0.0 if progress != progress else min(max(float(progress), 0.0), 1.0)
+        self._answer.m_progress[i][self._row] = progress
+        return _MilestoneMark(self, i)
 
     def band(self, name):
         """Puts the account in a named band whatever its score."""
@@ -348,16 +378,10 @@ class Scorecard:
         if i is None:
             self._note("unknown-band", f"band `{name}` is not declared in describe()")
         else:
-            self.band_index = i
+            self._answer.forced_bands[self._row] = i
 
     def fit(self, fit):
-        self.fit_value = fit
-
-
-def _ten_decimals(x):
-    scaled = x * 1e10
-    whole = math.trunc(scaled)
-    return (whole + (1.0 if scaled - whole >= 0.5 else 0.0)) / 1e10
+        self._answer.fit[self._row] = fit
 
 
 class Plugin:
@@ -405,12 +429,10 @@ class Plugin:
                 name=self.name, version=self.version, bands=self._bands,
                 factors=self._factors, milestones=self._milestones, reads=self._reads)
             self._factor_ids = [f.id for f in self._factors]
-            self._weights = [f.weight for f in self._factors]
             self._factor_index = {id: i for i, id in enumerate(self._factor_ids)}
             self._milestone_ids = [m.id for m in self._milestones]
             self._milestone_index = {id: i for i, id in enumerate(self._milestone_ids)}
             self._band_index = {b.name: i for i, b in enumerate(self._bands)}
-            self._floors = [b.min_score for b in self._bands]
         return self._info
 
     def rules(self):
@@ -430,121 +452,36 @@ class Plugin:
         self.info()
         batch = _Batch(raw)
         rows = len(batch.ids)
-        nf = len(self._factor_ids)
-        nm = len(self._milestone_ids)
-        scores, bands, fits, errors = [], bytearray(), [], []
-        f_values = [[] for _ in range(nf)]
-        f_weights = [[] for _ in range(nf)]
-        f_contribs = [[] for _ in range(nf)]
-        f_reasons = [[] for _ in range(nf)]
-        m_progress = [[] for _ in range(nm)]
-        m_reached = [[] for _ in range(nm)]
-        m_predicted = [[] for _ in range(nm)]
-        m_likelihood = [[] for _ in range(nm)]
+        answer = _Answer(self, rows)
+        written = answer.written
+        rule = self._rule
         for row in range(rows):
-            account = Account(batch, row)
-            card = Scorecard(self)
+            card = Scorecard(self, answer, row)
             try:
-                self._rule(account, card)
+                rule(Account(batch, row), card)
                 if card.problem is not None:
                     raise card.problem
-                score, weights, contribs = self._weigh(card)
+                if written.count(row + 1) != len(written):
+                    i = next(i for i, w in enumerate(written) if w != row + 1)
+                    raise RuleError(
+                        "unset-factor",
+                        f"factor `{self._factor_ids[i]}` was neither set nor skipped")
             except RuleError as e:
-                self._failed(row, e.code, e.message, scores, bands, fits, errors,
-                             f_values, f_weights, f_contribs, f_reasons,
-                             m_progress, m_reached, m_predicted, m_likelihood)
-                continue
+                answer.fail(row, e.code, e.message)
             except Exception as e:  # noqa: BLE001 - one account's bug fails one account
-                self._failed(row, "rule-error", f"{type(e).__name__}: {e}", scores, bands,
-                             fits, errors, f_values, f_weights, f_contribs, f_reasons,
-                             m_progress, m_reached, m_predicted, m_likelihood)
-                continue
-            band = card.band_index
-            if band is None:
-                band = 0
-                for i, floor in enumerate(self._floors):
-                    if score >= floor:
-                        band = i
-            for i in range(nf):
-                f_values[i].append(card.values[i])
-                f_weights[i].append(weights[i])
-                f_contribs[i].append(contribs[i])
-                f_reasons[i].append(card.reasons[i])
-            for i, id in enumerate(self._milestone_ids):
-                slot = card.milestones[i]
-                recorded = account.reached(id)
-                progress = 1.0 if recorded is not None else slot.progress
-                reached = recorded if recorded is not None else (
-                    account.as_of if progress >= 1.0 else None)
-                m_progress[i].append(progress)
-                m_reached[i].append(reached)
-                m_predicted[i].append(slot.predicted)
-                m_likelihood[i].append(slot.likelihood)
-            scores.append(score)
-            bands.append(band)
-            fits.append(card.fit_value)
-        return wit.AssessmentBatch(
-            scores=scores,
-            bands=bytes(bands),
-            factors=[
-                wit.FactorColumn(values=f_values[i], weights=f_weights[i],
-                                 contributions=f_contribs[i], reasons=_column(f_reasons[i]))
-                for i in range(nf)
-            ],
-            milestones=[
-                wit.MilestoneColumn(progress=m_progress[i], reached_on=m_reached[i],
-                                    predicted_on=m_predicted[i], likelihood=m_likelihood[i])
-                for i in range(nm)
-            ],
-            fit=fits,
-            errors=errors,
-        )
-
-    def _weigh(self, card):
-        applicable = 0.0
-        for i, id in enumerate(self._factor_ids):
-            if card.skipped[i]:
-                continue
-            if card.scores[i] is None:
-                raise RuleError("unset-factor", f"factor `{id}` was neither set nor skipped")
-            applicable += self._weights[i]
-        if applicable <= 0.0:
-            raise RuleError("no-applicable-factor", "every factor was skipped")
-        score = 0.0
-        weights, contribs = [], []
-        for i, weight in enumerate(self._weights):
-            w = 0.0 if card.skipped[i] else weight / applicable
-            c = w * (card.scores[i] or 0.0) * 100.0
-            score += c
-            weights.append(w)
-            contribs.append(c)
-        return _ten_decimals(min(max(score, 0.0), 100.0)), weights, contribs
-
-    def _failed(self, row, code, message, scores, bands, fits, errors,
-                f_values, f_weights, f_contribs, f_reasons,
-                m_progress, m_reached, m_predicted, m_likelihood):
-        scores.append(math.nan)
-        bands.append(0)
-        fits.append(None)
-        for i in range(len(self._factor_ids)):
-            f_values[i].append(math.nan)
-            f_weights[i].append(0.0)
-            f_contribs[i].append(0.0)
-            f_reasons[i].append("")
-        for i in range(len(self._milestone_ids)):
-            m_progress[i].append(0.0)
-            m_reached[i].append(None)
-            m_predicted[i].append(None)
-            m_likelihood[i].append(None)
-        errors.append(wit.AccountError(index=row, code=code, message=message))
+                answer.fail(row, "rule-error", f"{type(e).__name__}: {e}")
+        return answer.into_wit()
 
 
-def _column(texts):
-    """A list of str as a text-column (ends are UTF-8 byte offsets)."""
+def _reasons(texts):
+    """A factor's reasons (one str per account) as a reason column: the words
+    only; the kit formats its numbers itself (`fixed`, `percent`, `change`)."""
     data = "".join(texts)
     size = len if data.isascii() else (lambda t: len(t.encode()))
     ends, end = [], 0
     for t in texts:
         end += size(t)
         ends.append(end)
-    return wit.TextColumn(data=data, ends=ends)
+    return wit.ReasonColumn(
+        words=wit.TextColumn(data=data, ends=ends),
+        numbers=[], at=[], styles=b"", number_ends=[0] * len(texts))

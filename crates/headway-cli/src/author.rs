@@ -37,15 +37,6 @@ pub fn check(path: &Path) -> Result<Exit> {
                 ContractVersion::LATEST
             )?;
         }
-        // The Python and JavaScript kits still build for 0.2.0: rebuilding
-        // does not move those plugins on.
-        Some(ContractVersion::V0_2_0) => writeln!(
-            out,
-            "contract   {} (supported through an adapter; what the Python and JavaScript kits \
-             build; a Rust plugin rebuilt against {} runs cheaper)",
-            ContractVersion::V0_2_0,
-            ContractVersion::LATEST.number()
-        )?,
         Some(older) => writeln!(
             out,
             "contract   {older} (supported through an adapter; rebuild against {} to drop it)",

@@ -532,9 +532,7 @@ fn scaffold_builds_and_passes(lang: &str, tool: &str, required: &str, app: &str)
         let built = built(headway(&["build", dir.to_str().unwrap()]));
         assert!(built.contains("runtime    sealed"), "{built}");
         assert!(
-            built.contains(
-                "contract   headway:rules@0.2.0 (supported through an adapter; what the Python and JavaScript kits build"
-            ),
+            built.contains("contract   headway:rules@0.3.0 (supported, latest)"),
             "{built}"
         );
         passes_its_fixtures(&dir, &dir.join(format!("target/{name}.wasm")));

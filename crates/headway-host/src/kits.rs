@@ -14,7 +14,7 @@ pub const PYTHON_KIT: &str = include_str!("../../../kits/python/headway_kit.py")
 /// The JavaScript kit (`kits/javascript/headway_kit.js`).
 pub const JAVASCRIPT_KIT: &str = include_str!("../../../kits/javascript/headway_kit.js");
 /// The contract language plugins are built against.
-pub const CONTRACT: &str = include_str!("../../../wit/since_v0.2.0/rules.wit");
+pub const CONTRACT: &str = include_str!("../../../wit/since_v0.3.0/rules.wit");
 
 /// A language's app file, the files put beside it, and its componentizer.
 #[derive(Debug, Clone, Copy)]

@@ -48,7 +48,7 @@ export const rules = {
   },
   assess(batch) {
     const ids = texts(batch.ids);
-    const scores = [], bands = [], values = [], weights = [], contributions = [];
+    const values = [], credits = [];
     const errors = [];
     let data = "";
     const ends = [];
@@ -56,25 +56,25 @@ export const rules = {
       let reason = "";
       try {
         reason = probe(id);
-        scores.push(50);
         values.push(0.5);
-        weights.push(1);
-        contributions.push(50);
+        credits.push(0.5);
       } catch (e) {
         errors.push({ index, code: "rule-error", message: String(e && e.message) });
-        scores.push(NaN);
         values.push(NaN);
-        weights.push(0);
-        contributions.push(0);
+        credits.push(NaN);
       }
-      bands.push(0);
       data += reason;
       ends.push(data.length);
     });
     return {
-      scores,
-      bands,
-      factors: [{ values, weights, contributions, reasons: { data, ends } }],
+      forcedBands: ids.map(() => undefined),
+      factors: [
+        {
+          values,
+          credits,
+          reasons: { words: { data, ends }, numbers: [], at: [], styles: new Uint8Array(0), numberEnds: ids.map(() => 0) },
+        },
+      ],
       milestones: [],
       fit: ids.map(() => undefined),
       errors,
