@@ -22,6 +22,15 @@ pub(crate) fn band_of(score: f64, info: &PluginInfo) -> usize {
         .unwrap_or(0)
 }
 
+/// A row no weighed factor applies to: the rule's doing when it skipped every
+/// factor, the tenant's when its `[weights]` leave none of the applied ones.
+fn no_applicable_factor(kind: ErrorKind, message: &str) -> AccountError {
+    AccountError {
+        code: Some("no-applicable-factor".into()),
+        ..AccountError::new(kind, message)
+    }
+}
+
 /// `x` rounded to ten decimals, halves away from zero, as the kits round the score.
 fn ten_decimals(x: f64) -> f64 {
     (x * 1e10).round() / 1e10
@@ -53,10 +62,7 @@ pub fn weigh(
         if applicable <= 0.0 {
             batch.fail(
                 row,
-                AccountError {
-                    code: Some("no-applicable-factor".into()),
-                    ..AccountError::new(ErrorKind::Rule, "every factor was skipped")
-                },
+                no_applicable_factor(ErrorKind::Rule, "every factor was skipped"),
             );
             continue;
         }
@@ -118,13 +124,10 @@ pub fn reweigh(batch: &mut AssessedBatch, weights: &[f64], info: &PluginInfo) {
         if applicable <= 0.0 {
             batch.fail(
                 row,
-                AccountError {
-                    code: Some("no-applicable-factor".into()),
-                    ..AccountError::new(
-                        ErrorKind::InvalidOutput,
-                        "no factor the plugin applied has a weight in the tenant's [weights]",
-                    )
-                },
+                no_applicable_factor(
+                    ErrorKind::InvalidOutput,
+                    "no factor the plugin applied has a weight in the tenant's [weights]",
+                ),
             );
             continue;
         }
